@@ -1,0 +1,265 @@
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/channels"
+)
+
+// Group is the consumer group of every shard stream. The consumer name is the shard, not
+// the process, so that a new lease holder re-reads what a dead holder left pending.
+const Group = "runner"
+
+// seenTTL is how long a provider message ID is remembered. Providers retry for minutes
+// at most (Twilio within 15 s, Telegram a little longer); a day is a wide margin.
+const seenTTL = 24 * time.Hour
+
+// enqueueScript records the provider ID and appends the message only if the ID is new:
+// one round trip, and a retried webhook is never queued twice.
+var enqueueScript = redis.NewScript(`
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return redis.call('XADD', KEYS[2], '*', 'm', ARGV[2])
+end
+return false
+`)
+
+// failScript counts a failed attempt at an entry; past the limit it moves the entry to
+// the shard's dead-letter list (which expires, since entries hold personal data) and
+// acknowledges it so that the shard moves on.
+var failScript = redis.NewScript(`
+local n = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+if n < tonumber(ARGV[3]) then return 0 end
+redis.call('LPUSH', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+redis.call('XACK', KEYS[1], ARGV[2], ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`)
+
+// Entry is one message read from a shard stream.
+type Entry struct {
+	StreamID string
+	Msg      channels.Inbound
+}
+
+// Config sets up an Inbox.
+type Config struct {
+	Prefix      string        // key prefix, for tests and shared Redis servers
+	Shards      int           // number of shards, fixed per deployment
+	MaxAttempts int           // failed attempts before an entry becomes a dead letter
+	DeadTTL     time.Duration // how long dead letters are kept
+	Spool       *Spool        // where accepted messages wait while Redis is away; may be nil
+}
+
+// Inbox is the durable inbound queue: one Redis stream per shard.
+type Inbox struct {
+	rdb redis.UniversalClient
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns an Inbox on rdb.
+func New(rdb redis.UniversalClient, cfg Config, log *slog.Logger) *Inbox {
+	if cfg.Shards <= 0 {
+		cfg.Shards = channels.DefaultShards
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.DeadTTL <= 0 {
+		cfg.DeadTTL = 7 * 24 * time.Hour
+	}
+	return &Inbox{rdb: rdb, cfg: cfg, log: log}
+}
+
+// Shards is the number of shards.
+func (b *Inbox) Shards() int { return b.cfg.Shards }
+
+// StreamKey is the key of a shard's inbound stream.
+func (b *Inbox) StreamKey(shard int) string { return channels.Tag(b.cfg.Prefix, shard) + "inbox" }
+
+// Consumer is the consumer name used for a shard.
+func Consumer(shard int) string { return "s" + strconv.Itoa(shard) }
+
+// Enqueue makes an accepted message durable. While the spool holds messages, new ones
+// join it behind them, so that replay keeps their order; when Redis fails, the message
+// is spooled instead of refused, because a provider's retries would end before Redis
+// returns.
+func (b *Inbox) Enqueue(ctx context.Context, in channels.Inbound) (bool, error) {
+	if sp := b.cfg.Spool; sp != nil {
+		spooled, err := sp.AppendIfBusy(in)
+		if err != nil {
+			return false, err
+		}
+		if spooled {
+			return true, nil
+		}
+	}
+	isNew, err := b.add(ctx, in)
+	if err == nil || b.cfg.Spool == nil {
+		return isNew, err
+	}
+	b.log.Warn("redis unreachable, spooling message", "msg_id", in.ID, "err", err)
+	if serr := b.cfg.Spool.Append(in); serr != nil {
+		return false, fmt.Errorf("spool after redis error (%v): %w", err, serr)
+	}
+	return true, nil
+}
+
+func (b *Inbox) add(ctx context.Context, in channels.Inbound) (bool, error) {
+	payload, err := json.Marshal(in)
+	if err != nil {
+		return false, fmt.Errorf("encode inbound %s: %w", in.ID, err)
+	}
+	shard := channels.ShardOf(in.Channel, in.Contact, b.cfg.Shards)
+	tag := channels.Tag(b.cfg.Prefix, shard)
+	res, err := enqueueScript.Run(ctx, b.rdb, []string{tag + "seen:" + string(in.Channel) + ":" + in.ID, tag + "inbox"},
+		int(seenTTL/time.Second), payload).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("enqueue %s: %w", in.ID, err)
+	}
+	return res != nil, nil
+}
+
+// Requeue appends a message that must be handled after what the shard already holds,
+// without de-duplication: effect results come back this way.
+func (b *Inbox) Requeue(ctx context.Context, in channels.Inbound) error {
+	payload, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("encode inbound %s: %w", in.ID, err)
+	}
+	shard := channels.ShardOf(in.Channel, in.Contact, b.cfg.Shards)
+	if err := b.rdb.XAdd(ctx, &redis.XAddArgs{Stream: b.StreamKey(shard), Values: []any{"m", payload}}).Err(); err != nil {
+		return fmt.Errorf("requeue %s: %w", in.ID, err)
+	}
+	return nil
+}
+
+// Prepare creates the shard's consumer group if it does not exist yet.
+func (b *Inbox) Prepare(ctx context.Context, shard int) error {
+	err := b.rdb.XGroupCreateMkStream(ctx, b.StreamKey(shard), Group, "0").Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("create group for shard %d: %w", shard, err)
+	}
+	return nil
+}
+
+// Read returns up to count entries of a shard: with pending, those delivered before and
+// not yet acknowledged (what a previous holder left); otherwise new ones, waiting up to
+// block for them.
+func (b *Inbox) Read(ctx context.Context, shard int, pending bool, count int64, block time.Duration) ([]Entry, error) {
+	id := ">"
+	if pending {
+		id = "0"
+		block = -1 // pending entries are there or not; never wait for them
+	}
+	streams, err := b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: Group, Consumer: Consumer(shard), Streams: []string{b.StreamKey(shard), id},
+		Count: count, Block: block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read shard %d: %w", shard, err)
+	}
+	var out []Entry
+	for _, s := range streams {
+		for _, m := range s.Messages {
+			e := Entry{StreamID: m.ID}
+			raw, _ := m.Values["m"].(string)
+			if raw == "" {
+				// Deleted after delivery (trimmed once handled): nothing left to do.
+				continue
+			}
+			if err := json.Unmarshal([]byte(raw), &e.Msg); err != nil {
+				b.log.Error("undecodable inbox entry", "shard", shard, "stream_id", m.ID, "err", err)
+				e.Msg = channels.Inbound{ID: "undecodable:" + m.ID}
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Fail records a failed attempt at an entry and reports whether it was moved to the
+// dead letters, past the attempt limit.
+func (b *Inbox) Fail(ctx context.Context, shard int, e Entry, cause error) (dead bool, err error) {
+	tag := channels.Tag(b.cfg.Prefix, shard)
+	letter, _ := json.Marshal(struct {
+		StreamID string           `json:"stream_id"`
+		Msg      channels.Inbound `json:"msg"`
+		Error    string           `json:"error"`
+	}{e.StreamID, e.Msg, cause.Error()})
+	n, err := failScript.Run(ctx, b.rdb, []string{tag + "inbox", tag + "attempts", tag + "dead"},
+		e.StreamID, Group, b.cfg.MaxAttempts, letter, int(b.cfg.DeadTTL/time.Second)).Int()
+	if err != nil {
+		return false, fmt.Errorf("record failure of %s: %w", e.StreamID, err)
+	}
+	return n == 1, nil
+}
+
+// DeadLetters returns the dead letters of a shard, newest first, as stored JSON.
+func (b *Inbox) DeadLetters(ctx context.Context, shard int) ([]string, error) {
+	return b.rdb.LRange(ctx, channels.Tag(b.cfg.Prefix, shard)+"dead", 0, -1).Result()
+}
+
+// Backlog is how many entries a shard stream holds (handled entries are deleted).
+func (b *Inbox) Backlog(ctx context.Context, shard int) (int64, error) {
+	return b.rdb.XLen(ctx, b.StreamKey(shard)).Result()
+}
+
+// ReplaySpool moves spooled messages into Redis, in order; it returns how many moved.
+func (b *Inbox) ReplaySpool(ctx context.Context) (int, error) {
+	if b.cfg.Spool == nil {
+		return 0, nil
+	}
+	n, err := b.cfg.Spool.Replay(ctx, func(ctx context.Context, in channels.Inbound) error {
+		_, err := b.add(ctx, in)
+		return err
+	})
+	if n > 0 {
+		b.log.Info("replayed spooled messages", "count", n)
+	}
+	return n, err
+}
+
+// RunSpool replays the spool every interval until ctx ends.
+func (b *Inbox) RunSpool(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if b.cfg.Spool.Pending() == 0 {
+				continue
+			}
+			if _, err := b.ReplaySpool(ctx); err != nil {
+				b.log.Warn("spool replay paused", "err", err)
+			}
+		}
+	}
+}
+
+// Spooled is how many accepted messages wait in the local spool.
+func (b *Inbox) Spooled() int {
+	if b.cfg.Spool == nil {
+		return 0
+	}
+	return b.cfg.Spool.Pending()
+}

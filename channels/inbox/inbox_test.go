@@ -1,0 +1,186 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/channels"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func msg(id, contact, text string) channels.Inbound {
+	return channels.Inbound{ID: id, Channel: channels.SMS, Contact: contact, Text: text,
+		Received: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+}
+
+func TestEnqueueDedupesAndKeepsOrderPerShard(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		b := New(rdb, Config{Prefix: prefix, Shards: 4}, quiet)
+		contact := "+15005550006"
+		shard := channels.ShardOf(channels.SMS, contact, 4)
+		if err := b.Prepare(ctx, shard); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			id := fmt.Sprintf("SM%032d", i)
+			isNew, err := b.Enqueue(ctx, msg(id, contact, fmt.Sprint("text ", i)))
+			if err != nil || !isNew {
+				t.Fatalf("enqueue %d: new=%v err=%v", i, isNew, err)
+			}
+			// The provider retries: the same ID is taken but not queued again.
+			isNew, err = b.Enqueue(ctx, msg(id, contact, "retry"))
+			if err != nil || isNew {
+				t.Fatalf("retry %d: new=%v err=%v", i, isNew, err)
+			}
+		}
+		got, err := b.Read(ctx, shard, false, 100, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 5 {
+			t.Fatalf("read %d entries, want 5", len(got))
+		}
+		for i, e := range got {
+			if want := fmt.Sprint("text ", i); e.Msg.Text != want {
+				t.Errorf("entry %d text %q, want %q", i, e.Msg.Text, want)
+			}
+		}
+		// Unacknowledged, they come back as pending to the next holder of the shard.
+		again, err := b.Read(ctx, shard, true, 100, -1)
+		if err != nil || len(again) != 5 || again[0].StreamID != got[0].StreamID {
+			t.Fatalf("pending re-read: %d entries, err %v", len(again), err)
+		}
+	})
+}
+
+func TestFailMovesToDeadLettersAfterMaxAttempts(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		b := New(rdb, Config{Prefix: prefix, Shards: 2, MaxAttempts: 3}, quiet)
+		m := msg("SM00000000000000000000000000000001", "+15005550006", "poison")
+		shard := channels.ShardOf(m.Channel, m.Contact, 2)
+		if err := b.Prepare(ctx, shard); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Enqueue(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		es, _ := b.Read(ctx, shard, false, 10, -1)
+		for i := 1; i <= 3; i++ {
+			dead, err := b.Fail(ctx, shard, es[0], errors.New("boom"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dead != (i == 3) {
+				t.Fatalf("attempt %d: dead=%v", i, dead)
+			}
+		}
+		pending, _ := b.Read(ctx, shard, true, 10, -1)
+		if len(pending) != 0 {
+			t.Errorf("dead letter still pending: %d", len(pending))
+		}
+		letters, err := b.DeadLetters(ctx, shard)
+		if err != nil || len(letters) != 1 {
+			t.Fatalf("dead letters: %v, %v", letters, err)
+		}
+		if n, _ := b.Backlog(ctx, shard); n != 0 {
+			t.Errorf("backlog %d after dead-lettering, want 0 (entries hold text)", n)
+		}
+	})
+}
+
+// TestSpoolWhileRedisIsAway sends messages while Redis cannot be reached: they are all
+// accepted into the spool, and replayed in order, once each, when Redis is back.
+func TestSpoolWhileRedisIsAway(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		spool, err := OpenSpool(filepath.Join(t.TempDir(), "spool.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A client to a port where nothing listens stands for Redis being down.
+		down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+		defer down.Close()
+		away := New(down, Config{Prefix: prefix, Shards: 1, Spool: spool}, quiet)
+		contact := "+15005550006"
+		for i := range 4 {
+			isNew, err := away.Enqueue(ctx, msg(fmt.Sprintf("SM%032d", i), contact, fmt.Sprint(i)))
+			if err != nil || !isNew {
+				t.Fatalf("enqueue while away %d: %v", i, err)
+			}
+		}
+		// A provider retry of message 0 while still away is spooled again; replay
+		// dedupes it.
+		if _, err := away.Enqueue(ctx, msg(fmt.Sprintf("SM%032d", 0), contact, "0")); err != nil {
+			t.Fatal(err)
+		}
+		if spool.Pending() != 5 {
+			t.Fatalf("spool holds %d, want 5", spool.Pending())
+		}
+		// Redis is back: a new message still queues behind the spooled ones.
+		back := New(rdb, Config{Prefix: prefix, Shards: 1, Spool: spool}, quiet)
+		if err := back.Prepare(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := back.Enqueue(ctx, msg(fmt.Sprintf("SM%032d", 9), contact, "9")); err != nil {
+			t.Fatal(err)
+		}
+		n, err := back.ReplaySpool(ctx)
+		if err != nil || n != 6 {
+			t.Fatalf("replayed %d, err %v; want 6", n, err)
+		}
+		es, _ := back.Read(ctx, 0, false, 100, -1)
+		var got []string
+		for _, e := range es {
+			got = append(got, e.Msg.Text)
+		}
+		if fmt.Sprint(got) != "[0 1 2 3 9]" {
+			t.Errorf("after replay: %v, want [0 1 2 3 9]", got)
+		}
+		if spool.Pending() != 0 {
+			t.Errorf("spool still holds %d", spool.Pending())
+		}
+	})
+}
+
+func TestSpoolSurvivesRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.jsonl")
+	s, err := OpenSpool(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.Append(msg(fmt.Sprint(i), "+1", "x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reopened, err := OpenSpool(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reopened.Pending() != 3 {
+		t.Fatalf("after reopen: %d pending, want 3", reopened.Pending())
+	}
+	// A replay that fails half-way keeps what was not handed over, in order.
+	var taken []string
+	n, err := reopened.Replay(context.Background(), func(_ context.Context, in channels.Inbound) error {
+		if in.ID == "1" {
+			return errors.New("redis went away again")
+		}
+		taken = append(taken, in.ID)
+		return nil
+	})
+	if n != 1 || err == nil || fmt.Sprint(taken) != "[0]" || reopened.Pending() != 2 {
+		t.Fatalf("partial replay: n=%d err=%v taken=%v pending=%d", n, err, taken, reopened.Pending())
+	}
+}

@@ -1,0 +1,113 @@
+package channels
+
+import (
+	"context"
+	"time"
+)
+
+// Channel names a way of reaching the hotline. A contact's conversations on two
+// channels are separate sessions.
+type Channel string
+
+// The channels the hotline knows. Web is the simulator.
+const (
+	SMS      Channel = "sms"
+	WhatsApp Channel = "whatsapp"
+	Telegram Channel = "telegram"
+	Voice    Channel = "voice"
+	Web      Channel = "web"
+)
+
+// Location is a position the contact shared or typed.
+type Location struct {
+	Lat     float64 `json:"lat"`
+	Lon     float64 `json:"lon"`
+	Address string  `json:"addr,omitempty"`
+	Label   string  `json:"label,omitempty"`
+}
+
+// Media is an attachment the contact sent. URL may need provider credentials to fetch
+// and is personal data: it is never logged.
+type Media struct {
+	URL         string `json:"url"`
+	ContentType string `json:"type,omitempty"`
+}
+
+// EffectResult is the answer to an effect that the dialogs asked for (a case saved, a
+// reference reserved). It travels back through the inbox so that the contact's events
+// stay in one order.
+type EffectResult struct {
+	Kind string            `json:"kind"`
+	OK   bool              `json:"ok"`
+	Data map[string]string `json:"data,omitempty"`
+}
+
+// Inbound is one thing a contact sent (or an effect result for that contact), as it is
+// queued in the inbox.
+type Inbound struct {
+	// ID is the provider's message ID (Twilio MessageSid, Telegram update_id…): the
+	// dedupe key, and the root of the IDs of the replies.
+	ID       string        `json:"id"`
+	Channel  Channel       `json:"ch"`
+	Contact  string        `json:"from"`
+	To       string        `json:"to,omitempty"`
+	Text     string        `json:"text,omitempty"`
+	Location *Location     `json:"loc,omitempty"`
+	Media    []Media       `json:"media,omitempty"`
+	Effect   *EffectResult `json:"effect,omitempty"`
+	Received time.Time     `json:"at"`
+	// Test marks simulator traffic: its cases are flagged and its alerts go nowhere real.
+	Test bool `json:"test,omitempty"`
+}
+
+// Expect is the kind of answer a prompt waits for; adapters use it to choose a widget
+// (an inline keyboard, a keypad gather) and the voice adapter to choose the input mode.
+type Expect string
+
+// The kinds of answer a prompt can wait for.
+const (
+	ExpectNone     Expect = ""
+	ExpectChoice   Expect = "choice"
+	ExpectText     Expect = "text"
+	ExpectNumber   Expect = "number"
+	ExpectYesNo    Expect = "yesno"
+	ExpectLocation Expect = "location"
+)
+
+// Choice is one option of a menu: Key is what the contact types (or presses).
+type Choice struct {
+	Key   string `json:"key"`
+	Label string `json:"label"`
+}
+
+// Lane orders outbound traffic: replies never wait behind broadcasts.
+type Lane string
+
+// The outbound lanes, most urgent first.
+const (
+	LaneReply Lane = "reply"
+	LaneBulk  Lane = "bulk"
+)
+
+// Outbound is one localized, channel-neutral message for a contact. Adapters render it:
+// a numbered list on SMS, an inline keyboard on Telegram, a gather on voice.
+type Outbound struct {
+	// ID is derived from the inbound ID and the message's place in the turn, so that a
+	// turn processed twice produces the same IDs and the outbox sends each once.
+	ID      string   `json:"id"`
+	Channel Channel  `json:"ch"`
+	Contact string   `json:"to"`
+	From    string   `json:"from,omitempty"`
+	Lang    string   `json:"lang"`
+	Parts   []string `json:"parts"`
+	Choices []Choice `json:"choices,omitempty"`
+	Expect  Expect   `json:"expect,omitempty"`
+	Lane    Lane     `json:"lane,omitempty"`
+	Test    bool     `json:"test,omitempty"`
+}
+
+// Enqueuer takes an accepted inbound message and makes it durable. New is false when
+// the provider ID was seen before (a provider retry).
+type Enqueuer interface {
+	Enqueue(ctx context.Context, in Inbound) (isNew bool, err error)
+}

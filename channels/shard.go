@@ -1,0 +1,26 @@
+package channels
+
+import (
+	"hash/fnv"
+	"strconv"
+)
+
+// DefaultShards is the number of shards when a deployment does not set one. It is fixed
+// for the life of a deployment: changing it moves contacts between shards.
+const DefaultShards = 16
+
+// ShardOf is the shard that owns a contact's conversation on a channel. Everything about
+// one contact lives under that shard's hash tag, so one Lua script can touch it all.
+func ShardOf(ch Channel, contact string, shards int) int {
+	h := fnv.New32a()
+	h.Write([]byte(ch))
+	h.Write([]byte{0})
+	h.Write([]byte(contact))
+	return int(h.Sum32() % uint32(shards))
+}
+
+// Tag is the key prefix of a shard: prefix + "{sN}:". The braces are a Redis Cluster
+// hash tag, so every key of a shard maps to one slot; prefix must hold no braces.
+func Tag(prefix string, shard int) string {
+	return prefix + "{s" + strconv.Itoa(shard) + "}:"
+}

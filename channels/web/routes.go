@@ -1,0 +1,47 @@
+package web
+
+import (
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/channels"
+)
+
+// Config is what the simulator's routes need.
+type Config struct {
+	// Enqueuer takes what the person types, as the inbox takes SMS.
+	Enqueuer channels.Enqueuer
+	// Redis and Prefix must be the ones given to NewSender, or the page never sees a reply.
+	Redis  redis.UniversalClient
+	Prefix string
+	// NewID names each inbound message; nil uses 128 random bits.
+	NewID func() string
+	// Now stamps inbound messages; nil uses time.Now.
+	Now func() time.Time
+	// Log receives failures; nil discards them.
+	Log *slog.Logger
+}
+
+// Mount adds the simulator to r: the page at /simulator and its API below it. Pass a
+// group that requires an operator's login when HOTLINE_SIMULATOR=operators.
+func Mount(r gin.IRouter, cfg Config) {
+	if cfg.NewID == nil {
+		cfg.NewID = rand.Text
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	h := newHistory(cfg.Redis, cfg.Prefix)
+
+	r.GET("/simulator", handlePage(newPage()))
+	r.POST("/simulator/api/messages", handleSend(cfg.Enqueuer, cfg.NewID, cfg.Now, cfg.Log))
+	r.GET("/simulator/api/messages", handleMessages(h, cfg.Log))
+}

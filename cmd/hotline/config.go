@@ -1,0 +1,135 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything the hotline reads from its environment. The README's
+// configuration table lists the same names and defaults.
+type config struct {
+	Addr        string
+	PublicURL   string
+	RedisURL    string
+	RedisPrefix string
+	RedisPool   int
+	Cluster     bool
+	DatabaseURL string
+	DataDir     string
+	Shards      int
+	LogLevel    string
+
+	TwilioAccountSID string
+	TwilioAuthToken  string
+	TwilioSMSFrom    string
+	TwilioAPIURL     string
+
+	LookupKey  []byte
+	APIToken   string
+	Simulator  string // on, operators, off
+	LeaseTTL   time.Duration
+	SpoolPath  string
+	Embedded   bool
+	DevKeyNote string
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	env := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := config{
+		Addr:             env("HOTLINE_ADDR", ":8080"),
+		PublicURL:        strings.TrimRight(env("HOTLINE_PUBLIC_URL", "http://localhost:8080"), "/"),
+		RedisURL:         env("REDIS_URL", ""),
+		RedisPrefix:      env("HOTLINE_REDIS_PREFIX", ""),
+		Cluster:          env("REDIS_CLUSTER", "") == "1",
+		DataDir:          env("HOTLINE_DATA_DIR", "./data"),
+		LogLevel:         env("HOTLINE_LOG_LEVEL", "info"),
+		TwilioAccountSID: env("TWILIO_ACCOUNT_SID", ""),
+		TwilioAuthToken:  env("TWILIO_AUTH_TOKEN", ""),
+		TwilioSMSFrom:    env("TWILIO_SMS_FROM", ""),
+		TwilioAPIURL:     env("TWILIO_API_URL", ""),
+		APIToken:         env("HOTLINE_API_TOKEN", ""),
+	}
+	c.DatabaseURL = env("DATABASE_URL", "sqlite:"+filepath.Join(c.DataDir, "hotline.db"))
+	c.Embedded = c.RedisURL == ""
+	if strings.ContainsAny(c.RedisPrefix, "{}") {
+		return c, fmt.Errorf("HOTLINE_REDIS_PREFIX must not contain braces: they would break the Cluster hash tags")
+	}
+	var err error
+	if c.Shards, err = strconv.Atoi(env("HOTLINE_SHARDS", "16")); err != nil || c.Shards < 1 || c.Shards > 1024 {
+		return c, fmt.Errorf("HOTLINE_SHARDS must be a whole number from 1 to 1024")
+	}
+	if c.RedisPool, err = strconv.Atoi(env("HOTLINE_REDIS_POOL", "0")); err != nil || c.RedisPool < 0 {
+		return c, fmt.Errorf("HOTLINE_REDIS_POOL must be a whole number")
+	}
+	if c.LeaseTTL, err = time.ParseDuration(env("HOTLINE_LEASE_TTL", "10s")); err != nil || c.LeaseTTL < time.Second {
+		return c, fmt.Errorf("HOTLINE_LEASE_TTL must be a duration of at least 1s")
+	}
+	c.Simulator = env("HOTLINE_SIMULATOR", "")
+	if c.Simulator == "" {
+		c.Simulator = "off"
+		if c.Embedded {
+			c.Simulator = "on"
+		}
+	}
+	switch c.Simulator {
+	case "on", "off", "operators":
+	default:
+		return c, fmt.Errorf("HOTLINE_SIMULATOR must be on, operators or off")
+	}
+	host, _ := os.Hostname()
+	c.SpoolPath = env("HOTLINE_SPOOL", filepath.Join(c.DataDir, "spool-"+sanitize(host)+".jsonl"))
+	if k := getenv("HOTLINE_LOOKUP_KEY"); k != "" {
+		if c.LookupKey, err = base64.StdEncoding.DecodeString(k); err != nil || len(c.LookupKey) < 32 {
+			return c, fmt.Errorf("HOTLINE_LOOKUP_KEY must be at least 32 bytes, base64-encoded")
+		}
+	} else {
+		if !c.Embedded || !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+			return c, fmt.Errorf("HOTLINE_LOOKUP_KEY is required outside the embedded mode (32 random bytes, base64: openssl rand -base64 32)")
+		}
+		if c.LookupKey, err = devKey(filepath.Join(c.DataDir, "lookup.key")); err != nil {
+			return c, err
+		}
+		c.DevKeyNote = "HOTLINE_LOOKUP_KEY is not set: using a development key kept in " + filepath.Join(c.DataDir, "lookup.key")
+	}
+	return c, nil
+}
+
+// devKey reads, or creates once, a random key file for the embedded mode.
+func devKey(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(k) < 32 {
+			return nil, fmt.Errorf("development key %s is damaged: remove it to make a new one", path)
+		}
+		return k, nil
+	}
+	k := make([]byte, 32)
+	rand.Read(k)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write development key: %w", err)
+	}
+	return k, nil
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
+}

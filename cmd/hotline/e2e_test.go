@@ -1,0 +1,396 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/redistest"
+	"github.com/hotline-org/hotline/channels/twilio/twiliotest"
+	"github.com/hotline-org/hotline/dialogs"
+	"github.com/hotline-org/hotline/locales"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	os.Exit(m.Run())
+}
+
+const (
+	accountSID = "AC00000000000000000000000000000001"
+	authToken  = "test-auth-token-0123456789abcdef"
+	hotlineNum = "+15005550001"
+)
+
+// syncBuffer collects a running hotline's output for the test to read.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type hotline struct {
+	base   string // where the test reaches it
+	public string // HOTLINE_PUBLIC_URL: what Twilio signs
+	twilio *twiliotest.Server
+	logs   *syncBuffer
+}
+
+var listening = regexp.MustCompile(`hotline listening on http://\[::\]:(\d+)|hotline listening on http://[0-9.]+:(\d+)`)
+
+// startHotline runs the real program (run, as main calls it) on a free port, against
+// real Redis and a fake Twilio API, and stops it when the test ends.
+func startHotline(t *testing.T, extra map[string]string) *hotline {
+	t.Helper()
+	_, prefix := redistest.Single(t)
+	tw := twiliotest.New(t, accountSID, authToken)
+	key := make([]byte, 32)
+	rand.Read(key)
+	env := map[string]string{
+		"HOTLINE_ADDR":         "127.0.0.1:0",
+		"HOTLINE_PUBLIC_URL":   "https://hotline.example.org",
+		"REDIS_URL":            redisURL(),
+		"HOTLINE_REDIS_PREFIX": prefix,
+		"DATABASE_URL":         "sqlite:" + t.TempDir() + "/hotline.db",
+		"HOTLINE_DATA_DIR":     t.TempDir(),
+		"HOTLINE_LOOKUP_KEY":   base64.StdEncoding.EncodeToString(key),
+		"HOTLINE_SHARDS":       "4",
+		"HOTLINE_API_TOKEN":    "ops-token",
+		"TWILIO_ACCOUNT_SID":   accountSID,
+		"TWILIO_AUTH_TOKEN":    authToken,
+		"TWILIO_SMS_FROM":      hotlineNum,
+		"TWILIO_API_URL":       tw.URL(),
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	out, logs := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"hotline"}, func(k string) string { return env[k] }, out, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("hotline stopped with %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("hotline did not stop within 30s of being asked")
+		}
+		if t.Failed() {
+			t.Logf("hotline logs:\n%s", logs.String())
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if m := listening.FindStringSubmatch(out.String()); m != nil {
+			port := m[1] + m[2]
+			h := &hotline{base: "http://127.0.0.1:" + port, public: env["HOTLINE_PUBLIC_URL"], twilio: tw, logs: logs}
+			if resp, err := http.Get(h.base + "/healthz"); err == nil && resp.StatusCode == 200 {
+				resp.Body.Close()
+				return h
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("hotline exited at start: %v\n%s", err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hotline did not start:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func redisURL() string {
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379"
+}
+
+// sms posts a signed inbound SMS webhook as Twilio would.
+func (h *hotline) sms(t *testing.T, sid, from, body string, sign bool) *http.Response {
+	t.Helper()
+	form := url.Values{"MessageSid": {sid}, "SmsSid": {sid}, "SmsMessageSid": {sid}, "AccountSid": {accountSID},
+		"From": {from}, "To": {hotlineNum}, "Body": {body}, "NumMedia": {"0"}, "NumSegments": {"1"},
+		"SmsStatus": {"received"}, "ApiVersion": {"2010-04-01"}}
+	req, _ := http.NewRequest("POST", h.base+"/webhooks/twilio/sms", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if sign {
+		req.Header.Set("X-Twilio-Signature", twiliotest.Sign(authToken, h.public+"/webhooks/twilio/sms", form))
+	} else {
+		req.Header.Set("X-Twilio-Signature", twiliotest.Sign("not-the-token", h.public+"/webhooks/twilio/sms", form))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func sid(n int) string { return fmt.Sprintf("SM%032x", n) }
+
+func (h *hotline) waitReplies(t *testing.T, n int) []twiliotest.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	msgs, err := h.twilio.WaitMessages(ctx, n)
+	if err != nil {
+		t.Fatalf("waiting for %d replies, got %d: %v", n, len(h.twilio.Messages()), err)
+	}
+	return msgs
+}
+
+// settle gives a wrongly sent extra reply the time to show up before counting.
+func (h *hotline) settle() { time.Sleep(500 * time.Millisecond) }
+
+func TestSignedSMSGetsExactlyOneReply(t *testing.T) {
+	h := startHotline(t, nil)
+	if resp := h.sms(t, sid(1), "+15005550006", "hello", true); resp.StatusCode != 200 {
+		t.Fatalf("webhook answered %d", resp.StatusCode)
+	}
+	msgs := h.waitReplies(t, 1)
+	h.settle()
+	if n := len(h.twilio.Messages()); n != 1 {
+		t.Fatalf("%d replies, want 1", n)
+	}
+	m := msgs[0]
+	if m.To != "+15005550006" || m.From != hotlineNum || !strings.Contains(m.Body, "Choose your language") ||
+		!strings.Contains(m.Body, "4 العربية") {
+		t.Errorf("reply %+v", m)
+	}
+	// The logs never carry the number or the text.
+	if logs := h.logs.String(); strings.Contains(logs, "5005550006") || strings.Contains(logs, "hello") {
+		t.Errorf("logs carry personal data:\n%s", logs)
+	}
+}
+
+func TestWrongSignatureIsRefusedAndNotAnswered(t *testing.T) {
+	h := startHotline(t, nil)
+	if resp := h.sms(t, sid(2), "+15005550007", "hello", false); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("webhook answered %d, want 403", resp.StatusCode)
+	}
+	h.settle()
+	if n := len(h.twilio.Messages()); n != 0 {
+		t.Fatalf("%d replies to a forged webhook", n)
+	}
+	metrics := get(t, h.base+"/metrics")
+	if !strings.Contains(metrics, `hotline_webhook_rejections_total{channel="sms",reason="bad_signature"} 1`) {
+		t.Errorf("rejection not counted:\n%s", grep(metrics, "rejections"))
+	}
+}
+
+func TestRetriedMessageSidIsAnsweredOnce(t *testing.T) {
+	h := startHotline(t, nil)
+	for range 3 {
+		if resp := h.sms(t, sid(3), "+15005550008", "hello", true); resp.StatusCode != 200 {
+			t.Fatalf("webhook answered %d", resp.StatusCode)
+		}
+	}
+	h.waitReplies(t, 1)
+	h.settle()
+	if n := len(h.twilio.Messages()); n != 1 {
+		t.Fatalf("%d replies to one message sent three times, want 1", n)
+	}
+}
+
+// TestBurstFromOneContactIsAnsweredInOrder sends 20 messages from one contact without
+// waiting for answers; the replies must come in the order of the messages, as the same
+// conversation played through the pure machine says.
+func TestBurstFromOneContactIsAnsweredInOrder(t *testing.T) {
+	h := startHotline(t, nil)
+	inputs := []string{"hi"}
+	for i := range 19 {
+		if i%2 == 0 {
+			inputs = append(inputs, fmt.Sprint(i/2%4+1)) // pick a language
+		} else {
+			inputs = append(inputs, "LANGUAGE")
+		}
+	}
+	want := expectedReplies(t, inputs)
+	for i, text := range inputs {
+		if resp := h.sms(t, sid(100+i), "+15005550009", text, true); resp.StatusCode != 200 {
+			t.Fatalf("message %d: webhook answered %d", i, resp.StatusCode)
+		}
+	}
+	got := h.waitReplies(t, len(want))
+	for i := range want {
+		if got[i].Body != want[i] {
+			t.Fatalf("reply %d:\n got %q\nwant %q", i, got[i].Body, want[i])
+		}
+	}
+}
+
+// expectedReplies plays a conversation through the machine, as the runner would.
+func expectedReplies(t *testing.T, inputs []string) []string {
+	b, err := locales.Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := dialogs.NewMachine(b.Languages())
+	var s dialogs.Session
+	var out []string
+	for _, in := range inputs {
+		var prompts []dialogs.Prompt
+		s, prompts, _ = m.Step(s, dialogs.Event{Kind: dialogs.EventText, Text: in}, time.Now())
+		s.Version++
+		if o, ok := dialogs.Localize(b, s, prompts); ok {
+			out = append(out, channels.RenderText(o)...)
+		}
+	}
+	return out
+}
+
+func TestTalkToAPersonShowsInTheQueue(t *testing.T) {
+	h := startHotline(t, nil)
+	for i, text := range []string{"hola", "3", "1"} {
+		h.sms(t, sid(200+i), "+15005550010", text, true)
+		h.waitReplies(t, i+1)
+	}
+	// The queue effect runs after the commit and its answer comes back as a message.
+	msgs := h.waitReplies(t, 4)
+	if !strings.Contains(msgs[3].Body, "número 1 en la fila") {
+		t.Errorf("position message: %q", msgs[3].Body)
+	}
+	req, _ := http.NewRequest("GET", h.base+"/api/queue", nil)
+	req.Header.Set("Authorization", "Bearer ops-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"lang":"es"`) || strings.Contains(string(body), "5005550010") {
+		t.Errorf("queue: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := http.Get(h.base + "/api/queue"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("queue without a token: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestBadInputGetsClearAnswers(t *testing.T) {
+	h := startHotline(t, nil)
+	cases := []struct {
+		name string
+		body string
+		sig  string
+		want int
+	}{
+		{"no signature", "MessageSid=" + sid(9) + "&From=%2B1&Body=x", "", http.StatusForbidden},
+		{"unparsable body", "%zz", "x", http.StatusBadRequest},
+		{"oversized body", "Body=" + strings.Repeat("a", 70<<10), "x", http.StatusRequestEntityTooLarge},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", h.base+"/webhooks/twilio/sms", strings.NewReader(c.body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if c.sig != "" {
+				req.Header.Set("X-Twilio-Signature", c.sig)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.want {
+				t.Errorf("status %d, want %d", resp.StatusCode, c.want)
+			}
+		})
+	}
+	if code := status(t, h.base+"/webhooks/telegram"); code != http.StatusNotFound {
+		t.Errorf("unknown channel: %d, want 404", code)
+	}
+	if code := status(t, h.base+"/readyz"); code != 200 {
+		t.Errorf("readyz %d", code)
+	}
+}
+
+func TestSimulatorConversation(t *testing.T) {
+	h := startHotline(t, map[string]string{"HOTLINE_SIMULATOR": "on"})
+	contact := "sim-00112233445566ff"
+	post := func(text string) {
+		resp, err := http.Post(h.base+"/simulator/api/messages", "application/json",
+			strings.NewReader(fmt.Sprintf(`{"contact":%q,"text":%q}`, contact, text)))
+		if err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("post %q: %v %v", text, resp.StatusCode, err)
+		}
+		resp.Body.Close()
+	}
+	post("مرحبا")
+	post("4")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body := get(t, h.base+"/simulator/api/messages?contact="+contact+"&after=0")
+		if strings.Contains(body, "القائمة الرئيسية") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Arabic menu in the simulator: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(h.twilio.Messages()); n != 0 {
+		t.Errorf("simulator traffic reached Twilio: %d messages", n)
+	}
+}
+
+func get(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func status(t *testing.T, u string) int {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/twilio"
+	"github.com/hotline-org/hotline/channels/web"
+)
+
+// routes lists every route of the hotline, so that the whole surface reads at once.
+func (a *app) routes() http.Handler {
+	r := gin.New()
+	r.Use(gin.Recovery())
+	r.HandleMethodNotAllowed = true
+
+	r.GET("/", handleLanding(a))
+	r.GET("/healthz", handleHealth())
+	r.GET("/readyz", handleReady(a))
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})))
+
+	// A channel without credentials is off: its webhook answers 404.
+	if a.verifier != nil {
+		r.POST("/webhooks/twilio/sms", twilio.HandleMessage(channels.SMS, a.verifier, a.inbox, a.now,
+			a.rejected(channels.SMS), a.log))
+	}
+	if a.cfg.Simulator == "on" {
+		web.Mount(r, web.Config{Enqueuer: a.inbox, Redis: a.rdb, Prefix: a.cfg.RedisPrefix, Now: a.now, Log: a.log})
+	}
+	api := r.Group("/api", requireToken(a.cfg.APIToken))
+	api.GET("/queue", handleQueue(a))
+	return r
+}
+
+func (a *app) rejected(ch channels.Channel) func(string) {
+	return func(reason string) { a.metrics.rejections.WithLabelValues(string(ch), reason).Inc() }
+}
+
+func handleHealth() gin.HandlerFunc {
+	return func(c *gin.Context) { c.String(http.StatusOK, "ok\n") }
+}
+
+// handleReady says whether this process can do its work: Redis and the database answer.
+// While Redis is away the webhooks still take messages (into the spool), but a load
+// balancer should prefer a process that is whole.
+func handleReady(a *app) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		status := gin.H{"redis": "ok", "database": "ok"}
+		code := http.StatusOK
+		if err := a.rdb.Ping(ctx).Err(); err != nil {
+			status["redis"], code = "unreachable", http.StatusServiceUnavailable
+		}
+		if err := a.store.Ping(ctx); err != nil {
+			status["database"], code = "unreachable", http.StatusServiceUnavailable
+		}
+		c.JSON(code, status)
+	}
+}
+
+// requireToken guards the operations API with HOTLINE_API_TOKEN; with no token set the
+// API is off, never open.
+func requireToken(token string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if token == "" {
+			c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "the operations API is off: set HOTLINE_API_TOKEN"})
+			return
+		}
+		got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			c.Header("WWW-Authenticate", "Bearer")
+			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "a valid bearer token is required"})
+			return
+		}
+		c.Next()
+	}
+}
+
+// handleQueue lists the conversations waiting for a person, most urgent first.
+func handleQueue(a *app) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		entries, err := a.queue.List(c.Request.Context())
+		if err != nil {
+			a.log.Error("list queue", "err", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the queue cannot be read now"})
+			return
+		}
+		now := a.now()
+		type row struct {
+			Position    int    `json:"position"`
+			Channel     string `json:"channel"`
+			Contact     string `json:"contact"`
+			Lang        string `json:"lang"`
+			Priority    int    `json:"priority"`
+			WaitingSecs int64  `json:"waiting_seconds"`
+			Messages    int    `json:"messages_since"`
+			Test        bool   `json:"test"`
+		}
+		out := make([]row, 0, len(entries))
+		for _, e := range entries {
+			out = append(out, row{e.Position, string(e.Channel), e.Contact[:min(12, len(e.Contact))], e.Lang,
+				e.Priority, int64(now.Sub(e.Since).Seconds()), e.Messages, e.Test})
+		}
+		c.JSON(http.StatusOK, gin.H{"waiting": out})
+	}
+}
+
+var landing = template.Must(template.New("landing").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Hotline</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#222}
+code{background:#f3f3f3;padding:0 .3em}li{margin:.3em 0}</style></head>
+<body><h1>Hotline</h1>
+<p>A multi-channel hotline for migrants in transit and for the families of people missing on migration routes.</p>
+<h2>Running here</h2><ul>
+<li>Channels on: {{range .Channels}}<code>{{.}}</code> {{else}}none{{end}}</li>
+<li>Redis: {{if .Embedded}}embedded, in memory — <strong>nothing is kept when the process stops</strong>{{else}}external{{end}}</li>
+<li>Database: <code>{{.Database}}</code></li></ul>
+<h2>Links</h2><ul>
+{{if .Simulator}}<li><a href="/simulator">Simulator</a>: chat with the hotline as if by SMS (test conversations)</li>{{end}}
+<li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a></li></ul>
+</body></html>`))
+
+func handleLanding(a *app) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Content-Type", "text/html; charset=utf-8")
+		landing.Execute(c.Writer, map[string]any{
+			"Channels": a.channelsOn(), "Embedded": a.cfg.Embedded, "Simulator": a.cfg.Simulator == "on",
+			"Database": strings.SplitN(a.cfg.DatabaseURL, ":", 2)[0],
+		})
+	}
+}

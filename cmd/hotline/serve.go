@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/cases"
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/inbox"
+	"github.com/hotline-org/hotline/channels/outbox"
+	"github.com/hotline-org/hotline/channels/twilio"
+	"github.com/hotline-org/hotline/channels/web"
+	"github.com/hotline-org/hotline/dialogs"
+	"github.com/hotline-org/hotline/handoff"
+	"github.com/hotline-org/hotline/locales"
+)
+
+// app is the wired hotline: what the routes and workers share.
+type app struct {
+	cfg      config
+	log      *slog.Logger
+	rdb      redis.UniversalClient
+	store    *cases.Store
+	inbox    *inbox.Inbox
+	runner   *dialogs.Runner
+	outbox   *outbox.Outbox
+	effects  *dialogs.Effects
+	queue    *handoff.Queue
+	leases   *dialogs.Leases
+	metrics  *metrics
+	verifier *twilio.Verifier
+	now      func() time.Time
+	hash     func(channels.Channel, string) string
+	senders  map[channels.Channel]channels.Sender
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	if cfg.DevKeyNote != "" {
+		log.Warn(cfg.DevKeyNote)
+	}
+	a, cleanup, err := wire(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var workers sync.WaitGroup
+	workers.Add(2)
+	go func() { defer workers.Done(); a.leases.Run(workCtx) }()
+	go func() { defer workers.Done(); a.inbox.RunSpool(workCtx, time.Second) }()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("hotline listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
+		"channels", a.channelsOn(), "simulator", cfg.Simulator, "embedded_redis", cfg.Embedded,
+		"database", strings.SplitN(cfg.DatabaseURL, ":", 2)[0])
+	fmt.Fprintf(stdout, "hotline listening on http://%s (simulator: %s/simulator)\n", ln.Addr(), cfg.PublicURL)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		stopWork()
+		workers.Wait()
+		return fmt.Errorf("http server: %w", err)
+	}
+	// Stop taking webhooks first, then let the turns in hand finish and give the shard
+	// leases back, so that other processes take over at once.
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	stopWork()
+	workers.Wait()
+	log.Info("stopped")
+	return nil
+}
+
+// wire builds the hotline from its configuration.
+func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, func(), error) {
+	var closers []func()
+	cleanup := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	fail := func(err error) (*app, func(), error) { cleanup(); return nil, nil, err }
+
+	a := &app{cfg: cfg, log: log, metrics: newMetrics(), now: time.Now}
+	key := cfg.LookupKey
+	a.hash = func(ch channels.Channel, contact string) string {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(string(ch) + ":" + contact))
+		return hex.EncodeToString(m.Sum(nil))[:32]
+	}
+
+	redisURL := cfg.RedisURL
+	if cfg.Embedded {
+		mr, err := startEmbeddedRedis(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, mr.Close)
+		redisURL = "redis://" + mr.Addr()
+		log.Warn("REDIS_URL is not set: running an embedded, in-memory Redis. Conversations and queued messages are lost when the process stops; set REDIS_URL for any real use")
+	}
+	rdb, err := openRedis(redisURL, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, func() { rdb.Close() })
+	a.rdb = rdb
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		log.Warn("redis is not reachable at start; webhooks will spool until it is", "err", err)
+	}
+
+	store, err := cases.Open(ctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return fail(fmt.Errorf("open database: %w", err))
+	}
+	closers = append(closers, func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		return fail(fmt.Errorf("migrate database: %w", err))
+	}
+	a.store = store
+
+	bundle, err := locales.Load(func(lang, id string) { a.metrics.missing.WithLabelValues(lang, id).Inc() })
+	if err != nil {
+		return fail(err)
+	}
+	spool, err := inbox.OpenSpool(cfg.SpoolPath)
+	if err != nil {
+		return fail(err)
+	}
+	if n := spool.Pending(); n > 0 {
+		log.Warn("spool holds messages from an earlier run; replaying", "count", n)
+	}
+	a.inbox = inbox.New(rdb, inbox.Config{Prefix: cfg.RedisPrefix, Shards: cfg.Shards, Spool: spool}, log)
+	machine := dialogs.NewMachine(bundle.Languages())
+	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix}, a.hash, a.now, log, a.metrics.observeTurn)
+	a.queue = handoff.NewQueue(rdb, cfg.RedisPrefix, a.now)
+	a.effects = dialogs.NewEffects(rdb, cfg.RedisPrefix, a.queue.EffectHandlers(), a.inbox, a.now, log)
+
+	a.senders = map[channels.Channel]channels.Sender{channels.Web: web.NewSender(rdb, cfg.RedisPrefix, a.now)}
+	if cfg.TwilioAccountSID != "" && cfg.TwilioAuthToken != "" {
+		sc := twilio.SenderConfig{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken,
+			APIURL: cfg.TwilioAPIURL, From: cfg.TwilioSMSFrom}
+		if err := sc.Validate(); err != nil {
+			return fail(fmt.Errorf("twilio configuration: %w", err))
+		}
+		a.senders[channels.SMS] = twilio.NewSender(sc)
+		a.verifier = twilio.NewVerifier(cfg.TwilioAuthToken, cfg.PublicURL)
+	}
+	a.outbox = outbox.New(rdb, a.senders, outbox.Config{Prefix: cfg.RedisPrefix}, a.now, log, a.metrics.observeSend)
+
+	host, _ := os.Hostname()
+	id := sanitize(host) + "-" + fmt.Sprint(os.Getpid()) + "-" + rand.Text()[:8]
+	a.leases = dialogs.NewLeases(rdb, cfg.RedisPrefix, cfg.Shards, id, cfg.LeaseTTL, a.workShard, a.now, log)
+	a.registerGauges()
+	return a, cleanup, nil
+}
+
+// workShard runs everything a shard needs while this process holds its lease.
+func (a *app) workShard(ctx context.Context, shard int, token string) {
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := a.runner.RunShard(ctx, shard, token); err != nil && !errors.Is(err, dialogs.ErrLeaseLost) {
+			a.log.Error("runner stopped", "shard", shard, "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := a.outbox.RunShard(ctx, shard); err != nil {
+			a.log.Error("outbox stopped", "shard", shard, "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := a.effects.RunShard(ctx, shard); err != nil {
+			a.log.Error("effects stopped", "shard", shard, "err", err)
+		}
+	}()
+	wg.Wait()
+}
+
+func (a *app) channelsOn() []string {
+	var on []string
+	if a.verifier != nil {
+		on = append(on, "sms")
+	}
+	if a.cfg.Simulator != "off" {
+		on = append(on, "simulator")
+	}
+	return on
+}
+
+func (a *app) registerGauges() {
+	a.metrics.gauge("hotline_inbox_backlog", "Inbound messages queued or in hand, all shards.", func(ctx context.Context) (float64, error) {
+		var n int64
+		for s := range a.cfg.Shards {
+			l, err := a.inbox.Backlog(ctx, s)
+			if err != nil {
+				return 0, err
+			}
+			n += l
+		}
+		return float64(n), nil
+	})
+	a.metrics.gauge("hotline_handoff_queue_depth", "Conversations waiting for a person.", func(ctx context.Context) (float64, error) {
+		n, err := a.queue.Len(ctx)
+		return float64(n), err
+	})
+	a.metrics.gauge("hotline_spooled_messages", "Accepted messages waiting in the local spool for Redis.", func(context.Context) (float64, error) {
+		return float64(a.inbox.Spooled()), nil
+	})
+}
+
+// openRedis connects to Redis with a pool large enough for every shard's blocking reads
+// (runner, outbox and effects each block on one connection per held shard) plus the
+// webhooks.
+func openRedis(url string, cfg config) (redis.UniversalClient, error) {
+	pool := cfg.RedisPool
+	if pool == 0 {
+		pool = 3*cfg.Shards + 10*runtime.GOMAXPROCS(0)
+	}
+	if cfg.Cluster {
+		opt, err := redis.ParseClusterURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL (cluster): %w", err)
+		}
+		opt.PoolSize = pool
+		return redis.NewClusterClient(opt), nil
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opt.PoolSize = pool
+	return redis.NewClient(opt), nil
+}
+
+// startEmbeddedRedis runs the in-process Redis-protocol server on loopback. The hotline
+// talks to it over TCP like to any Redis, so the embedded mode runs the production code.
+func startEmbeddedRedis(ctx context.Context) (*miniredis.Miniredis, error) {
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("start embedded redis: %w", err)
+	}
+	// The embedded server only ages keys when told to; tell it the time passing, so
+	// that session expiry and leases behave as on a real server.
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				mr.FastForward(now.Sub(last))
+				mr.SetTime(now)
+				last = now
+			}
+		}
+	}()
+	return mr, nil
+}
+
+func migrate(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	store, err := cases.Open(ctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("database is up to date", "backend", store.Backend())
+	return nil
+}

@@ -1,0 +1,278 @@
+package dialogs
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Machine holds the flows and keywords. Its Step is pure: no I/O, no clock, no
+// randomness, so that a turn can be replayed and golden-tested.
+type Machine struct {
+	langs    []string
+	flows    map[string]Flow
+	keywords map[string]Keyword
+}
+
+// NewMachine builds the flows for the given languages, in the order the language menu
+// lists them.
+func NewMachine(langs []string) *Machine {
+	return &Machine{langs: langs, flows: flows(langs), keywords: keywordIndex()}
+}
+
+// Languages is the order of the language menu.
+func (m *Machine) Languages() []string { return m.langs }
+
+// turn collects what one step says and asks for.
+type turn struct {
+	m       *Machine
+	s       Session
+	prompts []Prompt
+	effects []Effect
+}
+
+func (t *turn) say(id string, args map[string]any) {
+	t.prompts = append(t.prompts, Prompt{ID: id, Args: args})
+}
+
+func (t *turn) effect(kind string) {
+	t.effects = append(t.effects, Effect{Kind: kind})
+}
+
+// Step advances a session by one event. It returns the new session, what to say and
+// what effects to run. now only stamps the session.
+func (m *Machine) Step(s Session, ev Event, now time.Time) (Session, []Prompt, []Effect) {
+	if s.Owner == "" {
+		s.Owner = OwnerBot
+	}
+	if s.Created.IsZero() {
+		s.Created = now
+	}
+	s.Updated = now
+	t := &turn{m: m, s: s}
+	t.step(ev)
+	return t.s, t.prompts, t.effects
+}
+
+func (t *turn) step(ev Event) {
+	if ev.Kind == EventEffect {
+		t.effectResult(ev)
+		return
+	}
+	kw := t.m.keywords[Normalize(ev.Text)]
+
+	// Opting out and back in is honoured whoever owns the conversation.
+	switch {
+	case kw == KwStop:
+		t.s.OptedOut = true
+		t.say("optout.done", nil)
+		return
+	case t.s.OptedOut && kw != KwStart:
+		return
+	case kw == KwStart:
+		if t.s.OptedOut {
+			t.s.OptedOut = false
+			t.say("optout.undone", nil)
+		}
+		if t.s.At.Flow == "" {
+			t.begin()
+			return
+		}
+		t.prompt()
+		return
+	}
+
+	switch {
+	case t.s.Owner == OwnerQueue:
+		t.waiting(kw)
+		return
+	case t.s.Owner != OwnerBot:
+		// An operator holds the conversation: the bot stays silent.
+		t.effect(EffectHandoffInbound)
+		return
+	}
+
+	if t.s.At.Flow == "" {
+		// A first message is never taken as an answer: "2" from someone whose session
+		// expired must not pick a language they did not see.
+		if kw == KwHelp {
+			t.say("help", nil)
+		}
+		t.begin()
+		return
+	}
+	switch kw {
+	case KwMenu:
+		t.goTo(FlowMenu, true)
+	case KwHelp:
+		t.say("help", nil)
+		t.prompt()
+	case KwBack:
+		t.back()
+	case KwAgent:
+		t.goTo(FlowPerson, false)
+	case KwLanguage:
+		t.goTo(FlowLanguage, false)
+	default:
+		t.answer(ev)
+	}
+}
+
+// begin greets a contact with no conversation: back to the menu in their language if
+// we remember it, else the language menu.
+func (t *turn) begin() {
+	if t.s.Resumed && t.s.Lang != "" {
+		t.say("welcome.back", nil)
+		t.goTo(FlowMenu, true)
+		return
+	}
+	t.say("welcome", nil)
+	t.goTo(FlowLanguage, true)
+}
+
+// waiting handles a message from a contact waiting in the queue for a person.
+func (t *turn) waiting(kw Keyword) {
+	switch kw {
+	case KwMenu, KwLanguage:
+		t.s.Owner = OwnerBot
+		t.effect(EffectHandoffLeave)
+		t.say("person.left", nil)
+		if kw == KwMenu {
+			t.goTo(FlowMenu, true)
+		} else {
+			t.goTo(FlowLanguage, true)
+		}
+	case KwHelp, KwAgent, KwBack:
+		t.say("person.waiting", nil)
+	default:
+		// The words are for the person who will answer; the bot does not talk over them.
+		t.effect(EffectHandoffInbound)
+	}
+}
+
+func (t *turn) effectResult(ev Event) {
+	switch ev.Effect.Kind {
+	case EffectHandoffEnqueue:
+		if t.s.Owner != OwnerQueue || !ev.Effect.OK {
+			return
+		}
+		if p, err := strconv.Atoi(ev.Effect.Data["position"]); err == nil && p > 0 {
+			t.say("person.position", map[string]any{"Position": p})
+		}
+	}
+}
+
+// goTo enters a flow at its start. reset empties the BACK history (MENU starts over).
+func (t *turn) goTo(flow string, reset bool) {
+	f := t.m.flows[flow]
+	if reset {
+		t.s.Back = nil
+	} else if t.s.At.Flow != "" && t.s.At != (Position{flow, f.Start}) {
+		t.s.Back = append(t.s.Back, t.s.At)
+	}
+	t.enter(Position{Flow: flow, Step: f.Start})
+}
+
+func (t *turn) enter(p Position) {
+	t.s.At = p
+	t.s.Misses = 0
+	def := t.m.flows[p.Flow].Steps[p.Step]
+	if def.Owner != "" {
+		t.s.Owner = def.Owner
+	}
+	for _, e := range def.Enter {
+		t.effect(e)
+	}
+	t.prompt()
+}
+
+// prompt says the current step's question.
+func (t *turn) prompt() {
+	def := t.m.flows[t.s.At.Flow].Steps[t.s.At.Step]
+	p := Prompt{ID: def.Prompt, Expect: def.Expect, AllLanguages: def.AllLanguages}
+	for _, c := range def.Choices {
+		p.Choices = append(p.Choices, PromptChoice{Key: c.Key, Label: c.Label, LabelLang: c.LabelLang})
+	}
+	t.prompts = append(t.prompts, p)
+}
+
+func (t *turn) back() {
+	if len(t.s.Back) == 0 {
+		if t.s.At.Flow != FlowMenu && t.s.Lang != "" {
+			t.goTo(FlowMenu, true)
+			return
+		}
+		t.say("back.none", nil)
+		t.prompt()
+		return
+	}
+	prev := t.s.Back[len(t.s.Back)-1]
+	t.s.Back = t.s.Back[:len(t.s.Back)-1]
+	t.enter(prev)
+}
+
+func (t *turn) answer(ev Event) {
+	def := t.m.flows[t.s.At.Flow].Steps[t.s.At.Step]
+	if len(def.Choices) == 0 {
+		// A step without choices waits for nothing the bot handles; show it again.
+		t.prompt()
+		return
+	}
+	text := Normalize(ev.Text)
+	if text == "0" && t.s.Lang != "" {
+		t.goTo(FlowMenu, true)
+		return
+	}
+	c, ok := t.match(def, text)
+	if !ok {
+		t.s.Misses++
+		if def.AllLanguages {
+			t.prompt()
+			return
+		}
+		if t.s.Misses >= 2 {
+			t.say("error.choice_person", nil)
+		} else {
+			t.say("error.choice", nil)
+		}
+		t.prompt()
+		return
+	}
+	if c.SetLang != "" {
+		t.s.Lang = c.SetLang
+	}
+	flow, step, _ := strings.Cut(c.Goto, ".")
+	if step == "" {
+		t.goTo(flow, flow == FlowMenu)
+		return
+	}
+	t.s.Back = append(t.s.Back, t.s.At)
+	t.enter(Position{Flow: flow, Step: step})
+}
+
+// match finds the choice a reply means: its key ("2", "2.", "2)") or, for the language
+// menu, the language's own name.
+func (t *turn) match(def StepDef, text string) (ChoiceDef, bool) {
+	key := strings.TrimRight(text, ".)")
+	key = arabicDigits(key)
+	for _, c := range def.Choices {
+		if key == c.Key {
+			return c, true
+		}
+	}
+	return ChoiceDef{}, false
+}
+
+// arabicDigits turns Arabic-Indic and Eastern Arabic-Indic digits into ASCII ones:
+// an Arabic keyboard types "٢" for 2.
+func arabicDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= '٠' && r <= '٩':
+			return '0' + (r - '٠')
+		case r >= '۰' && r <= '۹':
+			return '0' + (r - '۰')
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,241 @@
+package dialogs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/inbox"
+	"github.com/hotline-org/hotline/locales"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func fixedNow() time.Time { return time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC) }
+
+func plainHash(ch channels.Channel, contact string) string { return string(ch) + "-" + contact[1:] }
+
+type rig struct {
+	rdb    redis.UniversalClient
+	prefix string
+	in     *inbox.Inbox
+	runner *Runner
+}
+
+func newRig(t *testing.T, rdb redis.UniversalClient, prefix string, shards int) *rig {
+	t.Helper()
+	b, err := locales.Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := inbox.New(rdb, inbox.Config{Prefix: prefix, Shards: shards}, quiet)
+	r := NewRunner(rdb, in, NewMachine(b.Languages()), b, RunnerConfig{Prefix: prefix, Block: 50 * time.Millisecond},
+		plainHash, fixedNow, quiet, nil)
+	return &rig{rdb: rdb, prefix: prefix, in: in, runner: r}
+}
+
+func (g *rig) lease(t *testing.T, shard int, holder string) string {
+	t.Helper()
+	tok, err := acquireScript.Run(context.Background(), g.rdb,
+		[]string{LeaseKey(g.prefix, shard), channels.Tag(g.prefix, shard) + "fence"}, holder, 60000).Text()
+	if err != nil {
+		t.Fatalf("acquire lease %d: %v", shard, err)
+	}
+	return tok
+}
+
+func (g *rig) replies(t *testing.T, shard int) []channels.Outbound {
+	t.Helper()
+	msgs, err := g.rdb.XRange(context.Background(), OutboxKey(g.prefix, shard), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []channels.Outbound
+	for _, m := range msgs {
+		var o channels.Outbound
+		if err := jsonUnmarshal(m.Values["m"], &o); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// TestCommitChecksLeaseAndVersion: a turn by a process that lost its lease, or over a
+// session that changed under it, writes nothing.
+func TestCommitChecksLeaseAndVersion(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		g := newRig(t, rdb, prefix, 4)
+		shard := 1
+		old := g.lease(t, shard, "a")
+		rdb.Del(ctx, LeaseKey(prefix, shard)) // a's lease expired…
+		current := g.lease(t, shard, "b")     // …and b took the shard
+		keys := KeysFor(prefix, shard, channels.SMS, "h1")
+		c := Commit{Keys: keys, LeaseKey: LeaseKey(prefix, shard), Session: Session{Owner: OwnerBot},
+			TTL: 60, LangTTL: 60, InboxKey: g.in.StreamKey(shard), InboxGrp: inbox.Group,
+			Attempts: keys.Tag + "attempts", OutboxKey: OutboxKey(prefix, shard), EffectKey: EffectsKey(prefix, shard),
+			Outbound: []channels.Outbound{{ID: "x:0", Parts: []string{"hi"}}}}
+		c.Token = old
+		if _, err := c.Save(ctx, rdb); !errors.Is(err, ErrLeaseLost) {
+			t.Fatalf("stale holder: err %v, want ErrLeaseLost", err)
+		}
+		c.Token = current
+		v, err := c.Save(ctx, rdb)
+		if err != nil || v != 1 {
+			t.Fatalf("current holder: v=%d err=%v", v, err)
+		}
+		// Saving again from version 0 means the turn read a session that is gone.
+		if _, err := c.Save(ctx, rdb); !errors.Is(err, ErrVersion) {
+			t.Fatalf("stale version: err %v, want ErrVersion", err)
+		}
+		if n := len(g.replies(t, shard)); n != 1 {
+			t.Errorf("%d replies queued, want 1 (refused commits queue nothing)", n)
+		}
+		s, err := LoadSession(ctx, rdb, keys)
+		if err != nil || s.Version != 1 {
+			t.Errorf("loaded version %d, err %v", s.Version, err)
+		}
+		// A bot-owned session expires; one in the queue for a person does not.
+		if ttl := rdb.TTL(ctx, keys.Session).Val(); ttl <= 0 {
+			t.Errorf("bot session TTL %v, want > 0", ttl)
+		}
+		c.Session, c.TTL = s, 0
+		c.Session.Owner = OwnerQueue
+		if _, err := c.Save(ctx, rdb); err != nil {
+			t.Fatal(err)
+		}
+		if ttl := rdb.TTL(ctx, keys.Session).Val(); ttl != -1 {
+			t.Errorf("queued session TTL %v, want none", ttl)
+		}
+	})
+}
+
+// TestKilledWorkerLosesNothing: a worker takes a message and dies before committing;
+// the next holder of the shard answers it, and the dead worker's late commit is refused.
+func TestKilledWorkerLosesNothing(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		g := newRig(t, rdb, prefix, 4)
+		contact := "+15005550006"
+		shard := channels.ShardOf(channels.SMS, contact, 4)
+		if err := g.in.Prepare(ctx, shard); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.in.Enqueue(ctx, channels.Inbound{ID: "SM1", Channel: channels.SMS, Contact: contact, Text: "hello"}); err != nil {
+			t.Fatal(err)
+		}
+		deadTok := g.lease(t, shard, "dead")
+		taken, err := g.in.Read(ctx, shard, false, 10, -1)
+		if err != nil || len(taken) != 1 {
+			t.Fatalf("dead worker took %d, err %v", len(taken), err)
+		}
+		// The worker dies here. Its lease runs out; another process takes the shard.
+		rdb.Del(ctx, LeaseKey(prefix, shard))
+		tok := g.lease(t, shard, "alive")
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- g.runner.RunShard(runCtx, shard, tok) }()
+		waitFor(t, func() bool { return len(g.replies(t, shard)) == 1 })
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		out := g.replies(t, shard)[0]
+		if out.ID != "SM1:0" || out.Contact != contact || len(out.Choices) != 4 {
+			t.Errorf("reply %+v", out)
+		}
+		if err := g.runner.Handle(ctx, shard, deadTok, taken[0]); !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("late commit of the dead worker: %v, want ErrLeaseLost", err)
+		}
+		if n, _ := g.in.Backlog(ctx, shard); n != 0 {
+			t.Errorf("inbox still holds %d entries", n)
+		}
+	})
+}
+
+// TestLeasesShareAndRebalance: processes split the shards between them, and give some
+// up when another joins, with no shard ever worked by two at once.
+func TestLeasesShareAndRebalance(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		const shards = 8
+		var mu sync.Mutex
+		working := map[int]string{}
+		work := func(id string) ShardWork {
+			return func(ctx context.Context, shard int, token string) {
+				mu.Lock()
+				if other, ok := working[shard]; ok {
+					t.Errorf("shard %d worked by %s and %s at once", shard, other, id)
+				}
+				working[shard] = id
+				mu.Unlock()
+				<-ctx.Done()
+				mu.Lock()
+				delete(working, shard)
+				mu.Unlock()
+			}
+		}
+		mk := func(id string) *Leases {
+			return NewLeases(rdb, prefix, shards, id, 10*time.Second, work(id), time.Now, quiet)
+		}
+		a, b := mk("a"), mk("b")
+		defer a.stopAll()
+		defer b.stopAll()
+		for range 3 {
+			a.Tick(ctx)
+			b.Tick(ctx)
+		}
+		if len(a.Held()) != 4 || len(b.Held()) != 4 {
+			t.Fatalf("two processes hold %v and %v, want 4 each", a.Held(), b.Held())
+		}
+		c := mk("c")
+		defer c.stopAll()
+		for range 3 {
+			c.Tick(ctx)
+			a.Tick(ctx)
+			b.Tick(ctx)
+		}
+		na, nb, nc := len(a.Held()), len(b.Held()), len(c.Held())
+		if na+nb+nc != shards || na > 3 || nb > 3 || nc > 3 || nc == 0 {
+			t.Fatalf("after c joined: %v %v %v", a.Held(), b.Held(), c.Held())
+		}
+		// c leaves: its shards are released and taken by the others.
+		c.stopAll()
+		for range 3 {
+			a.Tick(ctx)
+			b.Tick(ctx)
+		}
+		if len(a.Held())+len(b.Held()) != shards {
+			t.Fatalf("after c left: %v %v", a.Held(), b.Held())
+		}
+	})
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func jsonUnmarshal(v any, dst any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("stream value %T", v)
+	}
+	return json.Unmarshal([]byte(s), dst)
+}

@@ -1,0 +1,45 @@
+package dialogs
+
+import (
+	"strings"
+
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/locales"
+)
+
+// Localize turns a turn's prompts into one channel-neutral message: the prompts' texts
+// as paragraphs and the last prompt's choices. Adapters cut it to their budgets. ok is false
+// when there is nothing to say.
+func Localize(b *locales.Bundle, s Session, prompts []Prompt) (o channels.Outbound, ok bool) {
+	if len(prompts) == 0 {
+		return o, false
+	}
+	lang := s.Lang
+	if lang == "" {
+		lang = locales.Fallback
+	}
+	o.Lang = lang
+	var texts []string
+	for _, p := range prompts {
+		if p.AllLanguages {
+			var lines []string
+			for _, l := range b.Languages() {
+				lines = append(lines, b.Localize(l, p.ID, p.Args))
+			}
+			texts = append(texts, strings.Join(lines, "\n"))
+		} else {
+			texts = append(texts, b.Localize(lang, p.ID, p.Args))
+		}
+		o.Choices = nil
+		for _, c := range p.Choices {
+			cl := c.LabelLang
+			if cl == "" {
+				cl = lang
+			}
+			o.Choices = append(o.Choices, channels.Choice{Key: c.Key, Label: b.Localize(cl, c.Label, nil)})
+		}
+		o.Expect = p.Expect
+	}
+	o.Parts = texts
+	return o, true
+}

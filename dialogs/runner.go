@@ -1,0 +1,193 @@
+package dialogs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/inbox"
+	"github.com/hotline-org/hotline/locales"
+)
+
+// RunnerConfig sets the runner's limits.
+type RunnerConfig struct {
+	Prefix   string
+	ChatTTL  time.Duration // a bot-owned chat session expires after this much silence
+	VoiceTTL time.Duration // a bot-owned voice session (one call)
+	LangTTL  time.Duration // how long the chosen language outlives an expired session
+	Block    time.Duration // how long one read waits for new messages
+	Batch    int64
+}
+
+// Runner turns inbound messages into turns: load the session, Step, localize, commit.
+type Runner struct {
+	rdb     redis.UniversalClient
+	in      *inbox.Inbox
+	m       *Machine
+	b       *locales.Bundle
+	cfg     RunnerConfig
+	hash    func(ch channels.Channel, contact string) string
+	now     func() time.Time
+	log     *slog.Logger
+	observe func(ch channels.Channel, d time.Duration, outcome string)
+}
+
+// NewRunner wires a runner. hash turns a contact address into the keyed hash that names
+// its keys and appears in logs; observe (may be nil) is told how each turn went.
+func NewRunner(rdb redis.UniversalClient, in *inbox.Inbox, m *Machine, b *locales.Bundle, cfg RunnerConfig,
+	hash func(channels.Channel, string) string, now func() time.Time, log *slog.Logger,
+	observe func(channels.Channel, time.Duration, string)) *Runner {
+	if cfg.ChatTTL <= 0 {
+		cfg.ChatTTL = 7 * 24 * time.Hour
+	}
+	if cfg.VoiceTTL <= 0 {
+		cfg.VoiceTTL = 30 * time.Minute
+	}
+	if cfg.LangTTL <= 0 {
+		cfg.LangTTL = 180 * 24 * time.Hour
+	}
+	if cfg.Block <= 0 {
+		cfg.Block = 2 * time.Second
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 32
+	}
+	if observe == nil {
+		observe = func(channels.Channel, time.Duration, string) {}
+	}
+	return &Runner{rdb: rdb, in: in, m: m, b: b, cfg: cfg, hash: hash, now: now, log: log, observe: observe}
+}
+
+// LeaseKey is the key of a shard's lease.
+func LeaseKey(prefix string, shard int) string { return channels.Tag(prefix, shard) + "lease" }
+
+// OutboxKey is the key of a shard's reply lane.
+func OutboxKey(prefix string, shard int) string { return channels.Tag(prefix, shard) + "outbox" }
+
+// RunShard works one shard while this process holds its lease (token). It first takes
+// back what a previous holder left pending, then waits for new entries. It returns when
+// ctx ends (after finishing the turn in hand) or when the lease is lost.
+func (r *Runner) RunShard(ctx context.Context, shard int, token string) error {
+	if err := r.in.Prepare(ctx, shard); err != nil {
+		return err
+	}
+	pending := true
+	for ctx.Err() == nil {
+		entries, err := r.in.Read(ctx, shard, pending, r.cfg.Batch, r.cfg.Block)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.log.Warn("read inbox", "shard", shard, "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		if pending && len(entries) == 0 {
+			pending = false
+			continue
+		}
+		for _, e := range entries {
+			if ctx.Err() != nil {
+				return nil
+			}
+			// A turn in hand is finished even when shutdown begins: it is a few
+			// milliseconds of Redis work, and leaving it would only replay it.
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			err := r.handleWithRetry(tctx, shard, token, e)
+			cancel()
+			if errors.Is(err, ErrLeaseLost) {
+				r.log.Warn("lease lost, leaving shard", "shard", shard)
+				return err
+			}
+			if err != nil {
+				dead, ferr := r.in.Fail(ctx, shard, e, err)
+				r.log.Error("turn failed", "shard", shard, "entry", e.StreamID, "dead_letter", dead, "err", err)
+				if ferr != nil {
+					r.log.Error("record turn failure", "shard", shard, "err", ferr)
+				}
+				r.observe(e.Msg.Channel, 0, "failed")
+				// Re-read from the pending list so that the failed entry is tried again
+				// before anything behind it: a contact's messages keep their order.
+				pending = true
+				sleep(ctx, 200*time.Millisecond)
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Runner) handleWithRetry(ctx context.Context, shard int, token string, e inbox.Entry) error {
+	var err error
+	for range 3 {
+		if err = r.Handle(ctx, shard, token, e); !errors.Is(err, ErrVersion) {
+			return err
+		}
+	}
+	return err
+}
+
+// Handle runs one turn for an inbox entry: two round trips (load, commit).
+func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.Entry) error {
+	start := r.now()
+	in := e.Msg
+	if in.Contact == "" {
+		return fmt.Errorf("entry %s has no contact", e.StreamID)
+	}
+	hash := r.hash(in.Channel, in.Contact)
+	keys := KeysFor(r.cfg.Prefix, shard, in.Channel, hash)
+	s, err := LoadSession(ctx, r.rdb, keys)
+	if err != nil {
+		return err
+	}
+	if s.New() {
+		s.Channel, s.Test = in.Channel, in.Test
+	}
+	next, prompts, effects := r.m.Step(s, EventFrom(in), r.now())
+	var outs []channels.Outbound
+	if o, ok := Localize(r.b, next, prompts); ok {
+		o.ID = in.ID + ":0"
+		o.Channel, o.Contact, o.From, o.Lane, o.Test = in.Channel, in.Contact, in.To, channels.LaneReply, in.Test
+		outs = append(outs, o)
+	}
+	var jobs []EffectJob
+	for i, ef := range effects {
+		jobs = append(jobs, EffectJob{ID: in.ID + ":e" + strconv.Itoa(i), Kind: ef.Kind, Data: ef.Data,
+			Channel: in.Channel, Contact: in.Contact, Hash: hash, Shard: shard, Lang: next.Lang, Test: in.Test, At: r.now()})
+	}
+	ttl := int64(0)
+	if next.Owner == OwnerBot {
+		ttl = int64(r.cfg.ChatTTL / time.Second)
+		if in.Channel == channels.Voice {
+			ttl = int64(r.cfg.VoiceTTL / time.Second)
+		}
+	}
+	_, err = Commit{
+		Keys: keys, LeaseKey: LeaseKey(r.cfg.Prefix, shard), Token: token, Session: next, TTL: ttl,
+		LangTTL: int64(r.cfg.LangTTL / time.Second), Outbound: outs, Effects: jobs, StreamID: e.StreamID,
+		InboxKey: r.in.StreamKey(shard), InboxGrp: inbox.Group, Attempts: keys.Tag + "attempts",
+		OutboxKey: OutboxKey(r.cfg.Prefix, shard), EffectKey: EffectsKey(r.cfg.Prefix, shard),
+	}.Save(ctx, r.rdb)
+	if err != nil {
+		return err
+	}
+	d := r.now().Sub(start)
+	r.observe(in.Channel, d, "ok")
+	r.log.Debug("turn", "shard", shard, "contact", ShortHash(hash), "msg_id", in.ID, "at", next.At.Flow+"."+next.At.Step,
+		"owner", next.Owner, "replies", len(outs), "effects", len(jobs), "ms", d.Milliseconds())
+	return nil
+}
+
+// ShortHash is the part of a contact hash that logs carry.
+func ShortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}

@@ -1,0 +1,114 @@
+package dialogs
+
+import (
+	"time"
+
+	"github.com/hotline-org/hotline/channels"
+)
+
+// Owners of a conversation. While the owner is not the bot, the bot stays silent.
+const (
+	OwnerBot   = "bot"
+	OwnerQueue = "queue"
+	// An operator owner is "operator:" + the operator's ID.
+	OwnerOperatorPrefix = "operator:"
+)
+
+// Position is a place in a flow.
+type Position struct {
+	Flow string `json:"f"`
+	Step string `json:"s"`
+}
+
+// Session is one conversation: per channel and contact (per call on voice). It is
+// kept small, since every turn loads and saves it whole.
+type Session struct {
+	// Version increments on every save; a save that expects another version loses.
+	Version int64            `json:"-"`
+	Channel channels.Channel `json:"ch"`
+	Lang    string           `json:"lang,omitempty"`
+	At      Position         `json:"at"`
+	Owner   string           `json:"owner"`
+	// Back is where BACK returns to, most recent last.
+	Back []Position `json:"back,omitempty"`
+	// Misses counts answers not understood at the current step.
+	Misses   int               `json:"miss,omitempty"`
+	Answers  map[string]string `json:"ans,omitempty"`
+	Cases    []string          `json:"cases,omitempty"`
+	OptedOut bool              `json:"optout,omitempty"`
+	Test     bool              `json:"test,omitempty"`
+	Created  time.Time         `json:"created"`
+	Updated  time.Time         `json:"updated"`
+	// Resumed marks a session started for a contact whose earlier one expired: only the
+	// language survived, so the bot greets them back instead of asking it again.
+	Resumed bool `json:"-"`
+}
+
+// New reports whether the session has never been saved.
+func (s Session) New() bool { return s.Version == 0 }
+
+// EventKind says what an event carries.
+type EventKind string
+
+// The kinds of event.
+const (
+	EventText     EventKind = "text"
+	EventLocation EventKind = "location"
+	EventMedia    EventKind = "media"
+	EventEffect   EventKind = "effect"
+)
+
+// Event is what the person sent, or the result of an effect asked for earlier.
+type Event struct {
+	Kind     EventKind
+	Text     string
+	Location *channels.Location
+	Effect   *channels.EffectResult
+}
+
+// EventFrom turns an inbound message into an event.
+func EventFrom(in channels.Inbound) Event {
+	switch {
+	case in.Effect != nil:
+		return Event{Kind: EventEffect, Effect: in.Effect}
+	case in.Location != nil:
+		return Event{Kind: EventLocation, Location: in.Location, Text: in.Text}
+	case len(in.Media) > 0 && in.Text == "":
+		return Event{Kind: EventMedia}
+	}
+	return Event{Kind: EventText, Text: in.Text}
+}
+
+// PromptChoice is a menu option: Label is a message ID, localized in LabelLang when set
+// (the language menu names each language in itself) or in the session's language.
+type PromptChoice struct {
+	Key       string
+	Label     string
+	LabelLang string
+}
+
+// Prompt is something the bot says: a message ID with arguments, and the answer it
+// waits for. The runner localizes it.
+type Prompt struct {
+	ID      string
+	Args    map[string]any
+	Choices []PromptChoice
+	Expect  channels.Expect
+	// AllLanguages renders the message once in every language, for the language menu,
+	// which is shown before the contact's language is known.
+	AllLanguages bool
+}
+
+// Effect is work the turn asks for outside Redis: saving a case, queueing for a person.
+// Effect workers do it after the commit, with retries; a result comes back as an event.
+type Effect struct {
+	Kind string            `json:"kind"`
+	Data map[string]string `json:"data,omitempty"`
+}
+
+// Effect kinds.
+const (
+	EffectHandoffEnqueue = "handoff.enqueue"
+	EffectHandoffLeave   = "handoff.leave"
+	EffectHandoffInbound = "handoff.inbound"
+)

@@ -1,0 +1,165 @@
+package dialogs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/channels"
+)
+
+// Keys names a contact's keys in its shard. Contact is the contact's HMAC, never the
+// address itself: keys show up in monitoring and slow logs.
+type Keys struct {
+	Tag     string
+	Session string
+	Lang    string
+}
+
+// KeysFor returns the keys of a contact's conversation.
+func KeysFor(prefix string, shard int, ch channels.Channel, contactHash string) Keys {
+	tag := channels.Tag(prefix, shard)
+	return Keys{
+		Tag:     tag,
+		Session: tag + "session:" + string(ch) + ":" + contactHash,
+		Lang:    tag + "lang:" + string(ch) + ":" + contactHash,
+	}
+}
+
+// LoadSession reads a session and, when it has expired, the language the contact chose
+// before; one round trip.
+func LoadSession(ctx context.Context, rdb redis.UniversalClient, k Keys) (Session, error) {
+	var hm *redis.SliceCmd
+	var lang *redis.StringCmd
+	_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		hm = p.HMGet(ctx, k.Session, "v", "d")
+		lang = p.Get(ctx, k.Lang)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return Session{}, fmt.Errorf("load session: %w", err)
+	}
+	vals := hm.Val()
+	if len(vals) == 2 && vals[0] != nil && vals[1] != nil {
+		var s Session
+		if err := json.Unmarshal([]byte(vals[1].(string)), &s); err != nil {
+			return Session{}, fmt.Errorf("decode session: %w", err)
+		}
+		if s.Version, err = strconv.ParseInt(vals[0].(string), 10, 64); err != nil {
+			return Session{}, fmt.Errorf("decode session version: %w", err)
+		}
+		return s, nil
+	}
+	var s Session
+	if l := lang.Val(); l != "" {
+		s.Lang, s.Resumed = l, true
+	}
+	return s, nil
+}
+
+// Errors a commit can meet. ErrLeaseLost means another process now holds the shard:
+// this one must stop working it. ErrVersion means the session changed under the turn.
+var (
+	ErrLeaseLost = errors.New("shard lease lost")
+	ErrVersion   = errors.New("session version changed")
+)
+
+// commitScript is the whole of a turn's writes, atomic on the shard's slot: it checks
+// the lease token and the session version, saves the session, queues replies and
+// effects, and acknowledges (and deletes, since it holds message text) the inbound entry.
+var commitScript = redis.NewScript(`
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('LEASE')
+end
+local v = redis.call('HGET', KEYS[2], 'v') or '0'
+if v ~= ARGV[2] then return redis.error_reply('VERSION') end
+local nv = tonumber(v) + 1
+redis.call('HSET', KEYS[2], 'v', nv, 'd', ARGV[3])
+if tonumber(ARGV[4]) > 0 then
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+else
+  redis.call('PERSIST', KEYS[2])
+end
+if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
+local i = 10
+for _ = 1, tonumber(ARGV[9]) do
+  redis.call('XADD', KEYS[4], '*', 'm', ARGV[i]); i = i + 1
+end
+local ne = tonumber(ARGV[i]); i = i + 1
+for _ = 1, ne do
+  redis.call('XADD', KEYS[5], '*', 'm', ARGV[i]); i = i + 1
+end
+if ARGV[8] ~= '' then
+  redis.call('XACK', KEYS[6], ARGV[7], ARGV[8])
+  redis.call('XDEL', KEYS[6], ARGV[8])
+  redis.call('HDEL', KEYS[7], ARGV[8])
+end
+return nv
+`)
+
+// Commit is everything one turn writes.
+type Commit struct {
+	Keys      Keys
+	LeaseKey  string // empty to skip the lease check (a synchronous voice turn holds none)
+	Token     string
+	Session   Session
+	TTL       int64 // seconds; 0 keeps the session until it is handed back to the bot
+	LangTTL   int64
+	Outbound  []channels.Outbound
+	Effects   []EffectJob
+	StreamID  string // the inbound entry to acknowledge; empty when there is none
+	InboxKey  string
+	InboxGrp  string
+	Attempts  string
+	OutboxKey string
+	EffectKey string
+}
+
+// Save runs the commit script and returns the session's new version.
+func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
+	data, err := json.Marshal(c.Session)
+	if err != nil {
+		return 0, fmt.Errorf("encode session: %w", err)
+	}
+	args := []any{c.Token, strconv.FormatInt(c.Session.Version, 10), data, c.TTL, c.Session.Lang, c.LangTTL,
+		c.InboxGrp, c.StreamID, len(c.Outbound)}
+	for _, o := range c.Outbound {
+		b, err := json.Marshal(o)
+		if err != nil {
+			return 0, fmt.Errorf("encode outbound %s: %w", o.ID, err)
+		}
+		args = append(args, b)
+	}
+	args = append(args, len(c.Effects))
+	for _, e := range c.Effects {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return 0, fmt.Errorf("encode effect %s: %w", e.ID, err)
+		}
+		args = append(args, b)
+	}
+	keys := []string{c.LeaseKey, c.Keys.Session, c.Keys.Lang, c.OutboxKey, c.EffectKey, c.InboxKey, c.Attempts}
+	if c.LeaseKey == "" {
+		// Every key must name the shard's slot on a Cluster, even one left unread: the
+		// script skips the lease check when the token is empty.
+		keys[0] = c.Keys.Tag + "lease"
+		args[0] = ""
+	}
+	v, err := commitScript.Run(ctx, rdb, keys, args...).Int64()
+	if err != nil {
+		// Redis prefixes script errors with "ERR "; the embedded server does not.
+		switch strings.TrimPrefix(err.Error(), "ERR ") {
+		case "LEASE":
+			return 0, ErrLeaseLost
+		case "VERSION":
+			return 0, ErrVersion
+		}
+		return 0, fmt.Errorf("commit turn: %w", err)
+	}
+	return v, nil
+}

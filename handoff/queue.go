@@ -1,0 +1,180 @@
+package handoff
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/dialogs"
+)
+
+// Priorities of waiting conversations: lower waits less.
+const (
+	PriorityDistress = 0
+	PriorityMissing  = 1
+	PriorityOther    = 2
+)
+
+// Entry is a conversation waiting for a person. It names the conversation by its
+// contact hash: the queue is an index, the session is the truth.
+type Entry struct {
+	Key      string           `json:"key"`
+	Channel  channels.Channel `json:"channel"`
+	Shard    int              `json:"shard"`
+	Contact  string           `json:"contact"` // the contact's hash, not the address
+	Lang     string           `json:"lang"`
+	Priority int              `json:"priority"`
+	Since    time.Time        `json:"since"`
+	LastAt   time.Time        `json:"last_at"`
+	Messages int              `json:"messages"`
+	Test     bool             `json:"test,omitempty"`
+	Position int              `json:"position"`
+}
+
+// Queue is the index of conversations waiting for a person, ordered by priority, then
+// by how long they have waited.
+type Queue struct {
+	rdb    redis.UniversalClient
+	prefix string
+	now    func() time.Time
+}
+
+// NewQueue returns the queue under prefix.
+func NewQueue(rdb redis.UniversalClient, prefix string, now func() time.Time) *Queue {
+	return &Queue{rdb: rdb, prefix: prefix, now: now}
+}
+
+func (q *Queue) order() string   { return q.prefix + "handoff:queue" }
+func (q *Queue) entries() string { return q.prefix + "handoff:entries" }
+
+// score orders by priority first, then arrival: a distress call that came later still
+// goes before a question that came earlier.
+func score(priority int, since time.Time) float64 {
+	return float64(priority)*1e13 + float64(since.UnixMilli())
+}
+
+// Add puts a conversation in the queue (again, idempotently: a retried effect keeps its
+// original place) and returns its position, from 1.
+func (q *Queue) Add(ctx context.Context, e Entry) (int, error) {
+	existing, err := q.get(ctx, e.Key)
+	if err != nil {
+		return 0, err
+	}
+	if existing != nil {
+		e.Since, e.Messages = existing.Since, existing.Messages
+	}
+	b, _ := json.Marshal(e)
+	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, q.entries(), e.Key, b)
+		p.ZAddNX(ctx, q.order(), redis.Z{Score: score(e.Priority, e.Since), Member: e.Key})
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue %s: %w", e.Key, err)
+	}
+	rank, err := q.rdb.ZRank(ctx, q.order(), e.Key).Result()
+	if err != nil {
+		return 0, fmt.Errorf("queue position %s: %w", e.Key, err)
+	}
+	return int(rank) + 1, nil
+}
+
+// Touch notes a new message from a waiting contact.
+func (q *Queue) Touch(ctx context.Context, key string) error {
+	e, err := q.get(ctx, key)
+	if err != nil || e == nil {
+		return err
+	}
+	e.Messages++
+	e.LastAt = q.now()
+	b, _ := json.Marshal(e)
+	return q.rdb.HSet(ctx, q.entries(), key, b).Err()
+}
+
+// Remove takes a conversation out of the queue; removing one that is not there is fine.
+func (q *Queue) Remove(ctx context.Context, key string) error {
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, q.order(), key)
+		p.HDel(ctx, q.entries(), key)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("leave queue %s: %w", key, err)
+	}
+	return nil
+}
+
+// List returns the waiting conversations in the order operators should take them.
+func (q *Queue) List(ctx context.Context) ([]Entry, error) {
+	keys, err := q.rdb.ZRange(ctx, q.order(), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list queue: %w", err)
+	}
+	if len(keys) == 0 {
+		return []Entry{}, nil
+	}
+	raw, err := q.rdb.HMGet(ctx, q.entries(), keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list queue entries: %w", err)
+	}
+	out := make([]Entry, 0, len(keys))
+	for i, r := range raw {
+		s, ok := r.(string)
+		if !ok {
+			continue
+		}
+		var e Entry
+		if json.Unmarshal([]byte(s), &e) == nil {
+			e.Position = i + 1
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Len is how many conversations wait.
+func (q *Queue) Len(ctx context.Context) (int64, error) { return q.rdb.ZCard(ctx, q.order()).Result() }
+
+func (q *Queue) get(ctx context.Context, key string) (*Entry, error) {
+	s, err := q.rdb.HGet(ctx, q.entries(), key).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read queue entry %s: %w", key, err)
+	}
+	var e Entry
+	if err := json.Unmarshal([]byte(s), &e); err != nil {
+		return nil, fmt.Errorf("decode queue entry %s: %w", key, err)
+	}
+	return &e, nil
+}
+
+// EntryKey names a conversation in the queue.
+func EntryKey(ch channels.Channel, contactHash string) string { return string(ch) + ":" + contactHash }
+
+// EffectHandlers returns the handlers of the handoff effects that dialogs queue.
+func (q *Queue) EffectHandlers() map[string]dialogs.EffectHandler {
+	return map[string]dialogs.EffectHandler{
+		dialogs.EffectHandoffEnqueue: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
+			pos, err := q.Add(ctx, Entry{Key: EntryKey(job.Channel, job.Hash), Channel: job.Channel, Shard: job.Shard,
+				Contact: job.Hash, Lang: job.Lang, Priority: PriorityOther, Since: job.At, LastAt: job.At, Test: job.Test})
+			if err != nil {
+				return nil, err
+			}
+			return &channels.EffectResult{OK: true, Data: map[string]string{"position": strconv.Itoa(pos)}}, nil
+		},
+		dialogs.EffectHandoffLeave: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
+			return nil, q.Remove(ctx, EntryKey(job.Channel, job.Hash))
+		},
+		dialogs.EffectHandoffInbound: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
+			return nil, q.Touch(ctx, EntryKey(job.Channel, job.Hash))
+		},
+	}
+}

@@ -1,0 +1,129 @@
+package locales
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+)
+
+//go:embed active.*.toml
+var files embed.FS
+
+// Fallback is the language used when a message is missing in the contact's language.
+const Fallback = "en"
+
+// Bundle localizes message IDs into the hotline's languages.
+type Bundle struct {
+	bundle     *i18n.Bundle
+	localizers map[string]*i18n.Localizer
+	langs      []string
+	ids        []string
+	missing    func(lang, id string)
+}
+
+// Load reads the embedded message files. missing is called each time a message has to
+// fall back to English (or is missing everywhere), so that a gap shows up as a metric.
+func Load(missing func(lang, id string)) (*Bundle, error) {
+	b := &Bundle{
+		bundle:     i18n.NewBundle(language.English),
+		localizers: map[string]*i18n.Localizer{},
+		missing:    missing,
+	}
+	b.bundle.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+	names, err := fs.Glob(files, "active.*.toml")
+	if err != nil {
+		return nil, fmt.Errorf("list message files: %w", err)
+	}
+	for _, name := range names {
+		data, err := files.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		mf, err := b.bundle.ParseMessageFileBytes(data, name)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", name, err)
+		}
+		// A file whose name is not a language tag loads as "undetermined" and would
+		// silently never be used.
+		if mf.Tag == language.Und {
+			return nil, fmt.Errorf("%s: file name is not a language tag", name)
+		}
+		lang := mf.Tag.String()
+		b.langs = append(b.langs, lang)
+		if lang == Fallback {
+			for _, m := range mf.Messages {
+				b.ids = append(b.ids, m.ID)
+			}
+		}
+	}
+	sort.Strings(b.ids)
+	// English first, then the order people see in the language menu.
+	sort.SliceStable(b.langs, func(i, j int) bool { return rank(b.langs[i]) < rank(b.langs[j]) })
+	for _, l := range b.langs {
+		b.localizers[l] = i18n.NewLocalizer(b.bundle, l, Fallback)
+	}
+	return b, nil
+}
+
+func rank(lang string) int {
+	for i, l := range []string{"en", "fr", "es", "ar"} {
+		if l == lang {
+			return i
+		}
+	}
+	return 100
+}
+
+// Languages lists the languages that have a message file, English first.
+func (b *Bundle) Languages() []string { return b.langs }
+
+// IDs lists every message ID of the English file.
+func (b *Bundle) IDs() []string { return b.ids }
+
+// Has reports whether lang has its own message file.
+func (b *Bundle) Has(lang string) bool { _, ok := b.localizers[lang]; return ok }
+
+// Localize renders message id in lang with args. It never panics: a message missing in
+// lang comes in English, and one missing everywhere comes back as its ID, so that the
+// contact still gets an answer and the gap is counted.
+func (b *Bundle) Localize(lang, id string, args map[string]any) string {
+	l, ok := b.localizers[lang]
+	if !ok {
+		l = b.localizers[Fallback]
+		lang = Fallback
+	}
+	var plural any
+	if n, ok := args["Count"]; ok {
+		plural = n
+	}
+	text, tag, err := l.LocalizeWithTag(&i18n.LocalizeConfig{MessageID: id, TemplateData: args, PluralCount: plural})
+	if err != nil && text == "" {
+		b.noteMissing(lang, id)
+		return id
+	}
+	if tag.String() != lang {
+		b.noteMissing(lang, id)
+	}
+	return strings.TrimSpace(text)
+}
+
+func (b *Bundle) noteMissing(lang, id string) {
+	if b.missing != nil {
+		b.missing(lang, id)
+	}
+}
+
+// Direction is "rtl" for languages written right to left, else "ltr".
+func Direction(lang string) string {
+	switch lang {
+	case "ar", "fa", "fa-AF", "ps", "ur", "he":
+		return "rtl"
+	}
+	return "ltr"
+}

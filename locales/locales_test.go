@@ -1,0 +1,72 @@
+package locales
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hotline-org/hotline/channels"
+)
+
+// sampleArgs fills every template argument any message uses, with long values, so
+// that a rendered message is measured at its longest.
+var sampleArgs = map[string]any{"Position": 1234}
+
+func TestEveryMessageInEveryLanguageRendersWithinTheSMSBudget(t *testing.T) {
+	var missing []string
+	b, err := Load(func(lang, id string) { missing = append(missing, lang+":"+id) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"en", "fr", "es", "ar"}
+	if got := strings.Join(b.Languages(), ","); got != strings.Join(want, ",") {
+		t.Fatalf("languages = %s, want %s", got, strings.Join(want, ","))
+	}
+	if len(b.IDs()) == 0 {
+		t.Fatal("no message IDs loaded")
+	}
+	for _, lang := range b.Languages() {
+		for _, id := range b.IDs() {
+			text := b.Localize(lang, id, sampleArgs)
+			if text == "" || text == id {
+				t.Errorf("%s %s: renders empty or as its ID", lang, id)
+			}
+			if strings.Contains(text, "<no value>") || strings.Contains(text, "{{") {
+				t.Errorf("%s %s: template argument not filled: %q", lang, id, text)
+			}
+			if !channels.FitsSMS(text) {
+				n, gsm := channels.SMSLength(text)
+				t.Errorf("%s %s: %d units (gsm=%v) is over the SMS budget: %q", lang, id, n, gsm, text)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("messages that fell back to English: %v", missing)
+	}
+}
+
+func TestEveryFileSaysItsReviewStatus(t *testing.T) {
+	names, _ := files.ReadDir(".")
+	for _, n := range names {
+		data, _ := files.ReadFile(n.Name())
+		if !strings.Contains(string(data), "Review:") {
+			t.Errorf("%s has no 'Review:' line saying who checked the wording", n.Name())
+		}
+	}
+}
+
+func TestMissingMessageFallsBackAndIsCounted(t *testing.T) {
+	var missing []string
+	b, err := Load(func(lang, id string) { missing = append(missing, lang+":"+id) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Localize("ar", "no.such.message", nil); got != "no.such.message" {
+		t.Errorf("missing everywhere: got %q", got)
+	}
+	if got := b.Localize("xx", "menu.main", nil); got != b.Localize("en", "menu.main", nil) {
+		t.Errorf("unknown language did not fall back to English: %q", got)
+	}
+	if len(missing) != 1 || missing[0] != "ar:no.such.message" {
+		t.Errorf("missing = %v", missing)
+	}
+}
