@@ -84,11 +84,11 @@ func (t *turn) step(ev Event) {
 
 	switch {
 	case t.s.Owner == OwnerQueue:
-		t.waiting(kw)
+		t.waiting(kw, ev)
 		return
 	case t.s.Owner != OwnerBot:
 		// An operator holds the conversation: the bot stays silent.
-		t.effect(EffectHandoffInbound)
+		t.forward(ev)
 		return
 	}
 
@@ -131,7 +131,7 @@ func (t *turn) begin() {
 }
 
 // waiting handles a message from a contact waiting in the queue for a person.
-func (t *turn) waiting(kw Keyword) {
+func (t *turn) waiting(kw Keyword, ev Event) {
 	switch kw {
 	case KwMenu, KwLanguage:
 		t.s.Owner = OwnerBot
@@ -146,8 +146,13 @@ func (t *turn) waiting(kw Keyword) {
 		t.say("person.waiting", nil)
 	default:
 		// The words are for the person who will answer; the bot does not talk over them.
-		t.effect(EffectHandoffInbound)
+		t.forward(ev)
 	}
+}
+
+// forward keeps what the contact wrote for the person who answers.
+func (t *turn) forward(ev Event) {
+	t.effects = append(t.effects, Effect{Kind: EffectHandoffInbound, Data: map[string]string{"text": ev.Text}})
 }
 
 func (t *turn) effectResult(ev Event) {

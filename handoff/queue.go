@@ -85,16 +85,59 @@ func (q *Queue) Add(ctx context.Context, e Entry) (int, error) {
 	return int(rank) + 1, nil
 }
 
-// Touch notes a new message from a waiting contact.
-func (q *Queue) Touch(ctx context.Context, key string) error {
+// maxKept is how many messages of a waiting contact are kept for the operator.
+const maxKept = 50
+
+// Message is something a waiting contact wrote, kept for the person who answers.
+type Message struct {
+	At   time.Time `json:"at"`
+	Text string    `json:"text"`
+}
+
+func (q *Queue) messagesKey(key string) string { return q.prefix + "handoff:msgs:" + key }
+
+// Touch keeps a new message from a waiting contact for the operator. A message the same
+// job already kept (a retried effect) is not kept twice.
+func (q *Queue) Touch(ctx context.Context, key, jobID string, m Message) error {
 	e, err := q.get(ctx, key)
 	if err != nil || e == nil {
 		return err
 	}
+	b, _ := json.Marshal(m)
+	added, err := q.rdb.SetNX(ctx, q.prefix+"handoff:kept:"+jobID, "1", 24*time.Hour).Result()
+	if err != nil || !added {
+		return err
+	}
 	e.Messages++
-	e.LastAt = q.now()
-	b, _ := json.Marshal(e)
-	return q.rdb.HSet(ctx, q.entries(), key, b).Err()
+	e.LastAt = m.At
+	eb, _ := json.Marshal(e)
+	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.RPush(ctx, q.messagesKey(key), b)
+		p.LTrim(ctx, q.messagesKey(key), -maxKept, -1)
+		p.Expire(ctx, q.messagesKey(key), 30*24*time.Hour)
+		p.HSet(ctx, q.entries(), key, eb)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("keep message for %s: %w", key, err)
+	}
+	return nil
+}
+
+// Messages returns what a waiting contact wrote since joining the queue, oldest first.
+func (q *Queue) Messages(ctx context.Context, key string) ([]Message, error) {
+	raw, err := q.rdb.LRange(ctx, q.messagesKey(key), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read kept messages of %s: %w", key, err)
+	}
+	out := make([]Message, 0, len(raw))
+	for _, r := range raw {
+		var m Message
+		if json.Unmarshal([]byte(r), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // Remove takes a conversation out of the queue; removing one that is not there is fine.
@@ -102,6 +145,7 @@ func (q *Queue) Remove(ctx context.Context, key string) error {
 	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZRem(ctx, q.order(), key)
 		p.HDel(ctx, q.entries(), key)
+		p.Del(ctx, q.messagesKey(key))
 		return nil
 	})
 	if err != nil {
@@ -174,7 +218,7 @@ func (q *Queue) EffectHandlers() map[string]dialogs.EffectHandler {
 			return nil, q.Remove(ctx, EntryKey(job.Channel, job.Hash))
 		},
 		dialogs.EffectHandoffInbound: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
-			return nil, q.Touch(ctx, EntryKey(job.Channel, job.Hash))
+			return nil, q.Touch(ctx, EntryKey(job.Channel, job.Hash), job.ID, Message{At: job.At, Text: job.Data["text"]})
 		},
 	}
 }

@@ -1,0 +1,188 @@
+package outbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/outbox"
+	"github.com/hotline-org/hotline/channels/redistest"
+	"github.com/hotline-org/hotline/channels/twilio"
+	"github.com/hotline-org/hotline/channels/twilio/twiliotest"
+)
+
+const (
+	sid   = "AC00000000000000000000000000000001"
+	token = "0123456789abcdef0123456789abcdef"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type rig struct {
+	rdb     *redis.Client
+	prefix  string
+	api     *twiliotest.Server
+	ob      *outbox.Outbox
+	mu      sync.Mutex
+	results []outbox.Result
+}
+
+// newRig sends through the real Twilio client to the fake Twilio API, with retry
+// waits lifted so that tests do not wait.
+func newRig(t *testing.T) *rig {
+	rdb, prefix := redistest.Single(t)
+	api := twiliotest.New(t, sid, token)
+	g := &rig{rdb: rdb, prefix: prefix, api: api}
+	sender := twilio.NewSender(twilio.SenderConfig{AccountSID: sid, AuthToken: token, APIURL: api.URL(), From: "+15005550001"})
+	g.ob = outbox.New(rdb, map[channels.Channel]channels.Sender{channels.SMS: sender},
+		outbox.Config{Prefix: prefix, MaxAttempts: 4, Backoff: func(int) time.Duration { return 10 * time.Millisecond },
+			Block: 50 * time.Millisecond},
+		time.Now, quiet, func(r outbox.Result) { g.mu.Lock(); g.results = append(g.results, r); g.mu.Unlock() })
+	return g
+}
+
+func (g *rig) queue(t *testing.T, lane string, o channels.Outbound) {
+	t.Helper()
+	b, _ := json.Marshal(o)
+	key := channels.Tag(g.prefix, 0) + "outbox" + lane
+	if err := g.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: key, Values: []any{"m", b}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (g *rig) run(t *testing.T) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); g.ob.RunShard(ctx, 0) }()
+	return func() { cancel(); <-done }
+}
+
+func (g *rig) outcomes() map[string]int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := map[string]int{}
+	for _, r := range g.results {
+		m[r.Outcome]++
+	}
+	return m
+}
+
+func reply(id, to, text string) channels.Outbound {
+	return channels.Outbound{ID: id, Channel: channels.SMS, Contact: to, Lang: "en", Parts: []string{text}, Lane: channels.LaneReply}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRepliesGoBeforeBulkAndEachPieceOnce(t *testing.T) {
+	g := newRig(t)
+	for i := range 3 {
+		o := reply(fmt.Sprint("bulk", i), "+15005550100", "route alert")
+		o.Lane = channels.LaneBulk
+		g.queue(t, ":bulk", o)
+	}
+	g.queue(t, "", reply("SM1:0", "+15005550006", "hello"))
+	// The same message queued again (a turn replayed after a crash) is sent once.
+	g.queue(t, "", reply("SM1:0", "+15005550006", "hello"))
+	stop := g.run(t)
+	defer stop()
+	msgs, err := g.api.WaitMessages(t.Context(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs[0].To != "+15005550006" {
+		t.Errorf("first sent went to %s: a reply waited behind bulk traffic", msgs[0].To)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(g.api.Messages()); n != 4 {
+		t.Errorf("%d messages sent, want 4 (the repeated reply once)", n)
+	}
+}
+
+func TestRetriesUntilAcceptedAndObeysRetryAfter(t *testing.T) {
+	g := newRig(t)
+	g.api.FailNext(twiliotest.Failure{Status: 500, Code: 20500, Message: "internal"},
+		twiliotest.Failure{Status: 429, Code: 20429, Message: "too many", RetryAfter: "1"})
+	g.queue(t, "", reply("SM2:0", "+15005550006", "hello"))
+	start := time.Now()
+	stop := g.run(t)
+	defer stop()
+	if _, err := g.api.WaitMessages(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	// Retry-After said one second: sending sooner would disobey the provider.
+	if waited := time.Since(start); waited < time.Second {
+		t.Errorf("sent after %v, before the 1s Retry-After", waited)
+	}
+	waitFor(t, "outcomes", func() bool { o := g.outcomes(); return o["retry"] == 2 && o["sent"] == 1 })
+}
+
+func TestPermanentFailuresAreSetAsideNotRetried(t *testing.T) {
+	cases := []struct {
+		name    string
+		fail    twiliotest.Failure
+		outcome string
+	}{
+		{"invalid number", twiliotest.Failure{Status: 400, Code: 21211, Message: "The 'To' number +1500555 is not valid"}, "failed"},
+		{"opted out", twiliotest.Failure{Status: 400, Code: 21610, Message: "Attempt to send to unsubscribed recipient"}, "opted_out"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := newRig(t)
+			g.api.FailNext(c.fail)
+			g.queue(t, "", reply("SM3:0", "+15005550006", "hello"))
+			g.queue(t, "", reply("SM4:0", "+15005550007", "next"))
+			stop := g.run(t)
+			defer stop()
+			msgs, err := g.api.WaitMessages(t.Context(), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msgs[0].To != "+15005550007" {
+				t.Errorf("the failed message was retried: %+v", msgs[0])
+			}
+			dead, err := g.ob.DeadLetters(context.Background(), 0)
+			if err != nil || len(dead) != 1 {
+				t.Fatalf("dead letters %v, err %v", dead, err)
+			}
+			if o := g.outcomes(); o[c.outcome] != 1 || o["retry"] != 0 {
+				t.Errorf("outcomes %v", o)
+			}
+		})
+	}
+}
+
+func TestExhaustedRetriesBecomeDeadLetters(t *testing.T) {
+	g := newRig(t)
+	var fails []twiliotest.Failure
+	for range 4 {
+		fails = append(fails, twiliotest.Failure{Status: 503, Message: "unavailable"})
+	}
+	g.api.FailNext(fails...)
+	g.queue(t, "", reply("SM5:0", "+15005550006", "hello"))
+	stop := g.run(t)
+	defer stop()
+	waitFor(t, "dead letter", func() bool {
+		d, _ := g.ob.DeadLetters(context.Background(), 0)
+		return len(d) == 1
+	})
+	if n := len(g.api.Messages()); n != 0 {
+		t.Errorf("%d sent", n)
+	}
+}

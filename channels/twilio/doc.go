@@ -1,0 +1,3 @@
+// Package twilio receives SMS (and later WhatsApp) webhooks from Twilio and sends
+// replies through Twilio's REST API with twilio-go.
+package twilio

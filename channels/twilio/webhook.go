@@ -1,0 +1,126 @@
+package twilio
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hotline-org/hotline/channels"
+)
+
+// maxBody is the largest webhook body taken. Twilio's message webhooks are a few
+// kilobytes even with ten media URLs.
+const maxBody = 64 << 10
+
+// emptyTwiML tells Twilio the message was taken and that no reply goes inline: replies
+// leave through the outbox.
+const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
+
+// Why a webhook request was refused; stable, for metrics.
+const (
+	reasonTooLarge      = "too_large"
+	reasonNoSignature   = "no_signature"
+	reasonBadSignature  = "bad_signature"
+	reasonBadBody       = "bad_body"
+	reasonBadFields     = "bad_fields"
+	reasonEnqueueFailed = "enqueue_failed"
+)
+
+// HandleMessage answers Twilio's inbound message webhook for channel ch: it checks the
+// signature with v, parses the message, and makes it durable with q before answering
+// 200, so that Twilio retries (for up to 15 s) anything not yet safe. A retry of a
+// message already taken is answered 200 too.
+//
+// Refusals: 413 too_large, 403 no_signature, 400 bad_body, 403 bad_signature,
+// 400 bad_fields, 500 enqueue_failed; reject receives the reason. Logs carry only the
+// MessageSid and the reason, never a number or a text. reject and log may be nil.
+func HandleMessage(ch channels.Channel, v *Verifier, q channels.Enqueuer, now func() time.Time,
+	reject func(reason string), log *slog.Logger) gin.HandlerFunc {
+	if reject == nil {
+		reject = func(string) {}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return func(c *gin.Context) {
+		refuse := func(status int, reason string, attrs ...any) {
+			reject(reason)
+			attrs = append(attrs, "channel", string(ch), "reason", reason, "status", status)
+			if status >= 500 {
+				log.Error("twilio webhook failed", attrs...)
+			} else {
+				log.Warn("twilio webhook refused", attrs...)
+			}
+			c.AbortWithStatus(status)
+		}
+		r := c.Request
+		if r.ContentLength > maxBody {
+			refuse(http.StatusRequestEntityTooLarge, reasonTooLarge)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, maxBody))
+		if err != nil {
+			if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+				refuse(http.StatusRequestEntityTooLarge, reasonTooLarge)
+			} else {
+				refuse(http.StatusBadRequest, reasonBadBody, "err", err)
+			}
+			return
+		}
+		if r.Header.Get(signatureHeader) == "" {
+			refuse(http.StatusForbidden, reasonNoSignature)
+			return
+		}
+		form, err := parseForm(r.Header.Get("Content-Type"), body)
+		if err != nil {
+			refuse(http.StatusBadRequest, reasonBadBody)
+			return
+		}
+		// Until the signature holds, the MessageSid is anyone's words: it is logged
+		// only when it has the shape of a SID, which carries no personal data.
+		var idAttr []any
+		if sid := form.Get("MessageSid"); isMessageSID(sid) {
+			idAttr = []any{"msg_id", sid}
+		}
+		if !v.Verify(r, form) {
+			refuse(http.StatusForbidden, reasonBadSignature, idAttr...)
+			return
+		}
+		in, err := ParseMessage(ch, form, now())
+		if err != nil {
+			// ParseMessage's errors name the field, never its value.
+			refuse(http.StatusBadRequest, reasonBadFields, append(idAttr, "err", err)...)
+			return
+		}
+		isNew, err := q.Enqueue(r.Context(), in)
+		if err != nil {
+			refuse(http.StatusInternalServerError, reasonEnqueueFailed, "msg_id", in.ID, "err", err)
+			return
+		}
+		if !isNew {
+			log.Debug("twilio webhook repeated", "channel", string(ch), "msg_id", in.ID)
+		}
+		c.Data(http.StatusOK, "text/xml", []byte(emptyTwiML))
+	}
+}
+
+// parseForm reads a webhook body. Twilio sends application/x-www-form-urlencoded;
+// a request without a Content-Type is read the same way.
+func parseForm(contentType string, body []byte) (url.Values, error) {
+	if contentType != "" {
+		mt, _, err := mime.ParseMediaType(contentType)
+		if err != nil {
+			return nil, err
+		}
+		if mt != "application/x-www-form-urlencoded" {
+			return nil, errors.New("not a form: " + mt)
+		}
+	}
+	return url.ParseQuery(string(body))
+}

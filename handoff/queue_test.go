@@ -1,0 +1,75 @@
+package handoff
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/redistest"
+	"github.com/hotline-org/hotline/dialogs"
+)
+
+func TestQueueOrdersByPriorityThenWaitAndKeepsMessages(t *testing.T) {
+	rdb, prefix := redistest.Single(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	q := NewQueue(rdb, prefix, func() time.Time { return t0 })
+	add := func(key string, prio int, since time.Time) int {
+		t.Helper()
+		pos, err := q.Add(ctx, Entry{Key: key, Channel: channels.SMS, Priority: prio, Since: since})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pos
+	}
+	if pos := add("sms:early-question", PriorityOther, t0); pos != 1 {
+		t.Errorf("first in an empty queue at %d", pos)
+	}
+	add("sms:later-question", PriorityOther, t0.Add(time.Minute))
+	if pos := add("sms:distress", PriorityDistress, t0.Add(2*time.Minute)); pos != 1 {
+		t.Errorf("distress placed %d, want 1: it goes before earlier questions", pos)
+	}
+	// A retried effect keeps the original place and waiting time.
+	if pos := add("sms:early-question", PriorityOther, t0.Add(time.Hour)); pos != 2 {
+		t.Errorf("re-added entry moved to %d, want 2", pos)
+	}
+	list, err := q.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, e := range list {
+		keys = append(keys, e.Key)
+	}
+	if want := "[sms:distress sms:early-question sms:later-question]"; fmt.Sprint(keys) != want {
+		t.Errorf("order %v, want %s", keys, want)
+	}
+	if !list[1].Since.Equal(t0) {
+		t.Errorf("waiting since %v, want %v", list[1].Since, t0)
+	}
+
+	// What a waiting contact writes is kept once per job, for the operator.
+	h := q.EffectHandlers()[dialogs.EffectHandoffInbound]
+	job := dialogs.EffectJob{ID: "SM1:e0", Channel: channels.SMS, Hash: "early-question", At: t0,
+		Data: map[string]string{"text": "we are three, one child"}}
+	for range 2 {
+		if _, err := h(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := q.Messages(ctx, "sms:early-question")
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "we are three, one child" {
+		t.Fatalf("kept messages %v, err %v", msgs, err)
+	}
+	if err := q.Remove(ctx, "sms:early-question"); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _ := q.Messages(ctx, "sms:early-question"); len(msgs) != 0 {
+		t.Errorf("messages kept after leaving the queue: %v", msgs)
+	}
+	if n, _ := q.Len(ctx); n != 2 {
+		t.Errorf("len %d, want 2", n)
+	}
+}
