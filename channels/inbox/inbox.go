@@ -23,6 +23,9 @@ const Group = "runner"
 // at most (Twilio within 15 s, Telegram a little longer); a day is a wide margin.
 const seenTTL = 24 * time.Hour
 
+// enqueueTimeout bounds the Redis call of a webhook before it spools instead.
+const enqueueTimeout = 2 * time.Second
+
 // enqueueScript records the provider ID and appends the message only if the ID is new:
 // one round trip, and a retried webhook is never queued twice.
 var enqueueScript = redis.NewScript(`
@@ -105,7 +108,11 @@ func (b *Inbox) Enqueue(ctx context.Context, in channels.Inbound) (bool, error) 
 			return true, nil
 		}
 	}
-	isNew, err := b.add(ctx, in)
+	// Twilio gives up after 15 s; a Redis that hangs rather than refuses must not take
+	// that long to send the message to the spool.
+	actx, cancel := context.WithTimeout(ctx, enqueueTimeout)
+	isNew, err := b.add(actx, in)
+	cancel()
 	if err == nil || b.cfg.Spool == nil {
 		return isNew, err
 	}

@@ -59,6 +59,24 @@ type hotline struct {
 	public string // HOTLINE_PUBLIC_URL: what Twilio signs
 	twilio *twiliotest.Server
 	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+// stop asks the hotline to stop, as SIGTERM does, and waits for it.
+func (h *hotline) stop(t *testing.T) {
+	h.once.Do(func() {
+		h.cancel()
+		select {
+		case err := <-h.done:
+			if err != nil {
+				t.Errorf("hotline stopped with %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("hotline did not stop within 30s of being asked")
+		}
+	})
 }
 
 var listening = regexp.MustCompile(`hotline listening on http://\[::\]:(\d+)|hotline listening on http://[0-9.]+:(\d+)`)
@@ -71,6 +89,13 @@ func startHotline(t *testing.T, extra map[string]string) *hotline {
 	tw := twiliotest.New(t, accountSID, authToken)
 	key := make([]byte, 32)
 	rand.Read(key)
+	return startWith(t, prefix, tw, base64.StdEncoding.EncodeToString(key), extra)
+}
+
+// startWith runs a hotline on a given Redis prefix and fake Twilio, so that several
+// processes can share them as replicas of one deployment do.
+func startWith(t *testing.T, prefix string, tw *twiliotest.Server, lookupKey string, extra map[string]string) *hotline {
+	t.Helper()
 	env := map[string]string{
 		"HOTLINE_ADDR":         "127.0.0.1:0",
 		"HOTLINE_PUBLIC_URL":   "https://hotline.example.org",
@@ -78,7 +103,7 @@ func startHotline(t *testing.T, extra map[string]string) *hotline {
 		"HOTLINE_REDIS_PREFIX": prefix,
 		"DATABASE_URL":         "sqlite:" + t.TempDir() + "/hotline.db",
 		"HOTLINE_DATA_DIR":     t.TempDir(),
-		"HOTLINE_LOOKUP_KEY":   base64.StdEncoding.EncodeToString(key),
+		"HOTLINE_LOOKUP_KEY":   lookupKey,
 		"HOTLINE_SHARDS":       "4",
 		"HOTLINE_API_TOKEN":    "ops-token",
 		"TWILIO_ACCOUNT_SID":   accountSID,
@@ -93,16 +118,9 @@ func startHotline(t *testing.T, extra map[string]string) *hotline {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"hotline"}, func(k string) string { return env[k] }, out, logs) }()
+	h := &hotline{public: env["HOTLINE_PUBLIC_URL"], twilio: tw, logs: logs, cancel: cancel, done: done}
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("hotline stopped with %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("hotline did not stop within 30s of being asked")
-		}
+		h.stop(t)
 		if t.Failed() {
 			t.Logf("hotline logs:\n%s", logs.String())
 		}
@@ -111,7 +129,7 @@ func startHotline(t *testing.T, extra map[string]string) *hotline {
 	for {
 		if m := listening.FindStringSubmatch(out.String()); m != nil {
 			port := m[1] + m[2]
-			h := &hotline{base: "http://127.0.0.1:" + port, public: env["HOTLINE_PUBLIC_URL"], twilio: tw, logs: logs}
+			h.base = "http://127.0.0.1:" + port
 			if resp, err := http.Get(h.base + "/healthz"); err == nil && resp.StatusCode == 200 {
 				resp.Body.Close()
 				return h
@@ -119,6 +137,7 @@ func startHotline(t *testing.T, extra map[string]string) *hotline {
 		}
 		select {
 		case err := <-done:
+			h.once.Do(func() {})
 			t.Fatalf("hotline exited at start: %v\n%s", err, logs.String())
 		default:
 		}
@@ -136,7 +155,23 @@ func redisURL() string {
 	return "redis://127.0.0.1:6379"
 }
 
-// sms posts a signed inbound SMS webhook as Twilio would.
+// post sends a signed SMS webhook and returns the status; usable from any goroutine.
+func (h *hotline) post(sid, from, body string) int {
+	form := url.Values{"MessageSid": {sid}, "AccountSid": {accountSID}, "From": {from}, "To": {hotlineNum},
+		"Body": {body}, "NumMedia": {"0"}, "SmsStatus": {"received"}, "ApiVersion": {"2010-04-01"}}
+	req, _ := http.NewRequest("POST", h.base+"/webhooks/twilio/sms", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(authToken, h.public+"/webhooks/twilio/sms", form))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// sms posts an inbound SMS webhook as Twilio would, signed or forged.
 func (h *hotline) sms(t *testing.T, sid, from, body string, sign bool) *http.Response {
 	t.Helper()
 	form := url.Values{"MessageSid": {sid}, "SmsSid": {sid}, "SmsMessageSid": {sid}, "AccountSid": {accountSID},
@@ -269,6 +304,56 @@ func expectedReplies(t *testing.T, inputs []string) []string {
 		}
 	}
 	return out
+}
+
+// TestReplicasShareTheShards runs three processes of one deployment behind a round-robin
+// balancer; one stops half-way, as on a rolling update, and hands its shards over.
+// Every contact is still answered once per message, in order.
+func TestReplicasShareTheShards(t *testing.T) {
+	_, prefix := redistest.Single(t)
+	tw := twiliotest.New(t, accountSID, authToken)
+	key := make([]byte, 32)
+	rand.Read(key)
+	lk := base64.StdEncoding.EncodeToString(key)
+	fast := map[string]string{"HOTLINE_LEASE_TTL": "1s"}
+	procs := []*hotline{startWith(t, prefix, tw, lk, fast), startWith(t, prefix, tw, lk, fast), startWith(t, prefix, tw, lk, fast)}
+	inputs := []string{"hi", "2", "LANGUAGE", "3", "LANGUAGE", "4"}
+	want := expectedReplies(t, inputs)
+	const contacts = 12
+	phase := func(live []*hotline, from, to int) {
+		var wg sync.WaitGroup
+		for n := range contacts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := from; i < to; i++ {
+					p := live[(n+i)%len(live)]
+					if code := p.post(sid(1000+n*10+i), fmt.Sprintf("+1500555%04d", n), inputs[i]); code != 200 {
+						t.Errorf("contact %d message %d: webhook answered %d", n, i, code)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	phase(procs, 0, 3)
+	procs[2].stop(t)
+	phase(procs[:2], 3, len(inputs))
+	all := procs[0].waitReplies(t, contacts*len(want))
+	procs[0].settle()
+	byContact := map[string][]string{}
+	for _, m := range tw.Messages() {
+		byContact[m.To] = append(byContact[m.To], m.Body)
+	}
+	if len(all) != contacts*len(want) || len(tw.Messages()) != contacts*len(want) {
+		t.Errorf("%d replies, want %d", len(tw.Messages()), contacts*len(want))
+	}
+	for n := range contacts {
+		got := byContact[fmt.Sprintf("+1500555%04d", n)]
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("contact %d: %d replies, not the conversation expected:\n%q", n, len(got), got)
+		}
+	}
 }
 
 func TestTalkToAPersonShowsInTheQueue(t *testing.T) {

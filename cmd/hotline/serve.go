@@ -277,6 +277,7 @@ func openRedis(url string, cfg config) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("REDIS_URL (cluster): %w", err)
 		}
 		opt.PoolSize = pool
+		opt.ContextTimeoutEnabled = true
 		return redis.NewClusterClient(opt), nil
 	}
 	opt, err := redis.ParseURL(url)
@@ -284,6 +285,9 @@ func openRedis(url string, cfg config) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	opt.PoolSize = pool
+	// Honour context deadlines on every call, so that a Redis that hangs (rather than
+	// refuses) cannot hold a webhook past its provider's timeout.
+	opt.ContextTimeoutEnabled = true
 	return redis.NewClient(opt), nil
 }
 
