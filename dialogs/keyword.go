@@ -76,6 +76,6 @@ func Normalize(s string) string {
 		b.WriteRune(unicode.ToUpper(r))
 	}
 	return strings.TrimFunc(b.String(), func(r rune) bool {
-		return unicode.IsPunct(r) || unicode.IsSymbol(r)
+		return unicode.IsPunct(r) || unicode.IsSymbol(r) || r == ' '
 	})
 }

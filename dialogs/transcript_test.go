@@ -186,4 +186,21 @@ func TestEveryFlowStepIsReachableAndLocalized(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("flow messages missing: %v", missing)
 	}
+	// A menu and its question arrive as one SMS in every language: split, the options
+	// could arrive before the question.
+	for _, lang := range b.Languages() {
+		for name, f := range m.flows {
+			for sname, st := range f.Steps {
+				if len(st.Choices) == 0 {
+					continue
+				}
+				t0 := &turn{m: m, s: Session{Lang: lang, At: Position{name, sname}}}
+				t0.prompt()
+				o, _ := Localize(b, t0.s, t0.prompts)
+				if parts := channels.RenderText(o); len(parts) != 1 {
+					t.Errorf("%s: menu %s.%s takes %d SMS parts", lang, name, sname, len(parts))
+				}
+			}
+		}
+	}
 }

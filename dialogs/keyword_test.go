@@ -1,0 +1,40 @@
+package dialogs
+
+import "testing"
+
+func TestKeywordsInEveryLanguage(t *testing.T) {
+	idx := keywordIndex()
+	cases := []struct {
+		typed string
+		want  Keyword
+	}{
+		{"menu", KwMenu}, {" Menú ", KwMenu}, {"MENU!", KwMenu}, {"القائمة", KwMenu}, {"قائمه", KwMenu},
+		{"help", KwHelp}, {"Aide", KwHelp}, {"ayuda", KwHelp}, {"مساعدة", KwHelp}, {"info", KwHelp},
+		{"back", KwBack}, {"retour", KwBack}, {"atras", KwBack}, {"ATRÁS", KwBack}, {"رجوع", KwBack},
+		{"person", KwAgent}, {"personne", KwAgent}, {"Persona", KwAgent}, {"شخص", KwAgent}, {"agent", KwAgent},
+		{"language", KwLanguage}, {"langue", KwLanguage}, {"idioma", KwLanguage}, {"لغة", KwLanguage},
+		{"stop", KwStop}, {"Arrêt", KwStop}, {"arret", KwStop}, {"baja", KwStop}, {"توقف", KwStop}, {"ايقاف", KwStop},
+		{"start", KwStart}, {"alta", KwStart}, {"ابدأ", KwStart}, {"ابدا", KwStart},
+		// Not keywords: a keyword inside a sentence, or a near miss.
+		{"help me find my brother", KwNone}, {"stop it", KwNone}, {"menus", KwNone}, {"", KwNone}, {"1", KwNone},
+	}
+	for _, c := range cases {
+		t.Run(c.typed, func(t *testing.T) {
+			if got := idx[Normalize(c.typed)]; got != c.want {
+				t.Errorf("%q → %v, want %v (normalized %q)", c.typed, got, c.want, Normalize(c.typed))
+			}
+		})
+	}
+}
+
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"Menú", "  القائمة ", "ATRÁS!", "٢", "stop\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := Normalize(s)
+		if Normalize(n) != n {
+			t.Errorf("Normalize is not idempotent on %q: %q then %q", s, n, Normalize(n))
+		}
+	})
+}
