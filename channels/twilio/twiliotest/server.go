@@ -45,13 +45,22 @@ type Server struct {
 	seq   int
 	// added is closed and replaced whenever a message is recorded, so that waiters
 	// wake without polling.
-	added chan struct{}
+	added     chan struct{}
+	onMessage func(Message)
 }
 
 // New starts a fake Twilio API that accepts requests authenticated as accountSID with
 // authToken. It is closed when the test ends.
 func New(t testing.TB, accountSID, authToken string) *Server {
 	t.Helper()
+	s := Start(accountSID, authToken)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake Twilio API, as New does, for programs that are not tests (the
+// benchmark command); the caller must Close it.
+func Start(accountSID, authToken string) *Server {
 	s := &Server{accountSID: accountSID, authToken: authToken, added: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", s.createMessage)
@@ -59,8 +68,20 @@ func New(t testing.TB, accountSID, authToken string) *Server {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
 	})
 	s.srv = httptest.NewServer(mux)
-	t.Cleanup(s.srv.Close)
 	return s
+}
+
+// Close stops the server and waits for the requests in hand to end.
+func (s *Server) Close() { s.srv.Close() }
+
+// OnMessage makes f be called with each message recorded from then on, before its
+// request is answered, so that a caller can time replies without polling Messages. f
+// runs on the request's goroutine, concurrently with other calls, and should be quick;
+// nil stops the calls.
+func (s *Server) OnMessage(f func(Message)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onMessage = f
 }
 
 // URL is the base URL to give the client in place of https://api.twilio.com.
@@ -144,7 +165,10 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, 21602, "Message body is required.")
 		return
 	}
-	m = s.record(m)
+	m, notify := s.record(m)
+	if notify != nil {
+		notify(m)
+	}
 	now := m.At.UTC().Format(time.RFC1123Z)
 	uri := "/2010-04-01/Accounts/" + s.accountSID + "/Messages/" + m.SID
 	writeJSON(w, http.StatusCreated, map[string]any{
@@ -182,7 +206,9 @@ func (s *Server) nextFailure() (Failure, bool) {
 	return f, true
 }
 
-func (s *Server) record(m Message) Message {
+// record keeps m and returns it with its SID, and the OnMessage callback to call
+// outside the lock, so that a slow callback does not hold up other requests.
+func (s *Server) record(m Message) (Message, func(Message)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
@@ -190,7 +216,7 @@ func (s *Server) record(m Message) Message {
 	s.msgs = append(s.msgs, m)
 	close(s.added)
 	s.added = make(chan struct{})
-	return m
+	return m, s.onMessage
 }
 
 func equal(a, b string) bool {

@@ -140,3 +140,43 @@ func TestServerWaitMessages(t *testing.T) {
 		t.Errorf("WaitMessages past the end: %d messages, %v", len(msgs), err)
 	}
 }
+
+func TestServerOnMessage(t *testing.T) {
+	t.Parallel()
+	s := Start(sid, token)
+	defer s.Close()
+	got := make(chan Message, 4)
+	s.OnMessage(func(m Message) { got <- m })
+	resp, body := post(t, s, sid, token, sid, message(1))
+	if resp.StatusCode != 201 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	// The callback ran before the answer, so the message is there already.
+	select {
+	case m := <-got:
+		if m.SID != body["sid"] || m.Body != "hello 1" || m.To != "+15555550123" || m.At.IsZero() {
+			t.Errorf("callback got %+v, answer %v", m, body)
+		}
+	default:
+		t.Fatal("OnMessage callback not called before the answer")
+	}
+	// Refused requests are not messages.
+	post(t, s, sid, "nope", sid, message(2))
+	s.OnMessage(nil)
+	post(t, s, sid, token, sid, message(3))
+	if len(got) != 0 {
+		t.Errorf("%d extra callbacks", len(got))
+	}
+	if n := len(s.Messages()); n != 2 {
+		t.Errorf("%d messages recorded, want 2", n)
+	}
+}
+
+func TestStartClose(t *testing.T) {
+	t.Parallel()
+	s := Start(sid, token)
+	s.Close()
+	if _, _, err := send(s, sid, token, sid, message(1)); err == nil {
+		t.Error("a closed server still answers")
+	}
+}

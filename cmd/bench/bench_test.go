@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TestRunSmall runs the whole command with tiny settings, so that it cannot rot
+// unnoticed: it builds and starts the hotline, and measures both servers.
+func TestRunSmall(t *testing.T) {
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379"
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("REDIS_URL: %v", err)
+	}
+	rdb := redis.NewClient(opt)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	err = rdb.Ping(ctx).Err()
+	cancel()
+	rdb.Close()
+	if err != nil {
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+			t.Fatalf("no Redis at %s (CI=true: failing instead of skipping): %v", redactURL(url), err)
+		}
+		t.Skipf("no Redis at %s: %v", redactURL(url), err)
+	}
+
+	var out, progress bytes.Buffer
+	args := []string{"bench", "-contacts", "2", "-duration", "1s", "-warmup", "0s"}
+	if err := run(t.Context(), args, &out, &progress); err != nil {
+		t.Fatalf("run: %v\nprogress:\n%s", err, progress.String())
+	}
+	report := out.String()
+	for _, want := range []string{"turns/s", "| hotline |", "| floor |", "idle session", "go run ./cmd/bench -contacts 2"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	if !strings.Contains(progress.String(), "deleted") {
+		t.Errorf("no cleanup reported:\n%s", progress.String())
+	}
+}
+
+func TestFlagsRefused(t *testing.T) {
+	for _, args := range [][]string{{"-contacts", "0"}, {"-duration", "0s"}, {"-rate", "-1"}, {"extra"}} {
+		var out, errs bytes.Buffer
+		if err := run(t.Context(), append([]string{"bench"}, args...), &out, &errs); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+	var out, errs bytes.Buffer
+	if err := run(t.Context(), []string{"bench", "-h"}, &out, &errs); err != nil || !strings.Contains(errs.String(), "-contacts") {
+		t.Errorf("-h: %v\n%s", err, errs.String())
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	l := percentiles(ds)
+	if l.p50 != 50*time.Millisecond || l.p99 != 99*time.Millisecond || l.max != 100*time.Millisecond {
+		t.Errorf("percentiles of 1..100 ms: %+v", l)
+	}
+	if l := percentiles([]time.Duration{7}); l.p50 != 7 || l.p99 != 7 || l.max != 7 {
+		t.Errorf("one sample: %+v", l)
+	}
+	if l := percentiles(nil); l != (latencies{}) {
+		t.Errorf("no samples: %+v", l)
+	}
+}

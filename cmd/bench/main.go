@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/channels/twilio"
+	"github.com/hotline-org/hotline/channels/twilio/twiliotest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: go run ./cmd/bench [flags]
+
+Measures signed SMS turns (webhook in, reply received at the provider API) through
+the hotline, run as a subprocess on real Redis and replying through a local fake
+Twilio API, and through a floor server measured in the same run: it checks the
+signature, makes two Redis round trips, answers empty TwiML and replies through the
+same API. First a closed loop finds each server's maximum turns per second, then an
+open loop at half the hotline's maximum measures the webhook answer time there.
+
+The markdown report goes to stdout, progress to stderr. A missed target is reported,
+not an error: the exit status is non-zero only when the measurement itself failed.
+
+Redis: REDIS_URL (default redis://127.0.0.1:6379); every key lives under a fresh
+random prefix that is deleted at the end. Run from inside the hotline module, which
+the command builds.
+
+flags:
+`
+
+// Fixed identities of the run: the fake Twilio API and both servers share them, and
+// the webhooks are signed for publicURL as Twilio would sign them.
+const (
+	hotlineNumber = "+15005550001"
+	publicURL     = "https://hotline.example.org"
+	webhookPath   = "/webhooks/twilio/sms"
+)
+
+type options struct {
+	contacts     int
+	duration     time.Duration
+	warmup       time.Duration
+	rate         float64
+	redisURL     string
+	hotlineBin   string
+	shards       int
+	replyTimeout time.Duration
+	apiLatency   time.Duration
+}
+
+// run is the whole command, so that the test runs what people run.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	defRedis := os.Getenv("REDIS_URL")
+	if defRedis == "" {
+		defRedis = "redis://127.0.0.1:6379"
+	}
+	var o options
+	fs.IntVar(&o.contacts, "contacts", 64, "simulated contacts, each with its own number and at most one message in flight")
+	fs.DurationVar(&o.duration, "duration", 15*time.Second, "measured time of each phase")
+	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured time before each phase's measurement")
+	fs.Float64Var(&o.rate, "rate", 0, "open-loop messages per second; 0 is half the hotline's measured maximum")
+	fs.StringVar(&o.redisURL, "redis", defRedis, "Redis URL (REDIS_URL)")
+	fs.StringVar(&o.hotlineBin, "hotline", "", "a hotline binary to run instead of building ./cmd/hotline")
+	fs.IntVar(&o.shards, "shards", 0, "HOTLINE_SHARDS for the hotline; 0 keeps its default")
+	fs.DurationVar(&o.replyTimeout, "reply-timeout", 10*time.Second, "how long a contact waits for a reply before giving up")
+	fs.DurationVar(&o.apiLatency, "api-latency", 0, "time the fake Twilio API takes to answer each send, to mimic a remote API (0: at once)")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected arguments %q (see -h)", fs.Args())
+	case o.contacts < 1 || o.contacts > 10000:
+		return errors.New("-contacts must be from 1 to 10000")
+	case o.duration <= 0 || o.duration > time.Hour:
+		return errors.New("-duration must be above 0 and at most 1h")
+	case o.warmup < 0 || o.warmup > time.Hour:
+		return errors.New("-warmup must be from 0 to 1h")
+	case o.rate < 0 || o.rate > 1e6:
+		return errors.New("-rate must be from 0 to 1e6")
+	case o.shards < 0 || o.shards > 1024:
+		return errors.New("-shards must be from 0 to 1024")
+	case o.replyTimeout < 100*time.Millisecond || o.replyTimeout > 5*time.Minute:
+		return errors.New("-reply-timeout must be from 100ms to 5m")
+	case o.apiLatency < 0 || o.apiLatency > 10*time.Second:
+		return errors.New("-api-latency must be from 0 to 10s")
+	}
+	var set []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "contacts" && f.Name != "duration" && f.Name != "warmup" {
+			v := f.Value.String()
+			if f.Name == "redis" {
+				v = redactURL(v)
+			}
+			set = append(set, "-"+f.Name+" "+v)
+		}
+	})
+	command := fmt.Sprintf("go run ./cmd/bench -contacts %d -duration %s -warmup %s", o.contacts, o.duration, o.warmup)
+	if len(set) > 0 {
+		command += " " + strings.Join(set, " ")
+	}
+	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+	return bench(ctx, o, command, progress, stdout)
+}
+
+func bench(ctx context.Context, o options, command string, progress func(string, ...any), stdout io.Writer) (err error) {
+	ropt, err := redis.ParseURL(o.redisURL)
+	if err != nil {
+		return fmt.Errorf("redis URL: %w", err)
+	}
+	rdb := redis.NewClient(ropt)
+	defer rdb.Close()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = rdb.Ping(pctx).Err()
+	cancel()
+	if err != nil {
+		return fmt.Errorf("no Redis at %s: %w", redactURL(o.redisURL), err)
+	}
+
+	var random [44]byte
+	rand.Read(random[:])
+	prefix := "bench" + hex.EncodeToString(random[:8]) + ":"
+	runID := binary.BigEndian.Uint32(random[8:12])
+	authToken := hex.EncodeToString(random[12:28])
+	accountSID := "AC" + hex.EncodeToString(random[28:44])
+	defer func() {
+		// The run's context may be cancelled by now; the keys must go all the same.
+		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		n, derr := deletePrefix(dctx, rdb, prefix)
+		if derr != nil {
+			err = errors.Join(err, fmt.Errorf("deleting keys under %s: %w", prefix, derr))
+		} else {
+			progress("deleted %d Redis keys under %s", n, prefix)
+		}
+	}()
+
+	tmp, err := os.MkdirTemp("", "hotline-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	fake := twiliotest.Start(accountSID, authToken)
+	defer fake.Close()
+	rt := newRouter()
+	fake.OnMessage(rt.deliver)
+	apiURL := fake.URL()
+	if o.apiLatency > 0 {
+		slow, err := startSlowAPI(apiURL, o.apiLatency)
+		if err != nil {
+			return err
+		}
+		defer slow.close()
+		apiURL = slow.url
+	}
+
+	facts := machineFacts(ctx, rdb, o.redisURL)
+	bin := o.hotlineBin
+	if bin == "" {
+		progress("building the hotline")
+		if bin, err = buildHotline(ctx, filepath.Join(tmp, "hotline")); err != nil {
+			return err
+		}
+		facts.commit = gitCommit(ctx)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	env := map[string]string{
+		"HOTLINE_ADDR":         "127.0.0.1:0",
+		"HOTLINE_PUBLIC_URL":   publicURL,
+		"REDIS_URL":            o.redisURL,
+		"HOTLINE_REDIS_PREFIX": prefix,
+		"DATABASE_URL":         "sqlite:" + filepath.Join(tmp, "h.db"),
+		"HOTLINE_DATA_DIR":     tmp,
+		"HOTLINE_LOOKUP_KEY":   base64.StdEncoding.EncodeToString(key),
+		"TWILIO_ACCOUNT_SID":   accountSID,
+		"TWILIO_AUTH_TOKEN":    authToken,
+		"TWILIO_SMS_FROM":      hotlineNumber,
+		"TWILIO_API_URL":       apiURL,
+		"HOTLINE_LOG_LEVEL":    "warn",
+		"HOTLINE_SIMULATOR":    "off",
+	}
+	if o.shards > 0 {
+		env["HOTLINE_SHARDS"] = fmt.Sprint(o.shards)
+	}
+	progress("starting the hotline")
+	h, err := startHotline(ctx, bin, hotlineEnv(os.Environ(), env))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if serr := h.stop(); serr != nil {
+			progress("hotline shutdown: %v", serr)
+		}
+	}()
+
+	sender := twilio.NewSender(twilio.SenderConfig{AccountSID: accountSID, AuthToken: authToken,
+		APIURL: apiURL, From: hotlineNumber})
+	fl, err := startFloor(rdb, prefix, authToken, sender)
+	if err != nil {
+		return err
+	}
+	defer fl.close()
+
+	client := newClient(o.contacts)
+	defer client.CloseIdleConnections()
+	servers := []*target{
+		{name: "hotline", url: h.base + webhookPath, pid: h.cmd.Process.Pid},
+		{name: "floor", url: fl.url},
+	}
+	l := &load{client: client, router: rt, authToken: authToken, accountSID: accountSID,
+		runID: runID, replyTimeout: o.replyTimeout}
+
+	// Each server's replies are counted once, by hand as it were, before any load: a
+	// turn is complete when all its SMS parts arrived.
+	for i, t := range servers {
+		progress("checking %s replies with one contact", t.name)
+		if t.parts, err = l.calibrate(ctx, t, i); err != nil {
+			return fmt.Errorf("%s: %w (hotline logs: %s)", t.name, err, h.logs.String())
+		}
+	}
+
+	rep := &report{opts: o, command: command, facts: facts, servers: servers}
+	for i, t := range servers {
+		progress("%s: closed loop, %d contacts, %s warm-up + %s", t.name, o.contacts, o.warmup, o.duration)
+		p := l.closedLoop(ctx, t, 2+i, o.contacts, o.warmup, o.duration, l.cpuProbe(rdb, t.pid))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if len(p.samples) == 0 {
+			return fmt.Errorf("%s completed no turns in %s (webhook errors %d, no reply %d; hotline logs: %s)",
+				t.name, o.duration, p.webhookErrors, p.noReply, h.logs.String())
+		}
+		rep.closed = append(rep.closed, p)
+	}
+	rate := o.rate
+	if rate == 0 {
+		rate = rep.closed[0].turnsPerSecond() / 2
+	}
+	rep.rate = rate
+	for i, t := range servers {
+		progress("%s: open loop at %.0f messages/s, %s warm-up + %s", t.name, rate, o.warmup, o.duration)
+		p := l.openLoop(ctx, t, 4+i, o.contacts, rate, o.warmup, o.duration, l.cpuProbe(rdb, t.pid))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rep.open = append(rep.open, p)
+	}
+	rep.stray = rt.stray.Load()
+	rep.floorSendErrors = fl.sendErrors.Load()
+	rep.hotlineLogLines = h.logs.lines()
+
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	rep.sessions, err = sessionSizes(sctx, rdb, prefix)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("measuring sessions: %w", err)
+	}
+	rep.write(stdout)
+	return nil
+}
+
+// hotlineEnv is the process environment without anything that configures the hotline
+// or twilio-go (TWILIO_EDGE would send requests elsewhere), plus set.
+func hotlineEnv(base []string, set map[string]string) []string {
+	var env []string
+	for _, kv := range base {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(name, "HOTLINE_"), strings.HasPrefix(name, "TWILIO_"),
+			strings.HasPrefix(name, "TELEGRAM_"), strings.HasPrefix(name, "REDIS_"), name == "DATABASE_URL":
+			continue
+		}
+		env = append(env, kv)
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+set[k])
+	}
+	return env
+}

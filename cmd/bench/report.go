@@ -1,0 +1,267 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// report is everything the run measured, written as markdown for the README.
+type report struct {
+	opts            options
+	command         string
+	facts           facts
+	servers         []*target
+	closed, open    []phase
+	rate            float64
+	sessions        sessions
+	stray           int64
+	floorSendErrors int64
+	hotlineLogLines int
+}
+
+// latencies are one phase's percentiles.
+type latencies struct{ p50, p99, max time.Duration }
+
+func percentiles(ds []time.Duration) latencies {
+	if len(ds) == 0 {
+		return latencies{}
+	}
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	// Nearest rank: the smallest value with at least q of the samples at or below it.
+	at := func(q float64) time.Duration {
+		i := int(q*float64(len(ds))+0.999999) - 1
+		return ds[max(0, min(i, len(ds)-1))]
+	}
+	return latencies{at(0.50), at(0.99), ds[len(ds)-1]}
+}
+
+func (p phase) webhook() latencies {
+	ds := make([]time.Duration, len(p.samples))
+	for i, s := range p.samples {
+		ds[i] = s.webhook
+	}
+	return percentiles(ds)
+}
+
+func (p phase) endToEnd() latencies {
+	ds := make([]time.Duration, len(p.samples))
+	for i, s := range p.samples {
+		ds[i] = s.e2e
+	}
+	return percentiles(ds)
+}
+
+func ms(d time.Duration) string {
+	v := float64(d) / float64(time.Millisecond)
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f ms", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return fmt.Sprintf("%.2f ms", v)
+}
+
+func bytesIEC(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+func (r *report) write(w io.Writer) {
+	f := r.facts
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("## Benchmark: a signed SMS turn, hotline against the REST floor")
+	p("")
+	p("| | |")
+	p("|---|---|")
+	machine := fmt.Sprintf("%d CPUs, %s", f.cpus, f.platform)
+	if f.cpuModel != "" {
+		machine = fmt.Sprintf("%d × %s, %s", f.cpus, f.cpuModel, f.platform)
+	}
+	p("| machine | %s (GOMAXPROCS %d) |", machine, f.gomaxprocs)
+	p("| Go | %s |", f.goVersion)
+	p("| Redis | %s |", f.redis)
+	hot := "built from this checkout"
+	if f.commit != "" {
+		hot = "built from " + f.commit
+	}
+	if r.opts.hotlineBin != "" {
+		hot = "binary " + r.opts.hotlineBin
+	}
+	shards := "default shards"
+	if r.opts.shards > 0 {
+		shards = fmt.Sprint(r.opts.shards, " shards (HOTLINE_SHARDS)")
+	}
+	p("| hotline | %s; SQLite; %s; one process |", hot, shards)
+	p("| load | %d contacts, %s warm-up + %s measured per phase, one message in flight per contact |",
+		r.opts.contacts, r.opts.warmup, r.opts.duration)
+	api := "answers at once (in-process fake)"
+	if r.opts.apiLatency > 0 {
+		api = fmt.Sprintf("answers each send after %s (in-process fake behind a delay)", r.opts.apiLatency)
+	}
+	p("| Twilio API | %s |", api)
+	var parts []string
+	for _, t := range r.servers {
+		var ps []string
+		for n := range 3 {
+			ps = append(ps, fmt.Sprintf("%q %d", textFor(n), t.parts[textFor(n)]))
+		}
+		parts = append(parts, t.name+": "+strings.Join(ps, ", "))
+	}
+	p("| SMS parts per reply (checked) | %s |", strings.Join(parts, "; "))
+	p("| reproduce | `%s` |", r.command)
+	p("")
+
+	p("### Maximum: closed loop (each contact sends its next message when the reply arrived)")
+	p("")
+	p("| server | turns/s | webhook p50 | webhook p99 | webhook max | end-to-end p50 | end-to-end p99 | end-to-end max | webhook errors | no reply |")
+	p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	for _, ph := range r.closed {
+		wh, e2e := ph.webhook(), ph.endToEnd()
+		p("| %s | %.0f | %s | %s | %s | %s | %s | %s | %d | %d |", ph.server, ph.turnsPerSecond(),
+			ms(wh.p50), ms(wh.p99), ms(wh.max), ms(e2e.p50), ms(e2e.p99), ms(e2e.max), ph.webhookErrors, ph.noReply)
+	}
+	p("")
+	at := "At half the hotline's maximum"
+	if r.opts.rate > 0 {
+		at = "At the rate asked for"
+	}
+	p("### %s: open loop at %.0f messages/s", at, r.rate)
+	p("")
+	p("Messages leave on a fixed schedule whatever the answers take, each from a contact with no message in flight (\"late\": sends that had to wait for one).")
+	p("")
+	p("| server | turns/s | webhook p50 | webhook p99 | webhook max | end-to-end p50 | end-to-end p99 | webhook errors | no reply | late |")
+	p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	for _, ph := range r.open {
+		wh, e2e := ph.webhook(), ph.endToEnd()
+		p("| %s | %.0f | %s | %s | %s | %s | %s | %d | %d | %d |", ph.server, ph.turnsPerSecond(),
+			ms(wh.p50), ms(wh.p99), ms(wh.max), ms(e2e.p50), ms(e2e.p99), ph.webhookErrors, ph.noReply, ph.late)
+	}
+	p("")
+
+	r.writeCPU(p)
+
+	p("### Targets (DESIGN.md, \"Performance targets\")")
+	p("")
+	p("| target | measured | met |")
+	p("|---|---|---|")
+	hotTPS, floorTPS := r.closed[0].turnsPerSecond(), r.closed[1].turnsPerSecond()
+	ratio := hotTPS / floorTPS
+	p("| hotline turns/s ≥ 0.5 × floor | %.2f (%.0f / %.0f) | %s |", ratio, hotTPS, floorTPS, yesNo(ratio >= 0.5))
+	wh := r.open[0].webhook()
+	what := "half its maximum"
+	if r.opts.rate > 0 {
+		what = "half its maximum (here: -rate)"
+	}
+	p("| hotline webhook p99 < 10 ms at %s | %s at %.0f/s | %s |", what, ms(wh.p99), r.rate,
+		yesNo(len(r.open[0].samples) > 0 && wh.p99 < 10*time.Millisecond))
+	if s := r.sessions; s.found > 0 {
+		p("| idle session < 1 KiB in Redis | %s (MEMORY USAGE of `%s`, a %s; median %s, max %s over %d sessions) | %s |",
+			bytesIEC(s.exampleSize), s.example, s.kind, bytesIEC(s.sizes[len(s.sizes)/2]), bytesIEC(s.sizes[len(s.sizes)-1]),
+			s.found, yesNo(s.sizes[len(s.sizes)-1] < 1024))
+	} else {
+		p("| idle session < 1 KiB in Redis | no session key found | **no** |")
+	}
+	p("")
+	p("Webhook: request start → answer read, at the client. End-to-end: request start → the last reply part recorded by the fake Twilio API.")
+	p("Session sizes include the key name, which carries the benchmark's %d-byte key prefix.", len("bench0123456789abcdef:"))
+	if r.stray > 0 || r.floorSendErrors > 0 || r.hotlineLogLines > 0 {
+		p("Also seen: %d replies nobody waited for (duplicates or after a timeout), %d floor send errors, %d hotline log lines at warn or above.",
+			r.stray, r.floorSendErrors, r.hotlineLogLines)
+	}
+}
+
+// writeCPU says where the CPU went in each phase, and how much other work on the
+// machine took: a busy neighbour makes every number above worse.
+func (r *report) writeCPU(p func(string, ...any)) {
+	p("### Where the CPU went")
+	p("")
+	p("Cores busy in each measured window (of %d), and CPU time per turn. The bench process holds the load, the fake Twilio API and the floor; \"other\" is the rest of the machine and \"steal\" the time the hypervisor ran something else on these CPUs: noise, both.", r.facts.cpus)
+	p("")
+	p("| phase | server | server process | Redis | bench process | other | steal | CPU per turn (ours) |")
+	p("|---|---|--:|--:|--:|--:|--:|--:|")
+	row := func(name string, ph phase) {
+		c := ph.cpu
+		if !c.ok || c.wall <= 0 {
+			p("| %s | %s | n/a | n/a | n/a | n/a | n/a | n/a |", name, ph.server)
+			return
+		}
+		cores := func(d time.Duration) string {
+			if d < 0 {
+				return "n/a"
+			}
+			return fmt.Sprintf("%.2f", d.Seconds()/c.wall.Seconds())
+		}
+		server := cores(c.server)
+		if c.server < 0 {
+			server = "(in bench)"
+		}
+		ours := max(c.server, 0) + max(c.redis, 0) + max(c.self, 0)
+		other := time.Duration(-1)
+		if c.machine >= 0 {
+			other = max(c.machine-ours, 0)
+		}
+		perTurn := "n/a"
+		if n := ph.turnsPerSecond() * c.wall.Seconds(); n > 0 {
+			perTurn = fmt.Sprintf("%.0f µs", float64(ours.Microseconds())/n)
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s | %s |", name, ph.server, server, cores(c.redis), cores(c.self), cores(other),
+			cores(c.steal), perTurn)
+	}
+	for _, ph := range r.closed {
+		row("maximum", ph)
+	}
+	for _, ph := range r.open {
+		row(fmt.Sprintf("%.0f/s", ph.offered), ph)
+	}
+	p("")
+	p("Redis commands per turn at the maximum (commands run by Lua scripts count as well; so does anything else using this Redis meanwhile):")
+	p("")
+	for _, ph := range r.closed {
+		n := ph.turnsPerSecond() * ph.cpu.wall.Seconds()
+		if !ph.cpu.ok || n <= 0 {
+			continue
+		}
+		type cmd struct {
+			name  string
+			calls int64
+		}
+		var cmds []cmd
+		var total int64
+		for name, c := range ph.cpu.calls {
+			if name == "info" {
+				continue // the probe's own
+			}
+			total += c
+			if float64(c)/n >= 0.05 {
+				cmds = append(cmds, cmd{name, c})
+			}
+		}
+		sort.Slice(cmds, func(i, j int) bool {
+			if cmds[i].calls != cmds[j].calls {
+				return cmds[i].calls > cmds[j].calls
+			}
+			return cmds[i].name < cmds[j].name
+		})
+		var parts []string
+		for _, c := range cmds {
+			parts = append(parts, fmt.Sprintf("%s %.2f", strings.ToUpper(c.name), float64(c.calls)/n))
+		}
+		p("- %s: %.1f in all — %s", ph.server, float64(total)/n, strings.Join(parts, ", "))
+	}
+	p("")
+}
