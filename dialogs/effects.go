@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/stream"
 )
 
 // EffectJob is an effect queued by a turn, with what a worker needs to do it and to
@@ -57,7 +57,9 @@ type Effects struct {
 // NewEffects returns an effect worker with a handler per effect kind.
 func NewEffects(rdb redis.UniversalClient, prefix string, handlers map[string]EffectHandler, results Requeuer, now func() time.Time, log *slog.Logger) *Effects {
 	return &Effects{rdb: rdb, prefix: prefix, handlers: handlers, results: results, now: now, log: log,
-		MaxAttempts: 8,
+		// About ten minutes of retries: a database or Redis node failing over must not
+		// turn a family's report or a request for a person into a dead letter.
+		MaxAttempts: 50,
 		Backoff: func(n int) time.Duration {
 			return min(time.Duration(1<<min(n, 6))*250*time.Millisecond, 15*time.Second)
 		}}
@@ -66,25 +68,21 @@ func NewEffects(rdb redis.UniversalClient, prefix string, handlers map[string]Ef
 // EffectsKey is the key of a shard's effect stream.
 func EffectsKey(prefix string, shard int) string { return channels.Tag(prefix, shard) + "effects" }
 
-// RunShard works a shard's effects until ctx ends. A failing job is retried in place,
-// after a backoff, so that a contact's effects keep their order.
-func (e *Effects) RunShard(ctx context.Context, shard int) error {
+// RunShard works a shard's effects while token holds its lease. A failing job is
+// retried in place, after a backoff, so that a contact's effects keep their order.
+func (e *Effects) RunShard(ctx context.Context, shard int, token string) error {
 	key := EffectsKey(e.prefix, shard)
-	if err := e.rdb.XGroupCreateMkStream(ctx, key, effectsGroup, "0").Err(); err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-		return fmt.Errorf("effects group for shard %d: %w", shard, err)
+	rd := stream.NewReader(e.rdb, LeaseKey(e.prefix, shard), token, effectsGroup, "s"+itoa(shard), []string{key}, 16, 2*time.Second)
+	if err := rd.Prepare(ctx); err != nil {
+		return err
 	}
-	consumer := "s" + itoa(shard)
-	pending := true
 	attempts := map[string]int{}
 	for ctx.Err() == nil {
-		id := ">"
-		block := 2 * time.Second
-		if pending {
-			id, block = "0", -1
+		batch, err := rd.Next(ctx)
+		if errors.Is(err, ErrLeaseLost) {
+			return nil
 		}
-		res, err := e.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: effectsGroup, Consumer: consumer,
-			Streams: []string{key, id}, Count: 16, Block: block}).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -92,16 +90,11 @@ func (e *Effects) RunShard(ctx context.Context, shard int) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		var msgs []redis.XMessage
-		if len(res) > 0 {
-			msgs = res[0].Messages
-		}
-		if pending && len(msgs) == 0 {
-			pending = false
-			continue
-		}
-		for _, m := range msgs {
-			if err := e.handle(context.WithoutCancel(ctx), key, m); err != nil {
+		for _, m := range batch {
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			err := e.handle(hctx, key, m)
+			cancel()
+			if err != nil {
 				attempts[m.ID]++
 				n := attempts[m.ID]
 				if n >= e.MaxAttempts {
@@ -111,7 +104,7 @@ func (e *Effects) RunShard(ctx context.Context, shard int) error {
 					e.log.Warn("effect failed, will retry", "shard", shard, "entry", m.ID, "attempt", n, "err", err)
 					sleep(ctx, e.Backoff(n))
 				}
-				pending = true
+				rd.Again()
 				break
 			}
 			delete(attempts, m.ID)
@@ -120,8 +113,8 @@ func (e *Effects) RunShard(ctx context.Context, shard int) error {
 	return nil
 }
 
-func (e *Effects) handle(ctx context.Context, key string, m redis.XMessage) error {
-	raw, _ := m.Values["m"].(string)
+func (e *Effects) handle(ctx context.Context, key string, m stream.Entry) error {
+	raw := m.Values["m"]
 	var job EffectJob
 	if err := json.Unmarshal([]byte(raw), &job); err != nil {
 		e.log.Error("undecodable effect dropped", "entry", m.ID, "err", err)
@@ -129,8 +122,9 @@ func (e *Effects) handle(ctx context.Context, key string, m redis.XMessage) erro
 	}
 	h, ok := e.handlers[job.Kind]
 	if !ok {
-		e.log.Error("no handler for effect, dropped", "kind", job.Kind, "entry", m.ID)
-		return e.ack(ctx, key, m.ID)
+		// A newer release may have queued it while this one holds the shard: keep it
+		// (as a failure, then a dead letter) rather than lose it.
+		return fmt.Errorf("no handler for effect kind %q", job.Kind)
 	}
 	res, err := h(ctx, job)
 	if err != nil {
@@ -155,7 +149,7 @@ func (e *Effects) ack(ctx context.Context, key, id string) error {
 	return err
 }
 
-func (e *Effects) deadLetter(ctx context.Context, shard int, key string, m redis.XMessage, cause error) {
+func (e *Effects) deadLetter(ctx context.Context, shard int, key string, m stream.Entry, cause error) {
 	e.log.Error("effect moved to dead letters", "shard", shard, "entry", m.ID, "err", cause)
 	dead := channels.Tag(e.prefix, shard) + "effects:dead"
 	letter, _ := json.Marshal(map[string]any{"entry": m.ID, "job": m.Values["m"], "error": cause.Error(), "at": e.now()})

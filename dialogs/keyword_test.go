@@ -38,3 +38,23 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// TestStepRemovedByADeployShowsTheMenu: a session saved at a step that no longer
+// exists must get the menu, never an empty reply.
+func TestStepRemovedByADeployShowsTheMenu(t *testing.T) {
+	m := NewMachine([]string{"en", "fr", "es", "ar"})
+	for _, lang := range []string{"fr", ""} {
+		s := Session{Version: 3, Lang: lang, Owner: OwnerBot, At: Position{Flow: "retired", Step: "gone"}}
+		s, prompts, _ := m.Step(s, Event{Kind: EventText, Text: "1"}, fixedNow())
+		if len(prompts) == 0 || prompts[len(prompts)-1].ID == "" {
+			t.Fatalf("lang %q: prompts %+v", lang, prompts)
+		}
+		want := Position{FlowMenu, "main"}
+		if lang == "" {
+			want = Position{FlowLanguage, "choose"}
+		}
+		if s.At != want {
+			t.Errorf("lang %q: at %v, want %v", lang, s.At, want)
+		}
+	}
+}

@@ -54,7 +54,12 @@ type Leases struct {
 
 	mu   sync.Mutex
 	held map[int]*held
-	wg   sync.WaitGroup
+	// stopping holds shards whose work was told to stop and has not finished yet. Their
+	// leases are still renewed, so that no other process works the shard meanwhile, and
+	// given back once the work has stopped. Nothing waits for them under mu.
+	stopping  map[int]*held
+	wg        sync.WaitGroup // shard work
+	releasing sync.WaitGroup // goroutines giving leases back after their work stopped
 }
 
 type held struct {
@@ -62,6 +67,7 @@ type held struct {
 	renewed time.Time
 	cancel  context.CancelFunc
 	done    chan struct{}
+	release bool
 }
 
 // NewLeases returns a lease keeper for process id. ttl is how long a lease outlives a
@@ -69,7 +75,7 @@ type held struct {
 func NewLeases(rdb redis.UniversalClient, prefix string, shards int, id string, ttl time.Duration,
 	work ShardWork, now func() time.Time, log *slog.Logger) *Leases {
 	return &Leases{rdb: rdb, prefix: prefix, shards: shards, id: id, ttl: ttl, work: work, log: log, now: now,
-		held: map[int]*held{}}
+		held: map[int]*held{}, stopping: map[int]*held{}}
 }
 
 func (l *Leases) membersKey() string { return l.prefix + "members" }
@@ -111,6 +117,13 @@ func (l *Leases) Tick(ctx context.Context) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for shard, h := range l.stopping {
+		if ok, err := renewScript.Run(ctx, l.rdb, []string{LeaseKey(l.prefix, shard)}, h.token, l.ttl.Milliseconds()).Int(); err == nil && ok == 1 {
+			h.renewed = now
+		} else if err == nil {
+			h.release = false // someone else holds it: nothing of ours to give back
+		}
+	}
 	for shard, h := range l.held {
 		ok, err := renewScript.Run(ctx, l.rdb, []string{LeaseKey(l.prefix, shard)}, h.token, l.ttl.Milliseconds()).Int()
 		switch {
@@ -118,12 +131,12 @@ func (l *Leases) Tick(ctx context.Context) {
 			h.renewed = now
 		case err == nil:
 			l.log.Warn("lease taken over", "shard", shard)
-			l.stopLocked(ctx, shard, false)
+			l.stopLocked(shard, false)
 		case now.Sub(h.renewed) >= l.ttl:
 			// Unrenewed this long, another process may hold it now: stop before the
-			// commit's token check has to stop us.
+			// fenced reads and commits have to stop us.
 			l.log.Warn("lease expired unrenewed", "shard", shard, "err", err)
-			l.stopLocked(ctx, shard, false)
+			l.stopLocked(shard, false)
 		}
 	}
 	if err != nil || members < 1 {
@@ -135,7 +148,7 @@ func (l *Leases) Tick(ctx context.Context) {
 			break
 		}
 		if _, ok := l.held[shard]; ok {
-			l.stopLocked(ctx, shard, true)
+			l.stopLocked(shard, true)
 		}
 	}
 	for _, shard := range l.order() {
@@ -143,6 +156,9 @@ func (l *Leases) Tick(ctx context.Context) {
 			break
 		}
 		if _, ok := l.held[shard]; ok {
+			continue
+		}
+		if _, ok := l.stopping[shard]; ok {
 			continue
 		}
 		tok, err := acquireScript.Run(ctx, l.rdb, []string{LeaseKey(l.prefix, shard), channels.Tag(l.prefix, shard) + "fence"},
@@ -195,28 +211,42 @@ func (l *Leases) startLocked(ctx context.Context, shard int, token string, now t
 	}()
 }
 
-// stopLocked stops a shard's work and, when release is set, gives the lease back once
-// the work has stopped, so that no two processes ever work a shard at once.
-func (l *Leases) stopLocked(ctx context.Context, shard int, release bool) {
+// stopLocked tells a shard's work to stop without waiting for it: the lease keeps
+// being renewed until the work has stopped, then (when release is set) it is given
+// back, so that no two processes work a shard at once and the handover is quick.
+func (l *Leases) stopLocked(shard int, release bool) {
 	h := l.held[shard]
 	delete(l.held, shard)
+	h.release = release
+	l.stopping[shard] = h
 	h.cancel()
-	<-h.done
-	if release {
-		if err := releaseScript.Run(context.WithoutCancel(ctx), l.rdb, []string{LeaseKey(l.prefix, shard)}, h.token).Err(); err != nil {
-			l.log.Warn("release lease", "shard", shard, "err", err)
+	l.releasing.Add(1)
+	go func() {
+		defer l.releasing.Done()
+		<-h.done
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.stopping[shard] != h {
+			return
 		}
-		l.log.Info("shard lease released", "shard", shard)
-	}
+		delete(l.stopping, shard)
+		if h.release {
+			if err := releaseScript.Run(context.Background(), l.rdb, []string{LeaseKey(l.prefix, shard)}, h.token).Err(); err != nil {
+				l.log.Warn("release lease", "shard", shard, "err", err)
+				return
+			}
+			l.log.Info("shard lease released", "shard", shard)
+		}
+	}()
 }
 
 func (l *Leases) stopAll() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	ctx := context.Background()
 	for shard := range l.held {
-		l.stopLocked(ctx, shard, true)
+		l.stopLocked(shard, true)
 	}
+	l.mu.Unlock()
 	l.wg.Wait()
-	l.rdb.ZRem(ctx, l.membersKey(), l.id)
+	l.releasing.Wait()
+	l.rdb.ZRem(context.Background(), l.membersKey(), l.id)
 }

@@ -65,6 +65,13 @@ func (t *turn) step(ev Event) {
 	switch {
 	case kw == KwStop:
 		t.s.OptedOut = true
+		if t.s.Owner == OwnerQueue {
+			// Nobody may write to them now; they need not wait for a person. START
+			// brings them back to the menu.
+			t.s.Owner = OwnerBot
+			t.s.At, t.s.Back = Position{Flow: FlowMenu, Step: "main"}, nil
+			t.effect(EffectHandoffLeave)
+		}
 		t.say("optout.done", nil)
 		return
 	case t.s.OptedOut && kw != KwStart:
@@ -92,6 +99,15 @@ func (t *turn) step(ev Event) {
 		return
 	}
 
+	if t.s.At.Flow != "" && !t.m.known(t.s.At) {
+		// A deploy removed the step this conversation was at: show the menu (or the
+		// language menu) rather than answer with nothing.
+		t.s.At, t.s.Back = Position{}, nil
+		if t.s.Lang != "" {
+			t.goTo(FlowMenu, true)
+			return
+		}
+	}
 	if t.s.At.Flow == "" {
 		// A first message is never taken as an answer: "2" from someone whose session
 		// expired must not pick a language they did not see.
@@ -142,7 +158,10 @@ func (t *turn) waiting(kw Keyword, ev Event) {
 		} else {
 			t.goTo(FlowLanguage, true)
 		}
-	case KwHelp, KwAgent, KwBack:
+	case KwHelp:
+		t.say("help", nil)
+		t.say("person.waiting", nil)
+	case KwAgent, KwBack:
 		t.say("person.waiting", nil)
 	default:
 		// The words are for the person who will answer; the bot does not talk over them.
@@ -165,6 +184,12 @@ func (t *turn) effectResult(ev Event) {
 			t.say("person.position", map[string]any{"Position": p})
 		}
 	}
+}
+
+// known reports whether a position names a step of the current flows.
+func (m *Machine) known(p Position) bool {
+	_, ok := m.flows[p.Flow].Steps[p.Step]
+	return ok
 }
 
 // goTo enters a flow at its start. reset empties the BACK history (MENU starts over).
@@ -223,7 +248,7 @@ func (t *turn) answer(ev Event) {
 		t.prompt()
 		return
 	}
-	text := Normalize(ev.Text)
+	text := arabicDigits(Normalize(ev.Text))
 	if text == "0" && t.s.Lang != "" {
 		t.goTo(FlowMenu, true)
 		return

@@ -128,17 +128,19 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 		g := newRig(t, rdb, prefix, 4)
 		contact := "+15005550006"
 		shard := channels.ShardOf(channels.SMS, contact, 4)
-		if err := g.in.Prepare(ctx, shard); err != nil {
-			t.Fatal(err)
-		}
 		if _, err := g.in.Enqueue(ctx, channels.Inbound{ID: "SM1", Channel: channels.SMS, Contact: contact, Text: "hello"}); err != nil {
 			t.Fatal(err)
 		}
 		deadTok := g.lease(t, shard, "dead")
-		taken, err := g.in.Read(ctx, shard, false, 10, -1)
-		if err != nil || len(taken) != 1 {
-			t.Fatalf("dead worker took %d, err %v", len(taken), err)
+		rd := g.in.Reader(shard, LeaseKey(prefix, shard), deadTok, 10, 10*time.Millisecond)
+		if err := rd.Prepare(ctx); err != nil {
+			t.Fatal(err)
 		}
+		batch, err := rd.Next(ctx)
+		if err != nil || len(batch) != 1 {
+			t.Fatalf("dead worker took %d, err %v", len(batch), err)
+		}
+		taken := []inbox.Entry{g.in.Decode(batch[0])}
 		// The worker dies here. Its lease runs out; another process takes the shard.
 		rdb.Del(ctx, LeaseKey(prefix, shard))
 		tok := g.lease(t, shard, "alive")

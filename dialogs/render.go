@@ -27,7 +27,7 @@ func Localize(b *locales.Bundle, s Session, prompts []Prompt) (o channels.Outbou
 				lines = append(lines, b.Localize(l, p.ID, p.Args))
 			}
 			texts = append(texts, strings.Join(lines, "\n"))
-		} else {
+		} else if p.ID != "" {
 			texts = append(texts, b.Localize(lang, p.ID, p.Args))
 		}
 		o.Choices = nil

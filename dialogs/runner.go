@@ -74,12 +74,16 @@ func OutboxKey(prefix string, shard int) string { return channels.Tag(prefix, sh
 // back what a previous holder left pending, then waits for new entries. It returns when
 // ctx ends (after finishing the turn in hand) or when the lease is lost.
 func (r *Runner) RunShard(ctx context.Context, shard int, token string) error {
-	if err := r.in.Prepare(ctx, shard); err != nil {
+	rd := r.in.Reader(shard, LeaseKey(r.cfg.Prefix, shard), token, int(r.cfg.Batch), r.cfg.Block)
+	if err := rd.Prepare(ctx); err != nil {
 		return err
 	}
-	pending := true
 	for ctx.Err() == nil {
-		entries, err := r.in.Read(ctx, shard, pending, r.cfg.Batch, r.cfg.Block)
+		batch, err := rd.Next(ctx)
+		if errors.Is(err, ErrLeaseLost) {
+			r.log.Warn("lease lost, leaving shard", "shard", shard)
+			return err
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -88,11 +92,8 @@ func (r *Runner) RunShard(ctx context.Context, shard int, token string) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		if pending && len(entries) == 0 {
-			pending = false
-			continue
-		}
-		for _, e := range entries {
+		for _, se := range batch {
+			e := r.in.Decode(se)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -114,7 +115,7 @@ func (r *Runner) RunShard(ctx context.Context, shard int, token string) error {
 				r.observe(e.Msg.Channel, 0, "failed")
 				// Re-read from the pending list so that the failed entry is tried again
 				// before anything behind it: a contact's messages keep their order.
-				pending = true
+				rd.Again()
 				sleep(ctx, 200*time.Millisecond)
 				break
 			}
@@ -143,7 +144,9 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 	hash := r.hash(in.Channel, in.Contact)
 	keys := KeysFor(r.cfg.Prefix, shard, in.Channel, hash)
 	s, err := LoadSession(ctx, r.rdb, keys)
-	if err != nil {
+	if errors.Is(err, ErrUndecodable) {
+		r.log.Error("session unreadable, starting afresh", "shard", shard, "contact", ShortHash(hash))
+	} else if err != nil {
 		return err
 	}
 	if s.New() {

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/stream"
 )
 
 // Keys names a contact's keys in its shard. Contact is the contact's HMAC, never the
@@ -47,12 +48,17 @@ func LoadSession(ctx context.Context, rdb redis.UniversalClient, k Keys) (Sessio
 	vals := hm.Val()
 	if len(vals) == 2 && vals[0] != nil && vals[1] != nil {
 		var s Session
+		v, verr := strconv.ParseInt(vals[0].(string), 10, 64)
+		if verr != nil {
+			return Session{}, fmt.Errorf("decode session version: %w", verr)
+		}
 		if err := json.Unmarshal([]byte(vals[1].(string)), &s); err != nil {
-			return Session{}, fmt.Errorf("decode session: %w", err)
+			// A session this version cannot read (written by another release) must not
+			// block the contact for good: start afresh, keeping the version so that the
+			// save replaces it.
+			return Session{Version: v, Resumed: lang.Val() != "", Lang: lang.Val()}, ErrUndecodable
 		}
-		if s.Version, err = strconv.ParseInt(vals[0].(string), 10, 64); err != nil {
-			return Session{}, fmt.Errorf("decode session version: %w", err)
-		}
+		s.Version = v
 		return s, nil
 	}
 	var s Session
@@ -65,8 +71,10 @@ func LoadSession(ctx context.Context, rdb redis.UniversalClient, k Keys) (Sessio
 // Errors a commit can meet. ErrLeaseLost means another process now holds the shard:
 // this one must stop working it. ErrVersion means the session changed under the turn.
 var (
-	ErrLeaseLost = errors.New("shard lease lost")
+	ErrLeaseLost = stream.ErrLeaseLost
 	ErrVersion   = errors.New("session version changed")
+	// ErrUndecodable comes with a fresh session in place of one that could not be read.
+	ErrUndecodable = errors.New("session could not be decoded; started afresh")
 )
 
 // commitScript is the whole of a turn's writes, atomic on the shard's slot: it checks

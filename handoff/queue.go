@@ -98,14 +98,22 @@ func (q *Queue) messagesKey(key string) string { return q.prefix + "handoff:msgs
 
 // Touch keeps a new message from a waiting contact for the operator. A message the same
 // job already kept (a retried effect) is not kept twice.
-func (q *Queue) Touch(ctx context.Context, key, jobID string, m Message) error {
+func (q *Queue) Touch(ctx context.Context, key, jobID string, m Message, missing Entry) error {
 	e, err := q.get(ctx, key)
-	if err != nil || e == nil {
+	if err != nil {
 		return err
 	}
+	if e == nil {
+		// The queue is an index; the session says the contact waits. Put them back
+		// rather than drop what they wrote.
+		if _, err := q.Add(ctx, missing); err != nil {
+			return err
+		}
+		e = &missing
+	}
 	b, _ := json.Marshal(m)
-	added, err := q.rdb.SetNX(ctx, q.prefix+"handoff:kept:"+jobID, "1", 24*time.Hour).Result()
-	if err != nil || !added {
+	marker := q.prefix + "handoff:kept:" + jobID
+	if n, err := q.rdb.Exists(ctx, marker).Result(); err != nil || n == 1 {
 		return err
 	}
 	e.Messages++
@@ -116,6 +124,8 @@ func (q *Queue) Touch(ctx context.Context, key, jobID string, m Message) error {
 		p.LTrim(ctx, q.messagesKey(key), -maxKept, -1)
 		p.Expire(ctx, q.messagesKey(key), 30*24*time.Hour)
 		p.HSet(ctx, q.entries(), key, eb)
+		// Marked only with the write, so that a failed write is retried, not skipped.
+		p.Set(ctx, marker, "1", 24*time.Hour)
 		return nil
 	})
 	if err != nil {
@@ -207,8 +217,7 @@ func EntryKey(ch channels.Channel, contactHash string) string { return string(ch
 func (q *Queue) EffectHandlers() map[string]dialogs.EffectHandler {
 	return map[string]dialogs.EffectHandler{
 		dialogs.EffectHandoffEnqueue: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
-			pos, err := q.Add(ctx, Entry{Key: EntryKey(job.Channel, job.Hash), Channel: job.Channel, Shard: job.Shard,
-				Contact: job.Hash, Lang: job.Lang, Priority: PriorityOther, Since: job.At, LastAt: job.At, Test: job.Test})
+			pos, err := q.Add(ctx, entryFor(job))
 			if err != nil {
 				return nil, err
 			}
@@ -218,7 +227,12 @@ func (q *Queue) EffectHandlers() map[string]dialogs.EffectHandler {
 			return nil, q.Remove(ctx, EntryKey(job.Channel, job.Hash))
 		},
 		dialogs.EffectHandoffInbound: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
-			return nil, q.Touch(ctx, EntryKey(job.Channel, job.Hash), job.ID, Message{At: job.At, Text: job.Data["text"]})
+			return nil, q.Touch(ctx, EntryKey(job.Channel, job.Hash), job.ID, Message{At: job.At, Text: job.Data["text"]}, entryFor(job))
 		},
 	}
+}
+
+func entryFor(job dialogs.EffectJob) Entry {
+	return Entry{Key: EntryKey(job.Channel, job.Hash), Channel: job.Channel, Shard: job.Shard,
+		Contact: job.Hash, Lang: job.Lang, Priority: PriorityOther, Since: job.At, LastAt: job.At, Test: job.Test}
 }

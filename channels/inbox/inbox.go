@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/stream"
 )
 
 // Group is the consumer group of every shard stream. The consumer name is the shard, not
@@ -155,51 +155,20 @@ func (b *Inbox) Requeue(ctx context.Context, in channels.Inbound) error {
 	return nil
 }
 
-// Prepare creates the shard's consumer group if it does not exist yet.
-func (b *Inbox) Prepare(ctx context.Context, shard int) error {
-	err := b.rdb.XGroupCreateMkStream(ctx, b.StreamKey(shard), Group, "0").Err()
-	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-		return fmt.Errorf("create group for shard %d: %w", shard, err)
-	}
-	return nil
+// Reader returns a reader of a shard's stream for the holder (token) of its lease.
+func (b *Inbox) Reader(shard int, leaseKey, token string, count int, block time.Duration) *stream.Reader {
+	return stream.NewReader(b.rdb, leaseKey, token, Group, Consumer(shard), []string{b.StreamKey(shard)}, count, block)
 }
 
-// Read returns up to count entries of a shard: with pending, those delivered before and
-// not yet acknowledged (what a previous holder left); otherwise new ones, waiting up to
-// block for them.
-func (b *Inbox) Read(ctx context.Context, shard int, pending bool, count int64, block time.Duration) ([]Entry, error) {
-	id := ">"
-	if pending {
-		id = "0"
-		block = -1 // pending entries are there or not; never wait for them
+// Decode turns a stream entry into an inbox entry. An entry that cannot be decoded
+// comes back with an ID that says so, for the runner to set aside.
+func (b *Inbox) Decode(e stream.Entry) Entry {
+	out := Entry{StreamID: e.ID}
+	if err := json.Unmarshal([]byte(e.Values["m"]), &out.Msg); err != nil {
+		b.log.Error("undecodable inbox entry", "stream_id", e.ID, "err", err)
+		out.Msg = channels.Inbound{ID: "undecodable:" + e.ID}
 	}
-	streams, err := b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: Group, Consumer: Consumer(shard), Streams: []string{b.StreamKey(shard), id},
-		Count: count, Block: block,
-	}).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read shard %d: %w", shard, err)
-	}
-	var out []Entry
-	for _, s := range streams {
-		for _, m := range s.Messages {
-			e := Entry{StreamID: m.ID}
-			raw, _ := m.Values["m"].(string)
-			if raw == "" {
-				// Deleted after delivery (trimmed once handled): nothing left to do.
-				continue
-			}
-			if err := json.Unmarshal([]byte(raw), &e.Msg); err != nil {
-				b.log.Error("undecodable inbox entry", "shard", shard, "stream_id", m.ID, "err", err)
-				e.Msg = channels.Inbound{ID: "undecodable:" + m.ID}
-			}
-			out = append(out, e)
-		}
-	}
-	return out, nil
+	return out
 }
 
 // Fail records a failed attempt at an entry and reports whether it was moved to the

@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"os"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +14,38 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/stream"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// holder takes a shard's lease under a token of its own, as a runner process would,
+// and returns a reader of the shard for it.
+func holder(t *testing.T, rdb redis.UniversalClient, b *Inbox, prefix string, shard int, token string) *stream.Reader {
+	t.Helper()
+	lease := channels.Tag(prefix, shard) + "lease"
+	if err := rdb.Set(context.Background(), lease, token, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rd := b.Reader(shard, lease, token, 100, 10*time.Millisecond)
+	if err := rd.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return rd
+}
+
+func next(t *testing.T, b *Inbox, rd *stream.Reader) []Entry {
+	t.Helper()
+	es, err := rd.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Entry
+	for _, e := range es {
+		out = append(out, b.Decode(e))
+	}
+	return out
+}
 
 func msg(id, contact, text string) channels.Inbound {
 	return channels.Inbound{ID: id, Channel: channels.SMS, Contact: contact, Text: text,
@@ -28,9 +58,7 @@ func TestEnqueueDedupesAndKeepsOrderPerShard(t *testing.T) {
 		b := New(rdb, Config{Prefix: prefix, Shards: 4}, quiet)
 		contact := "+15005550006"
 		shard := channels.ShardOf(channels.SMS, contact, 4)
-		if err := b.Prepare(ctx, shard); err != nil {
-			t.Fatal(err)
-		}
+		rd := holder(t, rdb, b, prefix, shard, "first")
 		for i := range 5 {
 			id := fmt.Sprintf("SM%032d", i)
 			isNew, err := b.Enqueue(ctx, msg(id, contact, fmt.Sprint("text ", i)))
@@ -43,10 +71,7 @@ func TestEnqueueDedupesAndKeepsOrderPerShard(t *testing.T) {
 				t.Fatalf("retry %d: new=%v err=%v", i, isNew, err)
 			}
 		}
-		got, err := b.Read(ctx, shard, false, 100, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := next(t, b, rd)
 		if len(got) != 5 {
 			t.Fatalf("read %d entries, want 5", len(got))
 		}
@@ -55,10 +80,15 @@ func TestEnqueueDedupesAndKeepsOrderPerShard(t *testing.T) {
 				t.Errorf("entry %d text %q, want %q", i, e.Msg.Text, want)
 			}
 		}
-		// Unacknowledged, they come back as pending to the next holder of the shard.
-		again, err := b.Read(ctx, shard, true, 100, -1)
-		if err != nil || len(again) != 5 || again[0].StreamID != got[0].StreamID {
-			t.Fatalf("pending re-read: %d entries, err %v", len(again), err)
+		// Unacknowledged, they come back as pending to the next holder of the shard;
+		// the first holder can read nothing more.
+		rdb.Del(ctx, channels.Tag(prefix, shard)+"lease")
+		again := next(t, b, holder(t, rdb, b, prefix, shard, "second"))
+		if len(again) != 5 || again[0].StreamID != got[0].StreamID {
+			t.Fatalf("pending re-read: %d entries", len(again))
+		}
+		if _, err := rd.Next(ctx); !errors.Is(err, stream.ErrLeaseLost) {
+			t.Errorf("stale holder read: %v, want ErrLeaseLost", err)
 		}
 	})
 }
@@ -69,13 +99,11 @@ func TestFailMovesToDeadLettersAfterMaxAttempts(t *testing.T) {
 		b := New(rdb, Config{Prefix: prefix, Shards: 2, MaxAttempts: 3}, quiet)
 		m := msg("SM00000000000000000000000000000001", "+15005550006", "poison")
 		shard := channels.ShardOf(m.Channel, m.Contact, 2)
-		if err := b.Prepare(ctx, shard); err != nil {
-			t.Fatal(err)
-		}
+		rd := holder(t, rdb, b, prefix, shard, "tok")
 		if _, err := b.Enqueue(ctx, m); err != nil {
 			t.Fatal(err)
 		}
-		es, _ := b.Read(ctx, shard, false, 10, -1)
+		es := next(t, b, rd)
 		for i := 1; i <= 3; i++ {
 			dead, err := b.Fail(ctx, shard, es[0], errors.New("boom"))
 			if err != nil {
@@ -85,8 +113,8 @@ func TestFailMovesToDeadLettersAfterMaxAttempts(t *testing.T) {
 				t.Fatalf("attempt %d: dead=%v", i, dead)
 			}
 		}
-		pending, _ := b.Read(ctx, shard, true, 10, -1)
-		if len(pending) != 0 {
+		rd.Again()
+		if pending := next(t, b, rd); len(pending) != 0 {
 			t.Errorf("dead letter still pending: %d", len(pending))
 		}
 		letters, err := b.DeadLetters(ctx, shard)
@@ -129,9 +157,7 @@ func TestSpoolWhileRedisIsAway(t *testing.T) {
 		}
 		// Redis is back: a new message still queues behind the spooled ones.
 		back := New(rdb, Config{Prefix: prefix, Shards: 1, Spool: spool}, quiet)
-		if err := back.Prepare(ctx, 0); err != nil {
-			t.Fatal(err)
-		}
+		rd := holder(t, rdb, back, prefix, 0, "tok")
 		if _, err := back.Enqueue(ctx, msg(fmt.Sprintf("SM%032d", 9), contact, "9")); err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +165,7 @@ func TestSpoolWhileRedisIsAway(t *testing.T) {
 		if err != nil || n != 6 {
 			t.Fatalf("replayed %d, err %v; want 6", n, err)
 		}
-		es, _ := back.Read(ctx, 0, false, 100, -1)
+		es := next(t, back, rd)
 		var got []string
 		for _, e := range es {
 			got = append(got, e.Msg.Text)
@@ -182,5 +208,31 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 	})
 	if n != 1 || err == nil || fmt.Sprint(taken) != "[0]" || reopened.Pending() != 2 {
 		t.Fatalf("partial replay: n=%d err=%v taken=%v pending=%d", n, err, taken, reopened.Pending())
+	}
+}
+
+// TestSpoolTornLineDoesNotSwallowTheNext: a crash mid-write leaves half a line; the
+// next accepted message must still be replayed.
+func TestSpoolTornLineDoesNotSwallowTheNext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.jsonl")
+	if err := os.WriteFile(path, []byte(`{"id":"torn","ch":"sms","fr`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenSpool(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(msg("SM-after", "+1", "after the crash")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if _, err := s.Replay(context.Background(), func(_ context.Context, in channels.Inbound) error {
+		got = append(got, in.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[SM-after]" {
+		t.Errorf("replayed %v, want [SM-after]", got)
 	}
 }

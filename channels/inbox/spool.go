@@ -72,7 +72,11 @@ func (s *Spool) appendLocked(in channels.Inbound) error {
 	if err != nil {
 		return fmt.Errorf("open spool: %w", err)
 	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
+	// The leading newline ends any line torn by a crash mid-write, so that the torn
+	// line, not this accepted message, is what replay skips.
+	rec := make([]byte, 0, len(line)+2)
+	rec = append(append(append(rec, '\n'), line...), '\n')
+	if _, err := f.Write(rec); err != nil {
 		f.Close()
 		return fmt.Errorf("write spool: %w", err)
 	}

@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/stream"
 )
 
 // Group is the consumer group of the outbound streams; the consumer is the shard.
@@ -21,20 +22,25 @@ const Group = "sender"
 // sentTTL is how long a sent-mark is kept: longer than any retry or replay can take.
 const sentTTL = 72 * time.Hour
 
-// item is an outbound message as it waits in the retry set.
-type item struct {
-	Out     channels.Outbound `json:"out"`
-	Attempt int               `json:"attempt"`
-}
-
-// promoteScript moves retries that are due back into the reply lane.
+// promoteScript moves retries that are due back into the reply lane, in the order they
+// were deferred, keeping how many attempts each has had.
 var promoteScript = redis.NewScript(`
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 32)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 64)
 for _, m in ipairs(due) do
-  redis.call('XADD', KEYS[2], '*', 'm', m)
+  local a, out = string.match(m, '^(%d+) (.*)$')
+  redis.call('XADD', KEYS[2], '*', 'm', out, 'a', a)
   redis.call('ZREM', KEYS[1], m)
 end
 return #due
+`)
+
+// markAckScript records that a message's last piece was sent and acknowledges it in
+// one round trip: the sent-mark comes first, so a crash cannot ack an unmarked send.
+var markAckScript = redis.NewScript(`
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
+redis.call('XDEL', KEYS[2], ARGV[3])
+return 1
 `)
 
 // Result is how one outbound message ended, for metrics.
@@ -51,6 +57,10 @@ type Config struct {
 	MaxAttempts int                       // tries before a message is a dead letter
 	Backoff     func(n int) time.Duration // wait before the n-th retry
 	Block       time.Duration             // how long one read waits for replies
+	// Concurrency is how many contacts of one shard are sent to at once. A provider
+	// call takes tens to hundreds of milliseconds; one at a time, a shard could send
+	// only a few messages a second.
+	Concurrency int
 }
 
 // Outbox sends the outbound messages of the shards this process holds.
@@ -78,6 +88,9 @@ func New(rdb redis.UniversalClient, senders map[channels.Channel]channels.Sender
 	if cfg.Block <= 0 {
 		cfg.Block = time.Second
 	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 16
+	}
 	if report == nil {
 		report = func(Result) {}
 	}
@@ -89,27 +102,53 @@ func (o *Outbox) keys(shard int) (reply, bulk, retry, dead, tag string) {
 	return tag + "outbox", tag + "outbox:bulk", tag + "outbox:retry", tag + "outbox:dead", tag
 }
 
-// RunShard sends a shard's messages until ctx ends: waiting replies first, bulk only
-// when no reply waits, and due retries moved back into the reply lane.
-func (o *Outbox) RunShard(ctx context.Context, shard int) error {
-	reply, bulk, retry, _, _ := o.keys(shard)
-	for _, k := range []string{reply, bulk} {
-		if err := o.rdb.XGroupCreateMkStream(ctx, k, Group, "0").Err(); err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-			return fmt.Errorf("outbox group %s: %w", k, err)
-		}
+// queued is one message read from a lane.
+type queued struct {
+	stream  string
+	id      string
+	out     channels.Outbound
+	attempt int
+}
+
+// shardRun is the state of one shard's sending loop.
+type shardRun struct {
+	o                        *Outbox
+	shard                    int
+	reply, bulk, retry, dead string
+	tag, consumer            string
+	mu                       sync.Mutex
+	pauseUntil               time.Time
+	blocked                  map[string]time.Time // contact → due time of its last deferred message
+	nextPromote              time.Time
+	stalled                  bool // a message was left pending by a pause: re-read pending
+}
+
+// RunShard sends a shard's messages while token holds the shard's lease (leaseKey):
+// replies before bulk, several contacts at once, each contact's messages in order, due
+// retries moved back in.
+func (o *Outbox) RunShard(ctx context.Context, shard int, leaseKey, token string) error {
+	r := &shardRun{o: o, shard: shard, blocked: map[string]time.Time{}}
+	r.reply, r.bulk, r.retry, r.dead, r.tag = o.keys(shard)
+	rd := stream.NewReader(o.rdb, leaseKey, token, Group, "s"+strconv.Itoa(shard), []string{r.reply, r.bulk}, 64, o.cfg.Block)
+	if err := rd.Prepare(ctx); err != nil {
+		return err
 	}
-	consumer := "s" + strconv.Itoa(shard)
-	pending := true
-	var pauseUntil time.Time
 	for ctx.Err() == nil {
-		if wait := pauseUntil.Sub(o.now()); wait > 0 {
+		if wait := r.paused(); wait > 0 {
 			sleep(ctx, wait)
+			rd.Again()
 			continue
 		}
-		if err := promoteScript.Run(ctx, o.rdb, []string{retry, reply}, o.now().UnixMilli()).Err(); err != nil && ctx.Err() == nil {
-			o.log.Warn("promote retries", "shard", shard, "err", err)
+		if now := o.now(); !now.Before(r.nextPromote) {
+			r.nextPromote = now.Add(250 * time.Millisecond)
+			if err := promoteScript.Run(ctx, o.rdb, []string{r.retry, r.reply}, now.UnixMilli()).Err(); err != nil && ctx.Err() == nil {
+				o.log.Warn("promote retries", "shard", shard, "err", err)
+			}
 		}
-		msgs, stream, err := o.read(ctx, consumer, reply, bulk, pending)
+		entries, err := rd.Next(ctx)
+		if errors.Is(err, stream.ErrLeaseLost) {
+			return nil
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -118,157 +157,252 @@ func (o *Outbox) RunShard(ctx context.Context, shard int) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		if pending && len(msgs) == 0 {
-			pending = false
+		batch, err := r.decode(ctx, entries)
+		if err != nil {
+			o.log.Error("outbox bookkeeping failed", "shard", shard, "err", err)
+			sleep(ctx, time.Second)
+			rd.Again()
 			continue
 		}
-		for _, m := range msgs {
-			// A message in hand is finished even at shutdown: it may be half sent.
-			pause, err := o.handle(context.WithoutCancel(ctx), shard, stream, m)
-			if err != nil {
-				o.log.Error("outbox bookkeeping failed", "shard", shard, "err", err)
-				pending = true
-				sleep(ctx, time.Second)
-				break
-			}
-			if pause > 0 {
-				pauseUntil = o.now().Add(pause)
-				break
-			}
-			if ctx.Err() != nil {
-				return nil
-			}
+		// Messages in hand are finished even at shutdown: some may be half sent.
+		if err := r.send(context.WithoutCancel(ctx), batch); err != nil {
+			o.log.Error("outbox bookkeeping failed", "shard", shard, "err", err)
+			sleep(ctx, time.Second)
+			rd.Again()
+			continue
+		}
+		r.mu.Lock()
+		stalled := r.stalled
+		r.stalled = false
+		r.mu.Unlock()
+		if stalled {
+			rd.Again()
 		}
 	}
 	return nil
 }
 
-// read takes pending entries of both lanes first (what a previous holder left), then
-// new replies, then new bulk messages only when no reply waits.
-func (o *Outbox) read(ctx context.Context, consumer, reply, bulk string, pending bool) ([]redis.XMessage, string, error) {
-	if pending {
-		for _, k := range []string{reply, bulk} {
-			res, err := o.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: consumer,
-				Streams: []string{k, "0"}, Count: 32, Block: -1}).Result()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				return nil, "", err
-			}
-			if len(res) > 0 && len(res[0].Messages) > 0 {
-				return res[0].Messages, k, nil
-			}
-		}
-		return nil, "", nil
-	}
-	res, err := o.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: consumer,
-		Streams: []string{reply, ">"}, Count: 32, Block: -1}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, "", err
-	}
-	if len(res) > 0 && len(res[0].Messages) > 0 {
-		return res[0].Messages, reply, nil
-	}
-	res, err = o.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: consumer,
-		Streams: []string{bulk, ">"}, Count: 8, Block: -1}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, "", err
-	}
-	if len(res) > 0 && len(res[0].Messages) > 0 {
-		return res[0].Messages, bulk, nil
-	}
-	// Nothing waits: block on the reply lane, so that a reply goes out the moment it
-	// is committed.
-	res, err = o.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: consumer,
-		Streams: []string{reply, ">"}, Count: 32, Block: o.cfg.Block}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, "", err
-	}
-	if len(res) > 0 {
-		return res[0].Messages, reply, nil
-	}
-	return nil, reply, nil
+func (r *shardRun) paused() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pauseUntil.Sub(r.o.now())
 }
 
-// handle sends one queued message, piece by piece. Each piece is marked sent as soon as
-// the provider accepts it: a crash between the two is the only way a piece goes twice.
-// It returns how long the whole shard must pause when the provider asked for it.
-func (o *Outbox) handle(ctx context.Context, shard int, stream string, m redis.XMessage) (time.Duration, error) {
-	_, _, retryKey, deadKey, tag := o.keys(shard)
-	raw, _ := m.Values["m"].(string)
-	var it item
-	if err := json.Unmarshal([]byte(raw), &it); err != nil || it.Out.ID == "" {
-		// The runner queues a bare Outbound; the retry set queues an item.
-		var out channels.Outbound
-		if err2 := json.Unmarshal([]byte(raw), &out); err2 != nil || out.ID == "" {
-			o.log.Error("undecodable outbound dropped", "shard", shard, "entry", m.ID)
-			return 0, o.ack(ctx, stream, m.ID)
-		}
-		it = item{Out: out}
-	}
-	out := it.Out
-	sender, ok := o.senders[out.Channel]
-	if !ok {
-		o.log.Error("no sender for channel, message set aside", "channel", out.Channel, "msg_id", out.ID)
-		return 0, o.bury(ctx, stream, m.ID, deadKey, it, "no sender for channel "+string(out.Channel))
-	}
-	for _, p := range sender.Render(out) {
-		mark := tag + "sent:" + out.ID + "/" + strconv.Itoa(p.Seq)
-		if n, err := o.rdb.Exists(ctx, mark).Result(); err != nil {
-			return 0, fmt.Errorf("check sent-mark: %w", err)
-		} else if n == 1 {
+// decode turns stream entries into queued messages; one that cannot be read is
+// dropped with a log line (it would fail the same way forever).
+func (r *shardRun) decode(ctx context.Context, entries []stream.Entry) ([]queued, error) {
+	var batch []queued
+	for _, e := range entries {
+		q := queued{stream: e.Stream, id: e.ID}
+		if err := json.Unmarshal([]byte(e.Values["m"]), &q.out); err != nil || q.out.ID == "" {
+			r.o.log.Error("undecodable outbound dropped", "shard", r.shard, "entry", e.ID)
+			if err := r.o.ack(ctx, e.Stream, e.ID); err != nil {
+				return nil, err
+			}
 			continue
+		}
+		if a, ok := e.Values["a"]; ok {
+			q.attempt, _ = strconv.Atoi(a)
+		}
+		batch = append(batch, q)
+	}
+	return batch, nil
+}
+
+// send works a batch: one goroutine per contact (bounded), each contact's messages in
+// the order they were queued.
+func (r *shardRun) send(ctx context.Context, batch []queued) error {
+	var order []string
+	groups := map[string][]queued{}
+	for _, q := range batch {
+		k := string(q.out.Channel) + "\x00" + q.out.Contact
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], q)
+	}
+	sem := make(chan struct{}, r.o.cfg.Concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for _, k := range order {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(qs []queued) {
+			defer func() { <-sem; wg.Done() }()
+			if err := r.sendGroup(ctx, qs); err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}(groups[k])
+	}
+	wg.Wait()
+	return firstErr
+}
+
+func (r *shardRun) sendGroup(ctx context.Context, qs []queued) error {
+	for i, q := range qs {
+		contact := string(q.out.Channel) + "\x00" + q.out.Contact
+		r.mu.Lock()
+		due, blocked := r.blocked[contact]
+		if blocked && !r.o.now().Before(due) {
+			delete(r.blocked, contact)
+			blocked = false
+		}
+		r.mu.Unlock()
+		if blocked {
+			// An earlier message to this contact waits for a retry: this one waits
+			// behind it, so that the contact reads them in order.
+			if err := r.deferAll(ctx, qs[i:], due.Add(time.Millisecond), false); err != nil {
+				return err
+			}
+			return nil
+		}
+		done, err := r.sendOne(ctx, q)
+		if err != nil {
+			return err
+		}
+		if done {
+			continue
+		}
+		// q failed for now and was deferred; what follows for the contact waits too.
+		r.mu.Lock()
+		due = r.blocked[contact]
+		r.mu.Unlock()
+		if err := r.deferAll(ctx, qs[i+1:], due.Add(time.Millisecond), false); err != nil {
+			return err
+		}
+		return nil
+	}
+	return nil
+}
+
+// sendOne sends a message's pieces not yet marked sent. done is false when the message
+// was deferred for a retry (or left pending during a pause).
+func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error) {
+	o := r.o
+	sender, ok := o.senders[q.out.Channel]
+	if !ok {
+		o.log.Error("no sender for channel, message set aside", "channel", q.out.Channel, "msg_id", q.out.ID)
+		return true, r.bury(ctx, q, "no sender for channel "+string(q.out.Channel))
+	}
+	pieces := sender.Render(q.out)
+	marks := make([]string, len(pieces))
+	for i, p := range pieces {
+		marks[i] = r.tag + "sent:" + q.out.ID + "/" + strconv.Itoa(p.Seq)
+	}
+	sent := make([]bool, len(pieces))
+	if len(marks) > 0 {
+		// One round trip for all marks; on the Cluster they share the shard's slot.
+		vals, err := o.rdb.MGet(ctx, marks...).Result()
+		if err != nil {
+			return false, fmt.Errorf("check sent-marks: %w", err)
+		}
+		for i, v := range vals {
+			sent[i] = v != nil
+		}
+	}
+	for i, p := range pieces {
+		if sent[i] {
+			continue
+		}
+		if wait := r.paused(); wait > 0 {
+			r.mu.Lock()
+			r.stalled = true
+			r.mu.Unlock()
+			return false, nil
 		}
 		start := o.now()
-		err := sender.Send(ctx, out, p)
+		err := sender.Send(ctx, q.out, p)
 		if err == nil {
-			if err := o.rdb.Set(ctx, mark, "1", sentTTL).Err(); err != nil {
-				return 0, fmt.Errorf("mark sent: %w", err)
+			o.report(Result{Channel: q.out.Channel, Outcome: "sent", Duration: o.now().Sub(start)})
+			if i == len(pieces)-1 {
+				if err := markAckScript.Run(ctx, o.rdb, []string{marks[i], q.stream},
+					int(sentTTL/time.Second), Group, q.id).Err(); err != nil {
+					return false, fmt.Errorf("mark sent: %w", err)
+				}
+				return true, nil
 			}
-			o.report(Result{Channel: out.Channel, Outcome: "sent", Duration: o.now().Sub(start)})
+			if err := o.rdb.Set(ctx, marks[i], "1", sentTTL).Err(); err != nil {
+				return false, fmt.Errorf("mark sent: %w", err)
+			}
 			continue
 		}
-		var se *channels.SendError
-		if !errors.As(err, &se) {
-			se = &channels.SendError{Message: err.Error()}
-		}
-		switch {
-		case se.OptedOut:
-			o.report(Result{Channel: out.Channel, Outcome: "opted_out", Code: se.Code})
-			o.log.Warn("recipient opted out at the provider; not retried", "msg_id", out.ID, "code", se.Code)
-			return 0, o.bury(ctx, stream, m.ID, deadKey, it, se.Error())
-		case se.Permanent:
-			o.report(Result{Channel: out.Channel, Outcome: "failed", Code: se.Code})
-			o.log.Error("permanent send failure", "msg_id", out.ID, "status", se.Status, "code", se.Code)
-			return 0, o.bury(ctx, stream, m.ID, deadKey, it, se.Error())
-		}
-		it.Attempt++
-		if it.Attempt >= o.cfg.MaxAttempts {
-			o.report(Result{Channel: out.Channel, Outcome: "dead", Code: se.Code})
-			o.log.Error("send retries exhausted", "msg_id", out.ID, "attempts", it.Attempt, "status", se.Status)
-			return 0, o.bury(ctx, stream, m.ID, deadKey, it, se.Error())
-		}
-		wait := o.cfg.Backoff(it.Attempt)
-		if se.RetryAfter > wait {
-			wait = se.RetryAfter
-		}
-		o.report(Result{Channel: out.Channel, Outcome: "retry", Code: se.Code})
-		o.log.Warn("send failed, will retry", "msg_id", out.ID, "attempt", it.Attempt, "status", se.Status,
-			"code", se.Code, "wait_ms", wait.Milliseconds())
-		b, _ := json.Marshal(it)
-		if _, err := o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.ZAdd(ctx, retryKey, redis.Z{Score: float64(o.now().Add(wait).UnixMilli()), Member: b})
-			p.XAck(ctx, stream, Group, m.ID)
-			p.XDel(ctx, stream, m.ID)
-			return nil
-		}); err != nil {
-			return 0, fmt.Errorf("schedule retry: %w", err)
-		}
-		// A provider that says "slow down" means it for every message, not this one.
-		if se.RetryAfter > 0 {
-			return se.RetryAfter, nil
-		}
-		return 0, nil
+		return r.failed(ctx, q, err)
 	}
-	return 0, o.ack(ctx, stream, m.ID)
+	// Every piece was sent before (a message read again after a crash).
+	return true, o.ack(ctx, q.stream, q.id)
+}
+
+// failed decides what a failed send means: set aside for good, or deferred.
+func (r *shardRun) failed(ctx context.Context, q queued, err error) (bool, error) {
+	o := r.o
+	var se *channels.SendError
+	if !errors.As(err, &se) {
+		se = &channels.SendError{Message: err.Error()}
+	}
+	switch {
+	case se.OptedOut:
+		o.report(Result{Channel: q.out.Channel, Outcome: "opted_out", Code: se.Code})
+		o.log.Warn("recipient opted out at the provider; not retried", "msg_id", q.out.ID, "code", se.Code)
+		return true, r.bury(ctx, q, se.Error())
+	case se.Permanent:
+		o.report(Result{Channel: q.out.Channel, Outcome: "failed", Code: se.Code})
+		o.log.Error("permanent send failure", "msg_id", q.out.ID, "status", se.Status, "code", se.Code)
+		return true, r.bury(ctx, q, se.Error())
+	}
+	q.attempt++
+	if q.attempt >= o.cfg.MaxAttempts {
+		o.report(Result{Channel: q.out.Channel, Outcome: "dead", Code: se.Code})
+		o.log.Error("send retries exhausted", "msg_id", q.out.ID, "attempts", q.attempt, "status", se.Status)
+		return true, r.bury(ctx, q, se.Error())
+	}
+	wait := o.cfg.Backoff(q.attempt)
+	if se.RetryAfter > wait {
+		wait = se.RetryAfter
+	}
+	if se.RetryAfter > 0 {
+		// A provider that says "slow down" means it for every message, not this one.
+		r.mu.Lock()
+		r.pauseUntil = o.now().Add(se.RetryAfter)
+		r.mu.Unlock()
+	}
+	o.report(Result{Channel: q.out.Channel, Outcome: "retry", Code: se.Code})
+	o.log.Warn("send failed, will retry", "msg_id", q.out.ID, "attempt", q.attempt, "status", se.Status,
+		"code", se.Code, "wait_ms", wait.Milliseconds())
+	return false, r.deferAll(ctx, []queued{q}, o.now().Add(wait), true)
+}
+
+// deferAll moves messages to the retry set, due one after another from due, and marks
+// their contact as waiting until the last is due.
+func (r *shardRun) deferAll(ctx context.Context, qs []queued, due time.Time, counted bool) error {
+	if len(qs) == 0 {
+		return nil
+	}
+	_, err := r.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for i, q := range qs {
+			b, _ := json.Marshal(q.out)
+			at := due.Add(time.Duration(i) * time.Millisecond)
+			p.ZAdd(ctx, r.retry, redis.Z{Score: float64(at.UnixMilli()), Member: strconv.Itoa(q.attempt) + " " + string(b)})
+			p.XAck(ctx, q.stream, Group, q.id)
+			p.XDel(ctx, q.stream, q.id)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("defer for retry: %w", err)
+	}
+	last := due.Add(time.Duration(len(qs)-1) * time.Millisecond)
+	r.mu.Lock()
+	contact := string(qs[0].out.Channel) + "\x00" + qs[0].out.Contact
+	if last.After(r.blocked[contact]) {
+		r.blocked[contact] = last
+	}
+	r.mu.Unlock()
+	return nil
 }
 
 func (o *Outbox) ack(ctx context.Context, stream, id string) error {
@@ -281,14 +415,14 @@ func (o *Outbox) ack(ctx context.Context, stream, id string) error {
 }
 
 // bury sets a message aside where operators can see it, and acknowledges it.
-func (o *Outbox) bury(ctx context.Context, stream, id, deadKey string, it item, reason string) error {
-	letter, _ := json.Marshal(map[string]any{"out": it.Out, "attempts": it.Attempt, "error": reason, "at": o.now()})
-	_, err := o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.LPush(ctx, deadKey, letter)
-		p.LTrim(ctx, deadKey, 0, 9999)
-		p.Expire(ctx, deadKey, 7*24*time.Hour)
-		p.XAck(ctx, stream, Group, id)
-		p.XDel(ctx, stream, id)
+func (r *shardRun) bury(ctx context.Context, q queued, reason string) error {
+	letter, _ := json.Marshal(map[string]any{"out": q.out, "attempts": q.attempt, "error": reason, "at": r.o.now()})
+	_, err := r.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.LPush(ctx, r.dead, letter)
+		p.LTrim(ctx, r.dead, 0, 9999)
+		p.Expire(ctx, r.dead, 7*24*time.Hour)
+		p.XAck(ctx, q.stream, Group, q.id)
+		p.XDel(ctx, q.stream, q.id)
 		return nil
 	})
 	return err

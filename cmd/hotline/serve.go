@@ -218,13 +218,13 @@ func (a *app) workShard(ctx context.Context, shard int, token string) {
 	}()
 	go func() {
 		defer wg.Done()
-		if err := a.outbox.RunShard(ctx, shard); err != nil {
+		if err := a.outbox.RunShard(ctx, shard, dialogs.LeaseKey(a.cfg.RedisPrefix, shard), token); err != nil {
 			a.log.Error("outbox stopped", "shard", shard, "err", err)
 		}
 	}()
 	go func() {
 		defer wg.Done()
-		if err := a.effects.RunShard(ctx, shard); err != nil {
+		if err := a.effects.RunShard(ctx, shard, token); err != nil {
 			a.log.Error("effects stopped", "shard", shard, "err", err)
 		}
 	}()
