@@ -2,11 +2,11 @@ package inbox
 
 import (
 	"context"
-	"os"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
