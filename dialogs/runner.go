@@ -182,6 +182,9 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 	}
 	d := r.now().Sub(start)
 	r.observe(in.Channel, d, "ok")
+	if !r.log.Enabled(ctx, slog.LevelDebug) {
+		return nil
+	}
 	r.log.Debug("turn", "shard", shard, "contact", ShortHash(hash), "msg_id", in.ID, "at", next.At.Flow+"."+next.At.Step,
 		"owner", next.Owner, "replies", len(outs), "effects", len(jobs), "ms", d.Milliseconds())
 	return nil

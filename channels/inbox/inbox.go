@@ -141,15 +141,11 @@ func (b *Inbox) add(ctx context.Context, in channels.Inbound) (bool, error) {
 	return res != nil, nil
 }
 
-// Requeue appends a message that must be handled after what the shard already holds,
-// without de-duplication: effect results come back this way.
+// Requeue appends a message behind what the shard already holds, de-duplicated on its
+// ID like a provider's: an effect result returned twice (its worker died between the
+// two steps) is handled once, so every reply ID is queued once.
 func (b *Inbox) Requeue(ctx context.Context, in channels.Inbound) error {
-	payload, err := json.Marshal(in)
-	if err != nil {
-		return fmt.Errorf("encode inbound %s: %w", in.ID, err)
-	}
-	shard := channels.ShardOf(in.Channel, in.Contact, b.cfg.Shards)
-	if err := b.rdb.XAdd(ctx, &redis.XAddArgs{Stream: b.StreamKey(shard), Values: []any{"m", payload}}).Err(); err != nil {
+	if _, err := b.add(ctx, in); err != nil {
 		return fmt.Errorf("requeue %s: %w", in.ID, err)
 	}
 	return nil

@@ -87,6 +87,9 @@ func TestEnqueueDedupesAndKeepsOrderPerShard(t *testing.T) {
 		if len(again) != 5 || again[0].StreamID != got[0].StreamID {
 			t.Fatalf("pending re-read: %d entries", len(again))
 		}
+		if _, err := b.Enqueue(ctx, msg(fmt.Sprintf("SM%032d", 99), contact, "late")); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := rd.Next(ctx); !errors.Is(err, stream.ErrLeaseLost) {
 			t.Errorf("stale holder read: %v, want ErrLeaseLost", err)
 		}

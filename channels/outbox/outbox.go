@@ -108,6 +108,11 @@ type queued struct {
 	id      string
 	out     channels.Outbound
 	attempt int
+	// again is set for a message read again after a crash or a pause: some of its
+	// pieces may have gone out already. A first read cannot have sent-marks, since
+	// every outbound ID is queued once (turns commit once; effect results are
+	// de-duplicated), so their check is skipped.
+	again bool
 }
 
 // shardRun is the state of one shard's sending loop.
@@ -193,7 +198,7 @@ func (r *shardRun) paused() time.Duration {
 func (r *shardRun) decode(ctx context.Context, entries []stream.Entry) ([]queued, error) {
 	var batch []queued
 	for _, e := range entries {
-		q := queued{stream: e.Stream, id: e.ID}
+		q := queued{stream: e.Stream, id: e.ID, again: e.Redelivered}
 		if err := json.Unmarshal([]byte(e.Values["m"]), &q.out); err != nil || q.out.ID == "" {
 			r.o.log.Error("undecodable outbound dropped", "shard", r.shard, "entry", e.ID)
 			if err := r.o.ack(ctx, e.Stream, e.ID); err != nil {
@@ -204,6 +209,8 @@ func (r *shardRun) decode(ctx context.Context, entries []stream.Entry) ([]queued
 		if a, ok := e.Values["a"]; ok {
 			q.attempt, _ = strconv.Atoi(a)
 		}
+		// A retried message may have had pieces accepted before the one that failed.
+		q.again = q.again || q.attempt > 0
 		batch = append(batch, q)
 	}
 	return batch, nil
@@ -295,7 +302,7 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 		marks[i] = r.tag + "sent:" + q.out.ID + "/" + strconv.Itoa(p.Seq)
 	}
 	sent := make([]bool, len(pieces))
-	if len(marks) > 0 {
+	if q.again && len(marks) > 0 {
 		// One round trip for all marks; on the Cluster they share the shard's slot.
 		vals, err := o.rdb.MGet(ctx, marks...).Result()
 		if err != nil {

@@ -31,6 +31,9 @@ type Entry struct {
 	Stream string
 	ID     string
 	Values map[string]string
+	// Redelivered marks an entry read again from the pending list: it may have been
+	// partly handled before (by a process that died, or a failed attempt).
+	Redelivered bool
 }
 
 // Reader reads one or more streams of a shard (all under the shard's hash tag) for a
@@ -46,6 +49,7 @@ type Reader struct {
 	block    time.Duration
 	last     []string // per stream, the newest ID seen: XREAD waits for what follows
 	pending  bool
+	full     bool // the last batch was as large as asked for: more may wait already
 }
 
 // NewReader returns a Reader of keys for the lease holder token. It starts with the
@@ -97,15 +101,20 @@ func (r *Reader) Next(ctx context.Context) ([]Entry, error) {
 		}
 		r.pending = false
 	}
-	es, err := r.claim(ctx, ">")
-	if err != nil || len(es) > 0 {
-		return es, err
+	if r.full {
+		// More is likely waiting: claim without asking first.
+		es, err := r.claim(ctx, ">")
+		if err != nil || len(es) > 0 {
+			return es, err
+		}
 	}
+	// Otherwise ask first: XREAD answers at once when anything newer than what we saw
+	// is there, so a wake-up costs two round trips, not three.
 	woke, err := r.wait(ctx)
 	if err != nil || !woke {
 		return nil, err
 	}
-	es, err = r.claim(ctx, ">")
+	es, err := r.claim(ctx, ">")
 	if err == nil && len(es) == 0 {
 		// Something newer than what we saw is in the stream, yet nothing is new to the
 		// group: it was claimed under our consumer name by a read that never came back
@@ -154,7 +163,7 @@ func (r *Reader) claim(ctx context.Context, id string) ([]Entry, error) {
 			if len(mp) != 2 {
 				continue
 			}
-			e := Entry{Stream: name, Values: map[string]string{}}
+			e := Entry{Stream: name, Values: map[string]string{}, Redelivered: id == "0"}
 			e.ID, _ = mp[0].(string)
 			fields, _ := mp[1].([]any)
 			if fields == nil {
@@ -172,6 +181,7 @@ func (r *Reader) claim(ctx context.Context, id string) ([]Entry, error) {
 			r.seen(name, e.ID)
 		}
 	}
+	r.full = len(out)+len(gone) >= r.count
 	for _, e := range gone {
 		if err := r.rdb.XAck(ctx, e.Stream, r.group, e.ID).Err(); err != nil {
 			return nil, fmt.Errorf("drop pending record of deleted entry: %w", err)
