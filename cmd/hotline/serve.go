@@ -258,6 +258,23 @@ func (a *app) registerGauges() {
 		n, err := a.queue.Len(ctx)
 		return float64(n), err
 	})
+	a.metrics.gauge("hotline_dead_letters", "Messages and effects set aside after repeated failures, all shards (inbox, outbox, effects).", func(ctx context.Context) (float64, error) {
+		var cmds []*redis.IntCmd
+		_, err := a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for s := range a.cfg.Shards {
+				tag := channels.Tag(a.cfg.RedisPrefix, s)
+				for _, k := range []string{"dead", "outbox:dead", "effects:dead"} {
+					cmds = append(cmds, p.LLen(ctx, tag+k))
+				}
+			}
+			return nil
+		})
+		var n int64
+		for _, c := range cmds {
+			n += c.Val()
+		}
+		return float64(n), err
+	})
 	a.metrics.gauge("hotline_spooled_messages", "Accepted messages waiting in the local spool for Redis.", func(context.Context) (float64, error) {
 		return float64(a.inbox.Spooled()), nil
 	})
