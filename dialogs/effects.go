@@ -155,6 +155,7 @@ func (e *Effects) deadLetter(ctx context.Context, shard int, key string, m strea
 	letter, _ := json.Marshal(map[string]any{"entry": m.ID, "job": m.Values["m"], "error": cause.Error(), "at": e.now()})
 	if _, err := e.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.LPush(ctx, dead, letter)
+		p.LTrim(ctx, dead, 0, 9999)
 		p.Expire(ctx, dead, 7*24*time.Hour)
 		p.XAck(ctx, key, effectsGroup, m.ID)
 		p.XDel(ctx, key, m.ID)

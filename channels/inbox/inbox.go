@@ -42,6 +42,7 @@ var failScript = redis.NewScript(`
 local n = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 if n < tonumber(ARGV[3]) then return 0 end
 redis.call('LPUSH', KEYS[3], ARGV[4])
+redis.call('LTRIM', KEYS[3], 0, 9999)
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 redis.call('XACK', KEYS[1], ARGV[2], ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])

@@ -193,10 +193,12 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	s.Close() // the process stops
 	reopened, err := OpenSpool(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer reopened.Close()
 	if reopened.Pending() != 3 {
 		t.Fatalf("after reopen: %d pending, want 3", reopened.Pending())
 	}
@@ -238,4 +240,21 @@ func TestSpoolTornLineDoesNotSwallowTheNext(t *testing.T) {
 	if fmt.Sprint(got) != "[SM-after]" {
 		t.Errorf("replayed %v, want [SM-after]", got)
 	}
+}
+
+func TestSpoolIsNotShared(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.jsonl")
+	s, err := OpenSpool(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenSpool(path); err == nil {
+		t.Fatal("a second process opened a spool in use")
+	}
+	s.Close()
+	again, err := OpenSpool(path)
+	if err != nil {
+		t.Fatalf("after close: %v", err)
+	}
+	again.Close()
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"github.com/hotline-org/hotline/channels"
 )
@@ -18,6 +19,7 @@ import (
 // crash of the process as well as an outage of Redis.
 type Spool struct {
 	path string
+	lock *os.File // held for the process's life: two processes must never share a spool
 
 	mu      sync.Mutex
 	pending int // lines in the file not yet replayed
@@ -29,7 +31,15 @@ func OpenSpool(path string) (*Spool, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("spool dir: %w", err)
 	}
-	s := &Spool{path: path}
+	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spool lock: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("spool %s is in use by another process (set HOTLINE_SPOOL to a file of this process's own): %w", path, err)
+	}
+	s := &Spool{path: path, lock: lock}
 	lines, err := s.readLocked()
 	if err != nil {
 		return nil, err
@@ -176,3 +186,6 @@ func (s *Spool) dropFirst(n int) error {
 	s.pending = len(rest)
 	return nil
 }
+
+// Close lets another process open the spool.
+func (s *Spool) Close() error { return s.lock.Close() }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
+	"io"
 	"html/template"
 	"net/http"
 	"strings"
@@ -19,7 +21,12 @@ import (
 // routes lists every route of the hotline, so that the whole surface reads at once.
 func (a *app) routes() http.Handler {
 	r := gin.New()
-	r.Use(gin.Recovery())
+	// gin's default recovery prints the request's headers (signatures, later cookies
+	// and the Telegram secret); log only where it happened.
+	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, err any) {
+		a.log.Error("handler panicked", "path", c.FullPath(), "panic", fmt.Sprint(err))
+		c.AbortWithStatus(http.StatusInternalServerError)
+	}))
 	r.HandleMethodNotAllowed = true
 
 	r.GET("/", handleLanding(a))

@@ -178,6 +178,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, func(), erro
 	if err != nil {
 		return fail(err)
 	}
+	closers = append(closers, func() { spool.Close() })
 	if n := spool.Pending(); n > 0 {
 		log.Warn("spool holds messages from an earlier run; replaying", "count", n)
 	}
