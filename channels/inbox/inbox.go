@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -235,4 +237,42 @@ func (b *Inbox) Spooled() int {
 		return 0
 	}
 	return b.cfg.Spool.Pending()
+}
+
+// AdoptSpools replays the spools that other processes left behind in dir (a process
+// replaced during a Redis outage comes back under another name) and removes each once
+// it is empty. A spool still locked by a live process is left to it.
+func (b *Inbox) AdoptSpools(ctx context.Context, dir string) (int, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "spool-*.jsonl"))
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, p := range paths {
+		if b.cfg.Spool != nil && p == b.cfg.Spool.path {
+			continue
+		}
+		sp, err := OpenSpool(p)
+		if err != nil {
+			continue // in use by a live process, or unreadable: not ours to take
+		}
+		n, err := sp.Replay(ctx, func(ctx context.Context, in channels.Inbound) error {
+			_, err := b.add(ctx, in)
+			return err
+		})
+		total += n
+		empty := err == nil && sp.Pending() == 0
+		if empty {
+			os.Remove(p)
+		}
+		sp.Close()
+		if empty {
+			os.Remove(p + ".lock")
+		}
+		if err != nil {
+			return total, fmt.Errorf("adopt spool %s: %w", filepath.Base(p), err)
+		}
+		b.log.Warn("replayed a spool left by another process", "file", filepath.Base(p), "count", n)
+	}
+	return total, nil
 }

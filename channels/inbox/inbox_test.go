@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/redistest"
 	"github.com/hotline-org/hotline/channels/stream"
 )
 
@@ -257,4 +258,47 @@ func TestSpoolIsNotShared(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 	again.Close()
+}
+
+// TestAdoptSpoolLeftByAReplacedProcess: a process spooled messages during an outage and
+// was replaced; the next process replays its file and removes it.
+func TestAdoptSpoolLeftByAReplacedProcess(t *testing.T) {
+	rdb, prefix := redistest.Single(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := OpenSpool(filepath.Join(dir, "spool-old-pod.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := old.Append(msg(fmt.Sprintf("SM%032d", i), "+15005550006", fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live, err := OpenSpool(filepath.Join(dir, "spool-live-pod.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	if err := live.Append(msg("SMlive", "+15005550007", "x")); err != nil {
+		t.Fatal(err)
+	}
+	b := New(rdb, Config{Prefix: prefix, Shards: 1}, quiet)
+	if n, err := b.AdoptSpools(ctx, dir); err != nil || n != 0 {
+		t.Fatalf("while the old process lives: adopted %d, err %v", n, err)
+	}
+	old.Close() // the old process is gone
+	n, err := b.AdoptSpools(ctx, dir)
+	if err != nil || n != 3 {
+		t.Fatalf("adopted %d, err %v; want 3", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "spool-old-pod.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("adopted spool not removed: %v", err)
+	}
+	if live.Pending() != 1 {
+		t.Errorf("a live process's spool was touched")
+	}
+	if l, _ := b.Backlog(ctx, 0); l != 3 {
+		t.Errorf("backlog %d, want 3", l)
+	}
 }

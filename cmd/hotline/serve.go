@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -90,7 +91,18 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	var workers sync.WaitGroup
 	workers.Add(2)
 	go func() { defer workers.Done(); a.leases.Run(workCtx) }()
-	go func() { defer workers.Done(); a.inbox.RunSpool(workCtx, time.Second) }()
+	go func() {
+		defer workers.Done()
+		// Messages a replaced process spooled during a Redis outage would otherwise
+		// wait in its file for ever; retry until Redis takes them.
+		for workCtx.Err() == nil {
+			if _, err := a.inbox.AdoptSpools(workCtx, filepath.Dir(cfg.SpoolPath)); err == nil {
+				break
+			}
+			sleep(workCtx, 5*time.Second)
+		}
+		a.inbox.RunSpool(workCtx, time.Second)
+	}()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -352,4 +364,13 @@ func migrate(ctx context.Context, getenv func(string) string, stderr io.Writer) 
 	}
 	log.Info("database is up to date", "backend", store.Backend())
 	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
