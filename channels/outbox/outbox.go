@@ -120,7 +120,7 @@ type shardRun struct {
 	o                        *Outbox
 	shard                    int
 	reply, bulk, retry, dead string
-	tag, consumer            string
+	tag                      string
 	mu                       sync.Mutex
 	pauseUntil               time.Time
 	blocked                  map[string]time.Time // contact → due time of its last deferred message
@@ -185,6 +185,12 @@ func (o *Outbox) RunShard(ctx context.Context, shard int, leaseKey, token string
 		}
 	}
 	return nil
+}
+
+func (r *shardRun) isStalled() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stalled
 }
 
 func (r *shardRun) paused() time.Duration {
@@ -274,6 +280,11 @@ func (r *shardRun) sendGroup(ctx context.Context, qs []queued) error {
 		}
 		if done {
 			continue
+		}
+		if r.isStalled() {
+			// Paused by the provider: this message and the rest stay pending and are
+			// read again, in order, when the pause ends.
+			return nil
 		}
 		// q failed for now and was deferred; what follows for the contact waits too.
 		r.mu.Lock()
