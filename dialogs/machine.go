@@ -75,13 +75,22 @@ func (t *turn) step(ev Event) {
 		t.say("optout.done", nil)
 		return
 	case t.s.OptedOut && kw != KwStart:
+		// No replies to someone who opted out; an operator who holds the conversation
+		// still sees what they write.
+		if t.s.Owner != OwnerBot && t.s.Owner != OwnerQueue {
+			t.forward(ev)
+		}
 		return
-	case kw == KwStart:
+	case kw == KwStart && (t.s.OptedOut || t.s.Owner == OwnerBot):
 		if t.s.OptedOut {
 			t.s.OptedOut = false
 			t.say("optout.undone", nil)
 		}
-		if t.s.At.Flow == "" {
+		if t.s.Owner != OwnerBot {
+			return
+		}
+		if t.s.At.Flow == "" || !t.m.known(t.s.At) {
+			t.s.At = Position{}
 			t.begin()
 			return
 		}
