@@ -120,10 +120,25 @@ func (t *turn) step(ev Event) {
 	if t.s.At.Flow == "" {
 		// A first message is never taken as an answer: "2" from someone whose session
 		// expired must not pick a language they did not see.
-		if kw == KwHelp {
+		switch {
+		case kw == KwHelp:
 			t.say("help", nil)
+		case ev.Kind == EventLocation:
+			t.say("location.received", nil)
 		}
 		t.begin()
+		return
+	}
+	switch ev.Kind {
+	case EventMedia:
+		t.say("media.unsupported", nil)
+		t.prompt()
+		return
+	case EventLocation:
+		// No flow takes a position yet: say honestly what it does not do, and how to
+		// get help.
+		t.say("location.received", nil)
+		t.prompt()
 		return
 	}
 	switch kw {
@@ -178,9 +193,17 @@ func (t *turn) waiting(kw Keyword, ev Event) {
 	}
 }
 
-// forward keeps what the contact wrote for the person who answers.
+// forward keeps what the contact wrote (or that they sent media or a location) for the
+// person who answers.
 func (t *turn) forward(ev Event) {
-	t.effects = append(t.effects, Effect{Kind: EffectHandoffInbound, Data: map[string]string{"text": ev.Text}})
+	data := map[string]string{"text": ev.Text}
+	switch ev.Kind {
+	case EventMedia:
+		data["media"] = "1"
+	case EventLocation:
+		data["location"] = strconv.FormatFloat(ev.Location.Lat, 'f', 6, 64) + "," + strconv.FormatFloat(ev.Location.Lon, 'f', 6, 64)
+	}
+	t.effects = append(t.effects, Effect{Kind: EffectHandoffInbound, Data: data})
 }
 
 func (t *turn) effectResult(ev Event) {

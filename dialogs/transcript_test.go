@@ -20,6 +20,8 @@ var update = flag.Bool("update", false, "rewrite the golden transcripts in testd
 // SMS rendering, and compares the whole transcript. Lines:
 //
 //	> text          what the person sends
+//	> [voice note]  a voice note or other media, without text
+//	> [location 35.2,12.5]  a shared location
 //	>! kind k=v     the result of an effect coming back (ok); >!fail kind … when it failed
 //	@resumed LANG   (first line) the contact's earlier session expired; LANG survived
 //	< text          what the bot answers (one line per line; "< ~~~" between SMS parts)
@@ -69,6 +71,14 @@ func play(t *testing.T, m *Machine, b *locales.Bundle, script string) string {
 		case strings.HasPrefix(line, ">!"):
 			out.WriteString(line + "\n")
 			s = turnOnce(&out, m, b, s, Event{Kind: EventEffect, Effect: parseEffect(t, line)}, now)
+		case line == "> [voice note]":
+			out.WriteString(line + "\n")
+			s = turnOnce(&out, m, b, s, Event{Kind: EventMedia}, now)
+		case strings.HasPrefix(line, "> [location "):
+			out.WriteString(line + "\n")
+			var loc channels.Location
+			fmt.Sscanf(strings.TrimPrefix(line, "> [location "), "%f,%f]", &loc.Lat, &loc.Lon)
+			s = turnOnce(&out, m, b, s, Event{Kind: EventLocation, Location: &loc}, now)
 		case strings.HasPrefix(line, "> "):
 			out.WriteString(line + "\n")
 			s = turnOnce(&out, m, b, s, Event{Kind: EventText, Text: strings.TrimPrefix(line, "> ")}, now)

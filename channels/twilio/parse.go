@@ -39,7 +39,7 @@ func (e *FieldError) Error() string {
 func (e *FieldError) Unwrap() error { return ErrInvalidMessage }
 
 // ParseMessage reads an inbound message webhook's parameters into a channels.Inbound
-// received at now. Only channels.SMS is handled yet.
+// received at now, for channels.SMS or channels.WhatsApp.
 func ParseMessage(ch channels.Channel, form url.Values, now time.Time) (channels.Inbound, error) {
 	sid := form.Get("MessageSid")
 	switch {
@@ -62,7 +62,7 @@ func ParseMessage(ch channels.Channel, form url.Values, now time.Time) (channels
 	if err != nil {
 		return channels.Inbound{}, err
 	}
-	return channels.Inbound{
+	in := channels.Inbound{
 		ID:      sid,
 		Channel: ch,
 		Contact: from,
@@ -71,12 +71,46 @@ func ParseMessage(ch channels.Channel, form url.Values, now time.Time) (channels
 		Text:     strings.ToValidUTF8(form.Get("Body"), "\uFFFD"),
 		Media:    media,
 		Received: now,
-	}, nil
+	}
+	if ch == channels.WhatsApp {
+		if in.Location, err = parseLocation(form); err != nil {
+			return channels.Inbound{}, err
+		}
+		// A tapped quick-reply button carries its text, not a Body.
+		if in.Text == "" {
+			in.Text = strings.ToValidUTF8(form.Get("ButtonText"), "\uFFFD")
+		}
+	}
+	return in, nil
+}
+
+// parseLocation reads a WhatsApp location message; nil when the message has none.
+func parseLocation(form url.Values) (*channels.Location, error) {
+	lat, lon := form.Get("Latitude"), form.Get("Longitude")
+	if lat == "" && lon == "" {
+		return nil, nil
+	}
+	la, err1 := strconv.ParseFloat(lat, 64)
+	lo, err2 := strconv.ParseFloat(lon, 64)
+	switch {
+	case err1 != nil || la < -90 || la > 90 || la != la:
+		return nil, &FieldError{"Latitude", "is not a latitude"}
+	case err2 != nil || lo < -180 || lo > 180 || lo != lo:
+		return nil, &FieldError{"Longitude", "is not a longitude"}
+	}
+	clip := func(s string) string {
+		s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
+		if len(s) > 512 {
+			s = s[:512]
+		}
+		return s
+	}
+	return &channels.Location{Lat: la, Lon: lo, Address: clip(form.Get("Address")), Label: clip(form.Get("Label"))}, nil
 }
 
 // address checks a From or To parameter for channel ch. Each channel has its own
-// address form: SMS a bare number (E.164, a short code, or a sender name); WhatsApp,
-// when it comes, "whatsapp:+…" here and its own rule below.
+// address form: SMS a bare number (E.164, a short code, or a sender name); WhatsApp
+// "whatsapp:+…", kept whole, since replies go to that same address.
 func address(ch channels.Channel, field, raw string) (string, error) {
 	a := strings.TrimSpace(raw)
 	switch {
@@ -95,8 +129,14 @@ func address(ch channels.Channel, field, raw string) (string, error) {
 			return "", &FieldError{field, "is not an SMS address"}
 		}
 		return a, nil
+	case channels.WhatsApp:
+		num, ok := strings.CutPrefix(a, "whatsapp:")
+		if !ok || !isE164(num) {
+			return "", &FieldError{field, "is not a WhatsApp address"}
+		}
+		return a, nil
 	default:
-		return "", &FieldError{"channel", "is not handled by the Twilio adapter yet"}
+		return "", &FieldError{"channel", "is not handled by the Twilio adapter"}
 	}
 }
 
@@ -140,6 +180,20 @@ func isMessageSID(s string) bool {
 	}
 	for _, c := range []byte(s[2:]) {
 		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// isE164 reports whether s is "+" and 6 to 15 digits.
+func isE164(s string) bool {
+	d, ok := strings.CutPrefix(s, "+")
+	if !ok || len(d) < 6 || len(d) > 15 {
+		return false
+	}
+	for _, r := range d {
+		if r < '0' || r > '9' {
 			return false
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hotline-org/hotline/channels"
@@ -19,13 +20,18 @@ func TestParseMessageErrors(t *testing.T) {
 		{"missing From", "missing_from.form", "From"},
 		{"too many media", "too_many_media.form", "NumMedia"},
 		{"whatsapp address", "whatsapp.form", "From"},
+		{"latitude out of range", "whatsapp_bad_location.form", "Latitude"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			form, err := url.ParseQuery(payload(t, tc.payload))
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = ParseMessage(channels.SMS, form, testNow)
+			ch := channels.SMS
+			if strings.HasPrefix(form.Get("From"), "whatsapp:") && tc.field != "From" {
+				ch = channels.WhatsApp
+			}
+			_, err = ParseMessage(ch, form, testNow)
 			var fe *FieldError
 			if !errors.As(err, &fe) || !errors.Is(err, ErrInvalidMessage) {
 				t.Fatalf("error %v, want a FieldError wrapping ErrInvalidMessage", err)
@@ -95,18 +101,23 @@ func FuzzParseMessage(f *testing.F) {
 		if err != nil {
 			return
 		}
-		in, err := ParseMessage(channels.SMS, form, testNow)
-		if err != nil {
-			if !errors.Is(err, ErrInvalidMessage) {
-				t.Fatalf("error %v does not wrap ErrInvalidMessage", err)
+		for _, ch := range []channels.Channel{channels.SMS, channels.WhatsApp} {
+			in, err := ParseMessage(ch, form, testNow)
+			if err != nil {
+				if !errors.Is(err, ErrInvalidMessage) {
+					t.Fatalf("error %v does not wrap ErrInvalidMessage", err)
+				}
+				continue
 			}
-			return
-		}
-		if in.ID == "" || in.Contact == "" {
-			t.Fatalf("parsed %+v without an ID or a contact", in)
-		}
-		if len(in.Media) > maxMedia {
-			t.Fatalf("%d media", len(in.Media))
+			if in.ID == "" || in.Contact == "" {
+				t.Fatalf("parsed %+v without an ID or a contact", in)
+			}
+			if len(in.Media) > maxMedia {
+				t.Fatalf("%d media", len(in.Media))
+			}
+			if l := in.Location; l != nil && (l.Lat < -90 || l.Lat > 90 || l.Lon < -180 || l.Lon > 180) {
+				t.Fatalf("location out of range: %+v", l)
+			}
 		}
 	})
 }

@@ -52,8 +52,8 @@ func (c SenderConfig) Validate() error {
 	return nil
 }
 
-// Sender sends SMS through Twilio's REST API with twilio-go. It is safe for
-// concurrent use.
+// Sender sends SMS or WhatsApp messages through Twilio's REST API with twilio-go.
+// It is safe for concurrent use.
 type Sender struct {
 	cfg     SenderConfig
 	client  *restClient
@@ -90,8 +90,8 @@ func (s *Sender) Send(ctx context.Context, o channels.Outbound, p channels.Piece
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if o.Channel != "" && o.Channel != channels.SMS {
-		return &channels.SendError{Message: "twilio sender handles sms, not " + string(o.Channel), Permanent: true}
+	if o.Channel != "" && o.Channel != channels.SMS && o.Channel != channels.WhatsApp {
+		return &channels.SendError{Message: "twilio sender handles sms and whatsapp, not " + string(o.Channel), Permanent: true}
 	}
 	if s.baseErr != nil {
 		// Retryable: the messages wait in the outbox until the configuration is fixed.

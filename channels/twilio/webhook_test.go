@@ -32,6 +32,7 @@ const (
 	testToken     = "0123456789abcdef0123456789abcdef"
 	testPublicURL = "https://hotline.example.org"
 	smsPath       = "/webhooks/twilio/sms"
+	waPath        = "/webhooks/twilio/whatsapp"
 )
 
 var testNow = time.Date(2025, 11, 27, 10, 0, 0, 0, time.UTC)
@@ -147,6 +148,24 @@ var webhookCases = []webhookCase{
 	{name: "missing From", payload: "missing_from.form", status: 400, reason: "bad_fields"},
 	{name: "too many media", payload: "too_many_media.form", status: 400, reason: "bad_fields"},
 	{name: "whatsapp on the sms webhook", payload: "whatsapp.form", status: 400, reason: "bad_fields"},
+	{
+		name: "whatsapp text", payload: "whatsapp_text.form", target: waPath, status: 200,
+		want: &channels.Inbound{ID: "SM66666666666666666666666666666666", Channel: channels.WhatsApp,
+			Contact: "whatsapp:+218910000001", To: "whatsapp:+15555550100", Text: "مرحبا", Received: testNow},
+	},
+	{
+		name: "whatsapp location", payload: "whatsapp.form", target: waPath, status: 200,
+		want: &channels.Inbound{ID: "SM55555555555555555555555555555555", Channel: channels.WhatsApp,
+			Contact: "whatsapp:+218910000001", To: "whatsapp:+15555550100", Received: testNow,
+			Location: &channels.Location{Lat: 35.2083, Lon: 12.5017}},
+	},
+	{
+		name: "whatsapp voice note", payload: "whatsapp_voice.form", target: waPath, status: 200,
+		want: &channels.Inbound{ID: "MM77777777777777777777777777777777", Channel: channels.WhatsApp,
+			Contact: "whatsapp:+218910000001", To: "whatsapp:+15555550100", Received: testNow,
+			Media: []channels.Media{{URL: "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages/MM77777777777777777777777777777777/Media/ME77777777777777777777777777777777", ContentType: "audio/ogg"}}},
+	},
+	{name: "sms on the whatsapp webhook", payload: "sms.form", target: waPath, status: 400, reason: "bad_fields"},
 	{name: "enqueue error", payload: "sms.form", enqueueErr: errors.New("redis: connection refused"),
 		status: 500, reason: "enqueue_failed"},
 }
@@ -178,8 +197,10 @@ func TestHandleMessage(t *testing.T) {
 			var logs bytes.Buffer
 			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			r := gin.New()
-			r.POST(smsPath, HandleMessage(channels.SMS, NewVerifier(testToken, testPublicURL), q,
-				func() time.Time { return testNow }, func(reason string) { reasons = append(reasons, reason) }, log))
+			for path, ch := range map[string]channels.Channel{smsPath: channels.SMS, waPath: channels.WhatsApp} {
+				r.POST(path, HandleMessage(ch, NewVerifier(testToken, testPublicURL), q,
+					func() time.Time { return testNow }, func(reason string) { reasons = append(reasons, reason) }, log))
+			}
 
 			req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
 			req.Host = "attacker.example"

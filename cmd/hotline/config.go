@@ -28,6 +28,7 @@ type config struct {
 	TwilioAccountSID string
 	TwilioAuthToken  string
 	TwilioSMSFrom    string
+	TwilioWhatsApp   string
 	TwilioAPIURL     string
 
 	LookupKey  []byte
@@ -57,11 +58,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		TwilioAccountSID: env("TWILIO_ACCOUNT_SID", ""),
 		TwilioAuthToken:  env("TWILIO_AUTH_TOKEN", ""),
 		TwilioSMSFrom:    env("TWILIO_SMS_FROM", ""),
+		TwilioWhatsApp:   env("TWILIO_WHATSAPP_FROM", ""),
 		TwilioAPIURL:     env("TWILIO_API_URL", ""),
 		APIToken:         env("HOTLINE_API_TOKEN", ""),
 	}
 	c.DatabaseURL = env("DATABASE_URL", "sqlite:"+filepath.Join(c.DataDir, "hotline.db"))
 	c.Embedded = c.RedisURL == ""
+	if c.TwilioWhatsApp != "" && !strings.HasPrefix(c.TwilioWhatsApp, "whatsapp:+") {
+		return c, fmt.Errorf("TWILIO_WHATSAPP_FROM must look like whatsapp:+15551234567")
+	}
 	if strings.ContainsAny(c.RedisPrefix, "{}") {
 		return c, fmt.Errorf("HOTLINE_REDIS_PREFIX must not contain braces: they would break the Cluster hash tags")
 	}

@@ -412,8 +412,16 @@ func TestBadInputGetsClearAnswers(t *testing.T) {
 			}
 		})
 	}
-	if code := status(t, h.base+"/webhooks/telegram"); code != http.StatusNotFound {
-		t.Errorf("unknown channel: %d, want 404", code)
+	for _, path := range []string{"/webhooks/telegram", "/webhooks/twilio/whatsapp"} {
+		req, _ := http.NewRequest("POST", h.base+path, strings.NewReader("x=1"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s, a channel that is off: %d, want 404", path, resp.StatusCode)
+		}
 	}
 	if code := status(t, h.base+"/readyz"); code != 200 {
 		t.Errorf("readyz %d", code)
@@ -478,4 +486,58 @@ func grep(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// whatsapp posts a signed WhatsApp webhook as Twilio would.
+func (h *hotline) whatsapp(t *testing.T, form url.Values) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", h.base+"/webhooks/twilio/whatsapp", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(authToken, h.public+"/webhooks/twilio/whatsapp", form))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestWhatsAppConversationWithAVoiceNote(t *testing.T) {
+	const waFrom, contact = "whatsapp:+15005550001", "whatsapp:+218910000001"
+	h := startHotline(t, map[string]string{"TWILIO_WHATSAPP_FROM": waFrom})
+	base := func(sid string) url.Values {
+		return url.Values{"MessageSid": {sid}, "AccountSid": {accountSID}, "From": {contact}, "To": {waFrom},
+			"WaId": {"218910000001"}, "ProfileName": {"A"}, "NumMedia": {"0"}, "ApiVersion": {"2010-04-01"}}
+	}
+	hello := base(sid(300))
+	hello.Set("Body", "مرحبا")
+	if code := h.whatsapp(t, hello); code != 200 {
+		t.Fatalf("webhook answered %d", code)
+	}
+	h.waitReplies(t, 1)
+	pick := base(sid(301))
+	pick.Set("Body", "4")
+	h.whatsapp(t, pick)
+	h.waitReplies(t, 2)
+	voice := base(sid(302))
+	voice.Set("MessageType", "audio")
+	voice.Set("NumMedia", "1")
+	voice.Set("MediaContentType0", "audio/ogg")
+	voice.Set("MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/"+accountSID+"/Messages/MM1/Media/ME1")
+	h.whatsapp(t, voice)
+	msgs := h.waitReplies(t, 3)
+	for _, m := range msgs {
+		if m.To != contact || m.From != waFrom {
+			t.Errorf("reply went %s → %s, want %s → %s", m.From, m.To, waFrom, contact)
+		}
+	}
+	if !strings.Contains(msgs[2].Body, "لا أستطيع سماع الرسائل الصوتية") || !strings.Contains(msgs[2].Body, "القائمة الرئيسية") {
+		t.Errorf("voice note answer: %q", msgs[2].Body)
+	}
+	// An SMS sender must not be able to post to the WhatsApp webhook.
+	sms := base(sid(303))
+	sms.Set("From", "+15005550006")
+	if code := h.whatsapp(t, sms); code != http.StatusBadRequest {
+		t.Errorf("SMS address on the WhatsApp webhook: %d, want 400", code)
+	}
 }

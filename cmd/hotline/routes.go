@@ -39,6 +39,10 @@ func (a *app) routes() http.Handler {
 		r.POST("/webhooks/twilio/sms", twilio.HandleMessage(channels.SMS, a.verifier, a.inbox, a.now,
 			a.rejected(channels.SMS), a.log))
 	}
+	if a.senders[channels.WhatsApp] != nil {
+		r.POST("/webhooks/twilio/whatsapp", twilio.HandleMessage(channels.WhatsApp, a.verifier, a.inbox, a.now,
+			a.rejected(channels.WhatsApp), a.log))
+	}
 	if a.cfg.Simulator == "on" {
 		web.Mount(r, web.Config{Enqueuer: a.inbox, Redis: a.rdb, Prefix: a.cfg.RedisPrefix, Now: a.now, Log: a.log})
 	}

@@ -209,6 +209,11 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, func(), erro
 		}
 		a.senders[channels.SMS] = twilio.NewSender(sc)
 		a.verifier = twilio.NewVerifier(cfg.TwilioAuthToken, cfg.PublicURL)
+		if cfg.TwilioWhatsApp != "" {
+			wc := sc
+			wc.From = cfg.TwilioWhatsApp
+			a.senders[channels.WhatsApp] = twilio.NewSender(wc)
+		}
 	}
 	a.outbox = outbox.New(rdb, a.senders, outbox.Config{Prefix: cfg.RedisPrefix}, a.now, log, a.metrics.observeSend)
 
@@ -248,6 +253,9 @@ func (a *app) channelsOn() []string {
 	var on []string
 	if a.verifier != nil {
 		on = append(on, "sms")
+	}
+	if a.senders[channels.WhatsApp] != nil {
+		on = append(on, "whatsapp")
 	}
 	if a.cfg.Simulator != "off" {
 		on = append(on, "simulator")
