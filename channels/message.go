@@ -104,7 +104,13 @@ type Outbound struct {
 	Expect  Expect   `json:"expect,omitempty"`
 	Lane    Lane     `json:"lane,omitempty"`
 	Test    bool     `json:"test,omitempty"`
+	// Until is the last moment this message may go out as free text: WhatsApp takes
+	// free text only within 24 hours of the contact's last message. Zero: no limit.
+	Until time.Time `json:"until,omitempty"`
 }
+
+// WhatsAppWindow is how long after a contact's last message WhatsApp takes free text.
+const WhatsAppWindow = 24 * time.Hour
 
 // Enqueuer takes an accepted inbound message and makes it durable. New is false when
 // the provider ID was seen before (a provider retry).

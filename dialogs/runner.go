@@ -153,10 +153,17 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 		s.Channel, s.Test = in.Channel, in.Test
 	}
 	next, prompts, effects := r.m.Step(s, EventFrom(in), r.now())
+	if in.Effect == nil && !in.Received.IsZero() {
+		next.LastSeen = in.Received
+	}
 	var outs []channels.Outbound
 	if o, ok := Localize(r.b, next, prompts); ok {
 		o.ID = in.ID + ":0"
 		o.Channel, o.Contact, o.From, o.Lane, o.Test = in.Channel, in.Contact, in.To, channels.LaneReply, in.Test
+		if in.Channel == channels.WhatsApp && !next.LastSeen.IsZero() {
+			// A minute short of the window: the provider's clock and ours differ.
+			o.Until = next.LastSeen.Add(channels.WhatsAppWindow - time.Minute)
+		}
 		outs = append(outs, o)
 	}
 	var jobs []EffectJob

@@ -39,6 +39,9 @@ type Session struct {
 	Test     bool              `json:"test,omitempty"`
 	Created  time.Time         `json:"created"`
 	Updated  time.Time         `json:"updated"`
+	// LastSeen is when the contact last sent something (not an effect result): it
+	// opens WhatsApp's 24-hour window.
+	LastSeen time.Time `json:"seen,omitempty"`
 	// Resumed marks a session started for a contact whose earlier one expired: only the
 	// language survived, so the bot greets them back instead of asking it again.
 	Resumed bool `json:"-"`

@@ -327,6 +327,13 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 		if sent[i] {
 			continue
 		}
+		if !q.out.Until.IsZero() && o.now().After(q.out.Until) {
+			// WhatsApp refuses free text outside its 24-hour window (and counts the
+			// attempt against the sender): never try.
+			o.report(Result{Channel: q.out.Channel, Outcome: "window_closed"})
+			o.log.Warn("message held back: outside the 24-hour window", "msg_id", q.out.ID)
+			return true, r.bury(ctx, q, "outside the WhatsApp 24-hour window")
+		}
 		if wait := r.paused(); wait > 0 {
 			r.mu.Lock()
 			r.stalled = true

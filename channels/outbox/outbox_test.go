@@ -274,3 +274,32 @@ func TestExhaustedRetriesBecomeDeadLetters(t *testing.T) {
 		t.Errorf("%d sent", n)
 	}
 }
+
+// TestNoFreeTextOutsideTheWindow: a WhatsApp reply whose 24-hour window closed while it
+// waited (retries, an outage) is never sent as free text.
+func TestNoFreeTextOutsideTheWindow(t *testing.T) {
+	g := newRig(t)
+	late := reply("SMw:0", "whatsapp:+15005550006", "hello")
+	late.Channel = channels.WhatsApp
+	late.Until = time.Now().Add(-time.Minute)
+	open := reply("SMw2:0", "whatsapp:+15005550007", "hello")
+	open.Channel = channels.WhatsApp
+	open.Until = time.Now().Add(time.Hour)
+	g.ob = outbox.New(g.rdb, map[channels.Channel]channels.Sender{channels.WhatsApp: twilio.NewSender(twilio.SenderConfig{
+		AccountSID: sid, AuthToken: token, APIURL: g.api.URL(), From: "whatsapp:+15005550001"})},
+		outbox.Config{Prefix: g.prefix, Block: 50 * time.Millisecond}, time.Now, quiet,
+		func(r outbox.Result) { g.mu.Lock(); g.results = append(g.results, r); g.mu.Unlock() })
+	g.queue(t, "", late)
+	g.queue(t, "", open)
+	stop := g.run(t)
+	defer stop()
+	msgs, err := g.api.WaitMessages(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "window outcome", func() bool { return g.outcomes()["window_closed"] == 1 })
+	time.Sleep(100 * time.Millisecond)
+	if n := len(g.api.Messages()); n != 1 || msgs[0].To != "whatsapp:+15005550007" {
+		t.Errorf("sent %d messages, first to %s; want only the one inside its window", n, msgs[0].To)
+	}
+}
