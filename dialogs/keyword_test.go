@@ -58,3 +58,15 @@ func TestStepRemovedByADeployShowsTheMenu(t *testing.T) {
 		}
 	}
 }
+
+func TestTelegramStartIsStart(t *testing.T) {
+	m := NewMachine([]string{"en"})
+	for _, text := range []string{"/start", "/start campaign-7", "/START"} {
+		if kw := m.keyword(text); kw != KwStart {
+			t.Errorf("%q → %v, want START", text, kw)
+		}
+	}
+	if kw := m.keyword("start the engine"); kw != KwNone {
+		t.Errorf("a sentence starting with 'start' → %v", kw)
+	}
+}

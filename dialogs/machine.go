@@ -59,7 +59,7 @@ func (t *turn) step(ev Event) {
 		t.effectResult(ev)
 		return
 	}
-	kw := t.m.keywords[Normalize(ev.Text)]
+	kw := t.m.keyword(ev.Text)
 
 	// Opting out and back in is honoured whoever owns the conversation.
 	switch {
@@ -216,6 +216,18 @@ func (t *turn) effectResult(ev Event) {
 			t.say("person.position", map[string]any{"Position": p})
 		}
 	}
+}
+
+// keyword finds the keyword a message is, if any. Telegram's "/start" (with or without
+// a deep-link payload) is START: "/" is trimmed as punctuation, the payload dropped.
+func (m *Machine) keyword(text string) Keyword {
+	n := Normalize(text)
+	if strings.HasPrefix(strings.TrimSpace(text), "/") {
+		if cmd, _, ok := strings.Cut(n, " "); ok && cmd == "START" {
+			return KwStart
+		}
+	}
+	return m.keywords[n]
 }
 
 // known reports whether a position names a step of the current flows.
