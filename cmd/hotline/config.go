@@ -29,7 +29,11 @@ type config struct {
 	TwilioAuthToken  string
 	TwilioSMSFrom    string
 	TwilioWhatsApp   string
-	TwilioAPIURL     string
+
+	TelegramToken  string
+	TelegramSecret string
+	TelegramAPIURL string
+	TwilioAPIURL   string
 
 	LookupKey  []byte
 	APIToken   string
@@ -59,6 +63,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		TwilioAuthToken:  env("TWILIO_AUTH_TOKEN", ""),
 		TwilioSMSFrom:    env("TWILIO_SMS_FROM", ""),
 		TwilioWhatsApp:   env("TWILIO_WHATSAPP_FROM", ""),
+		TelegramToken:    env("TELEGRAM_BOT_TOKEN", ""),
+		TelegramSecret:   env("TELEGRAM_WEBHOOK_SECRET", ""),
+		TelegramAPIURL:   env("TELEGRAM_API_URL", ""),
 		TwilioAPIURL:     env("TWILIO_API_URL", ""),
 		APIToken:         env("HOTLINE_API_TOKEN", ""),
 	}
@@ -66,6 +73,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.Embedded = c.RedisURL == ""
 	if c.TwilioWhatsApp != "" && !strings.HasPrefix(c.TwilioWhatsApp, "whatsapp:+") {
 		return c, fmt.Errorf("TWILIO_WHATSAPP_FROM must look like whatsapp:+15551234567")
+	}
+	if c.TelegramToken != "" && len(c.TelegramSecret) < 16 {
+		// Without the secret anyone could post updates as Telegram: the check is never
+		// skipped, so the channel does not start without it.
+		return c, fmt.Errorf("TELEGRAM_WEBHOOK_SECRET must be set (at least 16 characters: A-Z, a-z, 0-9, _ and -) when TELEGRAM_BOT_TOKEN is")
 	}
 	if strings.ContainsAny(c.RedisPrefix, "{}") {
 		return c, fmt.Errorf("HOTLINE_REDIS_PREFIX must not contain braces: they would break the Cluster hash tags")

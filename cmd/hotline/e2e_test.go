@@ -20,6 +20,7 @@ import (
 
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/redistest"
+	"github.com/hotline-org/hotline/channels/telegram/telegramtest"
 	"github.com/hotline-org/hotline/channels/twilio/twiliotest"
 	"github.com/hotline-org/hotline/dialogs"
 	"github.com/hotline-org/hotline/locales"
@@ -539,5 +540,67 @@ func TestWhatsAppConversationWithAVoiceNote(t *testing.T) {
 	sms.Set("From", "+15005550006")
 	if code := h.whatsapp(t, sms); code != http.StatusBadRequest {
 		t.Errorf("SMS address on the WhatsApp webhook: %d, want 400", code)
+	}
+}
+
+func TestTelegramConversationWithButtons(t *testing.T) {
+	const token, secret = "123456:TEST-token", "webhook-secret-0123456789"
+	tg := telegramtest.New(t, token)
+	h := startHotline(t, map[string]string{"TELEGRAM_BOT_TOKEN": token, "TELEGRAM_WEBHOOK_SECRET": secret,
+		"TELEGRAM_API_URL": tg.URL()})
+	post := func(body, sec string) int {
+		req, _ := http.NewRequest("POST", h.base+"/webhooks/telegram", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if sec != "" {
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", sec)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	start := `{"update_id":10000,"message":{"message_id":1,"date":1764212345,"from":{"id":1111111,"is_bot":false,"first_name":"A","language_code":"ar"},"chat":{"id":1111111,"type":"private"},"text":"/start"}}`
+	if code := post(start, "wrong-secret-0123456789"); code != http.StatusForbidden {
+		t.Fatalf("wrong secret: %d, want 403", code)
+	}
+	if code := post(start, secret); code != 200 {
+		t.Fatalf("start: %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	msgs, err := tg.WaitMessages(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The language is asked, never guessed from language_code; each option is a button.
+	if msgs[0].ChatID != "1111111" || !strings.Contains(msgs[0].Text, "Choose your language") ||
+		!strings.Contains(msgs[0].ReplyMarkup, `"callback_data":"4"`) {
+		t.Fatalf("first reply %+v", msgs[0])
+	}
+	press := `{"update_id":10001,"callback_query":{"id":"4382bfdwdsb323b2d9","chat_instance":"-7","from":{"id":1111111,"is_bot":false,"first_name":"A"},"message":{"message_id":2,"date":1764212350,"chat":{"id":1111111,"type":"private"},"text":"…"},"data":"4"}}`
+	if code := post(press, secret); code != 200 {
+		t.Fatalf("button: %d", code)
+	}
+	msgs, err = tg.WaitMessages(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msgs[1].Text, "القائمة الرئيسية") {
+		t.Errorf("after the Arabic button: %q", msgs[1].Text)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(tg.Callbacks()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if cb := tg.Callbacks(); len(cb) != 1 || cb[0] != "4382bfdwdsb323b2d9" {
+		t.Errorf("answered callbacks %v", cb)
+	}
+	// Telegram retries an update it thinks failed: the same update_id is handled once.
+	post(press, secret)
+	time.Sleep(300 * time.Millisecond)
+	if n := len(tg.Messages()); n != 2 {
+		t.Errorf("%d messages after a retried update, want 2", n)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/telegram"
 	"github.com/hotline-org/hotline/channels/twilio"
 	"github.com/hotline-org/hotline/channels/web"
 )
@@ -42,6 +43,10 @@ func (a *app) routes() http.Handler {
 	if a.senders[channels.WhatsApp] != nil {
 		r.POST("/webhooks/twilio/whatsapp", twilio.HandleMessage(channels.WhatsApp, a.verifier, a.inbox, a.now,
 			a.rejected(channels.WhatsApp), a.log))
+	}
+	if a.telegram != nil {
+		r.POST("/webhooks/telegram", telegram.HandleUpdate(a.inbox, a.cfg.TelegramSecret, a.now,
+			a.rejected(channels.Telegram), a.log, a.answerCallback))
 	}
 	if a.cfg.Simulator == "on" {
 		web.Mount(r, web.Config{Enqueuer: a.inbox, Redis: a.rdb, Prefix: a.cfg.RedisPrefix, Now: a.now, Log: a.log})
@@ -149,4 +154,16 @@ func handleLanding(a *app) gin.HandlerFunc {
 			"Database": strings.SplitN(a.cfg.DatabaseURL, ":", 2)[0],
 		})
 	}
+}
+
+// answerCallback stops a pressed Telegram button from spinning. It runs apart from the
+// webhook, which must answer Telegram at once; a failure only leaves the spinner.
+func (a *app) answerCallback(ctx context.Context, id string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := a.telegram.AnswerCallback(ctx, id); err != nil {
+			a.log.Warn("answer callback query", "err", err)
+		}
+	}()
 }

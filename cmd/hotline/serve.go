@@ -26,6 +26,7 @@ import (
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/inbox"
 	"github.com/hotline-org/hotline/channels/outbox"
+	"github.com/hotline-org/hotline/channels/telegram"
 	"github.com/hotline-org/hotline/channels/twilio"
 	"github.com/hotline-org/hotline/channels/web"
 	"github.com/hotline-org/hotline/dialogs"
@@ -47,6 +48,7 @@ type app struct {
 	leases   *dialogs.Leases
 	metrics  *metrics
 	verifier *twilio.Verifier
+	telegram *telegram.Sender
 	now      func() time.Time
 	hash     func(channels.Channel, string) string
 	senders  map[channels.Channel]channels.Sender
@@ -215,6 +217,14 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, func(), erro
 			a.senders[channels.WhatsApp] = twilio.NewSender(wc)
 		}
 	}
+	if cfg.TelegramToken != "" {
+		tg, err := telegram.NewSender(telegram.SenderConfig{Token: cfg.TelegramToken, APIURL: cfg.TelegramAPIURL})
+		if err != nil {
+			return fail(fmt.Errorf("telegram configuration: %w", err))
+		}
+		a.senders[channels.Telegram] = tg
+		a.telegram = tg
+	}
 	a.outbox = outbox.New(rdb, a.senders, outbox.Config{Prefix: cfg.RedisPrefix}, a.now, log, a.metrics.observeSend)
 
 	host, _ := os.Hostname()
@@ -256,6 +266,9 @@ func (a *app) channelsOn() []string {
 	}
 	if a.senders[channels.WhatsApp] != nil {
 		on = append(on, "whatsapp")
+	}
+	if a.telegram != nil {
+		on = append(on, "telegram")
 	}
 	if a.cfg.Simulator != "off" {
 		on = append(on, "simulator")

@@ -1,0 +1,223 @@
+package telegramtest
+
+import (
+	"context"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Message is one message the fake API accepted.
+type Message struct {
+	ChatID string
+	Text   string
+	// ReplyMarkup is the reply_markup parameter as sent (JSON), "" when none.
+	ReplyMarkup string
+}
+
+// Failure is a scripted error answer: Status (500 when zero) with Telegram's JSON error
+// body carrying Description, and parameters.retry_after when RetryAfter is set.
+type Failure struct {
+	Status      int
+	Description string
+	RetryAfter  int
+}
+
+// Server is a fake of the part of the Bot API the hotline uses (sendMessage,
+// answerCallbackQuery). It takes parameters as multipart/form-data (what go-telegram/bot
+// sends), URL-encoded forms or JSON. It is safe for concurrent use.
+type Server struct {
+	srv   *httptest.Server
+	token string
+
+	mu        sync.Mutex
+	msgs      []Message
+	callbacks []string
+	fails     []Failure
+	nextID    int
+	// added is closed and replaced whenever a message is recorded, so that waiters
+	// wake without polling.
+	added chan struct{}
+}
+
+// New starts a fake Bot API for the bot with token. It is closed when the test ends.
+func New(t testing.TB, token string) *Server {
+	t.Helper()
+	s := &Server{token: token, added: make(chan struct{})}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// URL is the server's base URL, for SenderConfig.APIURL.
+func (s *Server) URL() string { return s.srv.URL }
+
+// Messages returns a copy of the messages accepted so far, in order.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.msgs...)
+}
+
+// Callbacks returns the callback query IDs answered so far, in order.
+func (s *Server) Callbacks() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.callbacks...)
+}
+
+// WaitMessages waits until at least n messages were accepted and returns them, or
+// returns ctx's error.
+func (s *Server) WaitMessages(ctx context.Context, n int) ([]Message, error) {
+	for {
+		s.mu.Lock()
+		if len(s.msgs) >= n {
+			msgs := append([]Message(nil), s.msgs...)
+			s.mu.Unlock()
+			return msgs, nil
+		}
+		added := s.added
+		s.mu.Unlock()
+		select {
+		case <-added:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// FailNext makes the next call of any method answer f instead of succeeding; calls
+// queue up in order.
+func (s *Server) FailNext(f Failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fails = append(s.fails, f)
+}
+
+type apiError struct {
+	OK          bool   `json:"ok"`
+	ErrorCode   int    `json:"error_code"`
+	Description string `json:"description"`
+	Parameters  *struct {
+		RetryAfter int `json:"retry_after"`
+	} `json:"parameters,omitempty"`
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	method, ok := strings.CutPrefix(r.URL.Path, "/bot"+s.token+"/")
+	if !ok || s.token == "" || r.Method != http.MethodPost {
+		// Telegram answers an unknown token or path this way.
+		writeJSON(w, http.StatusNotFound, apiError{ErrorCode: 404, Description: "Not Found"})
+		return
+	}
+	params, err := readParams(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{ErrorCode: 400, Description: "Bad Request: " + err.Error()})
+		return
+	}
+	s.mu.Lock()
+	if len(s.fails) > 0 {
+		f := s.fails[0]
+		s.fails = s.fails[1:]
+		s.mu.Unlock()
+		if f.Status == 0 {
+			f.Status = http.StatusInternalServerError
+		}
+		body := apiError{ErrorCode: f.Status, Description: f.Description}
+		if f.RetryAfter > 0 {
+			body.Parameters = &struct {
+				RetryAfter int `json:"retry_after"`
+			}{f.RetryAfter}
+		}
+		writeJSON(w, f.Status, body)
+		return
+	}
+	s.mu.Unlock()
+
+	switch method {
+	case "sendMessage":
+		chatID, text := params["chat_id"], params["text"]
+		if _, err := strconv.ParseInt(chatID, 10, 64); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{ErrorCode: 400, Description: "Bad Request: chat not found"})
+			return
+		}
+		if text == "" {
+			writeJSON(w, http.StatusBadRequest, apiError{ErrorCode: 400, Description: "Bad Request: message text is empty"})
+			return
+		}
+		if m := params["reply_markup"]; m != "" && !json.Valid([]byte(m)) {
+			writeJSON(w, http.StatusBadRequest, apiError{ErrorCode: 400, Description: "Bad Request: can't parse reply keyboard markup JSON object"})
+			return
+		}
+		s.mu.Lock()
+		s.nextID++
+		id := s.nextID
+		s.msgs = append(s.msgs, Message{ChatID: chatID, Text: text, ReplyMarkup: params["reply_markup"]})
+		close(s.added)
+		s.added = make(chan struct{})
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": map[string]any{
+			"message_id": id, "date": 1764212345,
+			"chat": map[string]any{"id": json.Number(chatID), "type": "private"}, "text": text}})
+	case "answerCallbackQuery":
+		id := params["callback_query_id"]
+		if id == "" {
+			writeJSON(w, http.StatusBadRequest, apiError{ErrorCode: 400, Description: "Bad Request: query is too old and response timeout expired or query ID is invalid"})
+			return
+		}
+		s.mu.Lock()
+		s.callbacks = append(s.callbacks, id)
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": true})
+	default:
+		writeJSON(w, http.StatusNotFound, apiError{ErrorCode: 404, Description: "Not Found: method not found"})
+	}
+}
+
+// readParams reads a Bot API call's parameters as strings; JSON values that are not
+// strings (chat_id, reply_markup) are kept as their JSON text, as a form carries them.
+func readParams(r *http.Request) (map[string]string, error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	out := map[string]string{}
+	switch mt {
+	case "application/json":
+		var raw map[string]json.RawMessage
+		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(&raw); err != nil {
+			return nil, err
+		}
+		for k, v := range raw {
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				out[k] = s
+			} else {
+				out[k] = string(v)
+			}
+		}
+		return out, nil
+	case "multipart/form-data":
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			return nil, err
+		}
+	default:
+		if err := r.ParseForm(); err != nil {
+			return nil, err
+		}
+	}
+	for k, v := range r.Form {
+		if len(v) > 0 {
+			out[k] = v[0]
+		}
+	}
+	return out, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
