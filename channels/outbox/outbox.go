@@ -57,6 +57,10 @@ type Config struct {
 	MaxAttempts int                       // tries before a message is a dead letter
 	Backoff     func(n int) time.Duration // wait before the n-th retry
 	Block       time.Duration             // how long one read waits for replies
+	// Limits paces channels whose provider limits how fast it takes messages.
+	Limits map[channels.Channel]Limit
+	// Hash names a contact in rate-limit keys; it must not return the address.
+	Hash func(ch channels.Channel, contact string) string
 	// Concurrency is how many contacts of one shard are sent to at once. A provider
 	// call takes tens to hundreds of milliseconds; one at a time, a shard could send
 	// only a few messages a second.
@@ -90,6 +94,9 @@ func New(rdb redis.UniversalClient, senders map[channels.Channel]channels.Sender
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 16
+	}
+	if cfg.Hash == nil {
+		cfg.Limits = nil // no way to name a contact without its address: pace nothing
 	}
 	if report == nil {
 		report = func(Result) {}
@@ -339,6 +346,9 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 			r.stalled = true
 			r.mu.Unlock()
 			return false, nil
+		}
+		if err := r.wait(ctx, q.out); err != nil {
+			return false, err
 		}
 		start := o.now()
 		err := sender.Send(ctx, q.out, p)

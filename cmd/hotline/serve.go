@@ -225,7 +225,12 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, func(), erro
 		a.senders[channels.Telegram] = tg
 		a.telegram = tg
 	}
-	a.outbox = outbox.New(rdb, a.senders, outbox.Config{Prefix: cfg.RedisPrefix}, a.now, log, a.metrics.observeSend)
+	a.outbox = outbox.New(rdb, a.senders, outbox.Config{Prefix: cfg.RedisPrefix, Hash: a.hash,
+		Limits: map[channels.Channel]outbox.Limit{
+			// Telegram's limits for bots: about one message a second per chat, thirty a
+			// second overall; over them it answers 429.
+			channels.Telegram: {PerContact: time.Second, PerSecond: 30},
+		}}, a.now, log, a.metrics.observeSend)
 
 	host, _ := os.Hostname()
 	id := sanitize(host) + "-" + fmt.Sprint(os.Getpid()) + "-" + rand.Text()[:8]
