@@ -42,6 +42,10 @@ type EffectResult struct {
 	Data map[string]string `json:"data,omitempty"`
 }
 
+// EventBlocked is the kind of the event that tells a conversation its contact can no
+// longer be reached on the channel (they blocked the bot).
+const EventBlocked = "channel.blocked"
+
 // Inbound is one thing a contact sent (or an effect result for that contact), as it is
 // queued in the inbox.
 type Inbound struct {

@@ -2,6 +2,8 @@ package dialogs
 
 import (
 	"strconv"
+
+	"github.com/hotline-org/hotline/channels"
 	"strings"
 	"time"
 )
@@ -60,6 +62,7 @@ func (t *turn) step(ev Event) {
 		return
 	}
 	kw := t.m.keyword(ev.Text)
+	t.s.Blocked = false
 
 	// Opting out and back in is honoured whoever owns the conversation.
 	switch {
@@ -91,6 +94,10 @@ func (t *turn) step(ev Event) {
 		}
 		if t.s.At.Flow == "" || !t.m.known(t.s.At) {
 			t.s.At = Position{}
+			if t.s.Lang != "" {
+				t.goTo(FlowMenu, true)
+				return
+			}
 			t.begin()
 			return
 		}
@@ -125,6 +132,12 @@ func (t *turn) step(ev Event) {
 			t.say("help", nil)
 		case ev.Kind == EventLocation:
 			t.say("location.received", nil)
+		}
+		if t.s.Lang != "" && !t.s.Resumed {
+			// The conversation was ended (a blocked bot, a retired step) but we know
+			// their language: the menu, not the language question again.
+			t.goTo(FlowMenu, true)
+			return
 		}
 		t.begin()
 		return
@@ -208,6 +221,14 @@ func (t *turn) forward(ev Event) {
 
 func (t *turn) effectResult(ev Event) {
 	switch ev.Effect.Kind {
+	case channels.EventBlocked:
+		// They blocked the bot: end quietly. Whatever they send next means they are
+		// back (a blocked bot receives nothing), and starts over at the menu.
+		if t.s.Owner == OwnerQueue {
+			t.effect(EffectHandoffLeave)
+		}
+		t.s.Owner, t.s.Blocked = OwnerBot, true
+		t.s.At, t.s.Back = Position{}, nil
 	case EffectHandoffEnqueue:
 		if t.s.Owner != OwnerQueue || !ev.Effect.OK {
 			return

@@ -36,9 +36,12 @@ type Session struct {
 	Answers  map[string]string `json:"ans,omitempty"`
 	Cases    []string          `json:"cases,omitempty"`
 	OptedOut bool              `json:"optout,omitempty"`
-	Test     bool              `json:"test,omitempty"`
-	Created  time.Time         `json:"created"`
-	Updated  time.Time         `json:"updated"`
+	// Blocked: the channel said the contact blocked the bot; nothing is sent until they
+	// write again.
+	Blocked bool      `json:"blocked,omitempty"`
+	Test    bool      `json:"test,omitempty"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
 	// LastSeen is when the contact last sent something (not an effect result): it
 	// opens WhatsApp's 24-hour window.
 	LastSeen time.Time `json:"seen,omitempty"`

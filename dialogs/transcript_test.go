@@ -109,6 +109,9 @@ func turnOnce(out *strings.Builder, m *Machine, b *locales.Bundle, s Session, ev
 	if s.OptedOut {
 		out.WriteString(", opted out")
 	}
+	if s.Blocked {
+		out.WriteString(", blocked")
+	}
 	out.WriteString("\n\n")
 	return s
 }

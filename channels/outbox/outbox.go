@@ -61,6 +61,9 @@ type Config struct {
 	Limits map[channels.Channel]Limit
 	// Hash names a contact in rate-limit keys; it must not return the address.
 	Hash func(ch channels.Channel, contact string) string
+	// Events, when set, hears of a contact the channel cannot reach any more (a user
+	// who blocked the bot), so that the conversation can end quietly.
+	Events channels.Enqueuer
 	// Concurrency is how many contacts of one shard are sent to at once. A provider
 	// call takes tens to hundreds of milliseconds; one at a time, a shard could send
 	// only a few messages a second.
@@ -380,6 +383,17 @@ func (r *shardRun) failed(ctx context.Context, q queued, err error) (bool, error
 		se = &channels.SendError{Message: err.Error()}
 	}
 	switch {
+	case se.Blocked:
+		o.report(Result{Channel: q.out.Channel, Outcome: "blocked", Code: se.Code})
+		o.log.Warn("recipient blocked the bot; conversation ends", "msg_id", q.out.ID)
+		if o.cfg.Events != nil {
+			if _, err := o.cfg.Events.Enqueue(ctx, channels.Inbound{ID: q.out.ID + ":blocked", Channel: q.out.Channel,
+				Contact: q.out.Contact, Received: o.now(), Test: q.out.Test,
+				Effect: &channels.EffectResult{Kind: channels.EventBlocked, OK: true}}); err != nil {
+				return false, fmt.Errorf("report blocked contact: %w", err)
+			}
+		}
+		return true, r.bury(ctx, q, se.Error())
 	case se.OptedOut:
 		o.report(Result{Channel: q.out.Channel, Outcome: "opted_out", Code: se.Code})
 		o.log.Warn("recipient opted out at the provider; not retried", "msg_id", q.out.ID, "code", se.Code)

@@ -15,6 +15,8 @@ import (
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/outbox"
 	"github.com/hotline-org/hotline/channels/redistest"
+	"github.com/hotline-org/hotline/channels/telegram"
+	"github.com/hotline-org/hotline/channels/telegram/telegramtest"
 	"github.com/hotline-org/hotline/channels/twilio"
 	"github.com/hotline-org/hotline/channels/twilio/twiliotest"
 )
@@ -301,5 +303,54 @@ func TestNoFreeTextOutsideTheWindow(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if n := len(g.api.Messages()); n != 1 || msgs[0].To != "whatsapp:+15005550007" {
 		t.Errorf("sent %d messages, first to %s; want only the one inside its window", n, msgs[0].To)
+	}
+}
+
+// recorder is a test inbox that keeps what the outbox reports back.
+type recorder struct {
+	mu  sync.Mutex
+	got []channels.Inbound
+}
+
+func (r *recorder) Enqueue(_ context.Context, in channels.Inbound) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, in)
+	return true, nil
+}
+
+func (r *recorder) all() []channels.Inbound {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]channels.Inbound(nil), r.got...)
+}
+
+// TestBlockedBotEndsTheConversation: Telegram answers 403 for a user who blocked the
+// bot; the message is not retried and the conversation hears of it.
+func TestBlockedBotEndsTheConversation(t *testing.T) {
+	g := newRig(t)
+	const token = "123456:TEST-token"
+	tg := telegramtest.New(t, token)
+	tg.FailNext(telegramtest.Failure{Status: 403, Description: "Forbidden: bot was blocked by the user"})
+	sender, err := telegram.NewSender(telegram.SenderConfig{Token: token, APIURL: tg.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := &recorder{}
+	g.ob = outbox.New(g.rdb, map[channels.Channel]channels.Sender{channels.Telegram: sender},
+		outbox.Config{Prefix: g.prefix, Block: 50 * time.Millisecond, Events: events}, time.Now, quiet,
+		func(r outbox.Result) { g.mu.Lock(); g.results = append(g.results, r); g.mu.Unlock() })
+	o := reply("tg-1:0", "1111111", "hello")
+	o.Channel = channels.Telegram
+	g.queue(t, "", o)
+	stop := g.run(t)
+	defer stop()
+	waitFor(t, "blocked event", func() bool { return len(events.all()) == 1 })
+	ev := events.all()[0]
+	if ev.Effect == nil || ev.Effect.Kind != channels.EventBlocked || ev.Contact != "1111111" || ev.Channel != channels.Telegram {
+		t.Errorf("event %+v", ev)
+	}
+	if o := g.outcomes(); o["blocked"] != 1 || o["retry"] != 0 {
+		t.Errorf("outcomes %v", o)
 	}
 }

@@ -225,7 +225,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, func(), erro
 		a.senders[channels.Telegram] = tg
 		a.telegram = tg
 	}
-	a.outbox = outbox.New(rdb, a.senders, outbox.Config{Prefix: cfg.RedisPrefix, Hash: a.hash,
+	a.outbox = outbox.New(rdb, a.senders, outbox.Config{Prefix: cfg.RedisPrefix, Hash: a.hash, Events: a.inbox,
 		Limits: map[channels.Channel]outbox.Limit{
 			// Telegram's limits for bots: about one message a second per chat, thirty a
 			// second overall; over them it answers 429.
