@@ -210,9 +210,13 @@ func (t *turn) waiting(kw Keyword, ev Event) {
 // person who answers.
 func (t *turn) forward(ev Event) {
 	data := map[string]string{"text": ev.Text}
+	if len(ev.Media) > 0 {
+		// The operator fetches it through the hotline (provider URLs need credentials);
+		// the URL is personal data and never logged.
+		data["media"] = ev.Media[0].URL
+		data["media_type"] = ev.Media[0].ContentType
+	}
 	switch ev.Kind {
-	case EventMedia:
-		data["media"] = "1"
 	case EventLocation:
 		data["location"] = strconv.FormatFloat(ev.Location.Lat, 'f', 6, 64) + "," + strconv.FormatFloat(ev.Location.Lon, 'f', 6, 64)
 	}

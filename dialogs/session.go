@@ -69,6 +69,7 @@ type Event struct {
 	Kind     EventKind
 	Text     string
 	Location *channels.Location
+	Media    []channels.Media
 	Effect   *channels.EffectResult
 }
 
@@ -80,9 +81,9 @@ func EventFrom(in channels.Inbound) Event {
 	case in.Location != nil:
 		return Event{Kind: EventLocation, Location: in.Location, Text: in.Text}
 	case len(in.Media) > 0 && in.Text == "":
-		return Event{Kind: EventMedia}
+		return Event{Kind: EventMedia, Media: in.Media}
 	}
-	return Event{Kind: EventText, Text: in.Text}
+	return Event{Kind: EventText, Text: in.Text, Media: in.Media}
 }
 
 // PromptChoice is a menu option: Label is a message ID, localized in LabelLang when set

@@ -90,10 +90,11 @@ const maxKept = 50
 
 // Message is something a waiting contact wrote, kept for the person who answers.
 type Message struct {
-	At       time.Time `json:"at"`
-	Text     string    `json:"text,omitempty"`
-	Media    bool      `json:"media,omitempty"`    // a voice note, picture or file the operator can fetch
-	Location string    `json:"location,omitempty"` // "lat,lon" of a shared location
+	At        time.Time `json:"at"`
+	Text      string    `json:"text,omitempty"`
+	Media     string    `json:"media,omitempty"` // where the voice note, picture or file is (first of them)
+	MediaType string    `json:"media_type,omitempty"`
+	Location  string    `json:"location,omitempty"` // "lat,lon" of a shared location
 }
 
 func (q *Queue) messagesKey(key string) string { return q.prefix + "handoff:msgs:" + key }
@@ -230,7 +231,7 @@ func (q *Queue) EffectHandlers() map[string]dialogs.EffectHandler {
 		},
 		dialogs.EffectHandoffInbound: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
 			return nil, q.Touch(ctx, EntryKey(job.Channel, job.Hash), job.ID, Message{At: job.At, Text: job.Data["text"],
-				Media: job.Data["media"] == "1", Location: job.Data["location"]}, entryFor(job))
+				Media: job.Data["media"], MediaType: job.Data["media_type"], Location: job.Data["location"]}, entryFor(job))
 		},
 	}
 }

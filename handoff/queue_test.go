@@ -53,14 +53,15 @@ func TestQueueOrdersByPriorityThenWaitAndKeepsMessages(t *testing.T) {
 	// What a waiting contact writes is kept once per job, for the operator.
 	h := q.EffectHandlers()[dialogs.EffectHandoffInbound]
 	job := dialogs.EffectJob{ID: "SM1:e0", Channel: channels.SMS, Hash: "early-question", At: t0,
-		Data: map[string]string{"text": "we are three, one child"}}
+		Data: map[string]string{"text": "we are three, one child", "media": "https://api.twilio.com/x/Media/ME1", "media_type": "audio/ogg"}}
 	for range 2 {
 		if _, err := h(ctx, job); err != nil {
 			t.Fatal(err)
 		}
 	}
 	msgs, err := q.Messages(ctx, "sms:early-question")
-	if err != nil || len(msgs) != 1 || msgs[0].Text != "we are three, one child" {
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "we are three, one child" || msgs[0].MediaType != "audio/ogg" ||
+		msgs[0].Media != "https://api.twilio.com/x/Media/ME1" {
 		t.Fatalf("kept messages %v, err %v", msgs, err)
 	}
 	if err := q.Remove(ctx, "sms:early-question"); err != nil {
