@@ -37,3 +37,19 @@ type SendError struct {
 func (e *SendError) Error() string {
 	return fmt.Sprintf("send failed: status %d code %d: %s", e.Status, e.Code, e.Message)
 }
+
+// DeliveryReport is what a provider later says of a message it accepted: delivered,
+// read, or failed with a code.
+type DeliveryReport struct {
+	Channel    Channel
+	Contact    string
+	OutboundID string // the Outbound's ID
+	Seq        int    // which piece
+	Status     string // queued, sent, delivered, read, undelivered, failed…
+	Code       int    // the provider's error code on failure, else 0
+}
+
+// DeliveryRecorder takes delivery reports.
+type DeliveryRecorder interface {
+	RecordDelivery(ctx context.Context, r DeliveryReport) error
+}

@@ -37,7 +37,7 @@ return #due
 // markAckScript records that a message's last piece was sent and acknowledges it in
 // one round trip: the sent-mark comes first, so a crash cannot ack an unmarked send.
 var markAckScript = redis.NewScript(`
-redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[1])
 redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
 redis.call('XDEL', KEYS[2], ARGV[3])
 return 1
@@ -64,6 +64,8 @@ type Config struct {
 	// Events, when set, hears of a contact the channel cannot reach any more (a user
 	// who blocked the bot), so that the conversation can end quietly.
 	Events channels.Enqueuer
+	// Shards is the deployment's shard count, to find a reported message's shard.
+	Shards int
 	// Concurrency is how many contacts of one shard are sent to at once. A provider
 	// call takes tens to hundreds of milliseconds; one at a time, a shard could send
 	// only a few messages a second.
@@ -359,12 +361,12 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 			o.report(Result{Channel: q.out.Channel, Outcome: "sent", Duration: o.now().Sub(start)})
 			if i == len(pieces)-1 {
 				if err := markAckScript.Run(ctx, o.rdb, []string{marks[i], q.stream},
-					int(sentTTL/time.Second), Group, q.id).Err(); err != nil {
+					int(sentTTL/time.Second), Group, q.id, markValue(q.out)).Err(); err != nil {
 					return false, fmt.Errorf("mark sent: %w", err)
 				}
 				return true, nil
 			}
-			if err := o.rdb.Set(ctx, marks[i], "1", sentTTL).Err(); err != nil {
+			if err := o.rdb.Set(ctx, marks[i], markValue(q.out), sentTTL).Err(); err != nil {
 				return false, fmt.Errorf("mark sent: %w", err)
 			}
 			continue
@@ -490,4 +492,70 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// markValue is what a sent-mark holds: the message itself, so that a provider's later
+// report of a failed delivery can send it again without a copy kept elsewhere.
+func markValue(o channels.Outbound) string {
+	b, _ := json.Marshal(o)
+	return string(b)
+}
+
+// redeliverScript queues a reported-undelivered message again: it forgets the piece's
+// sent-mark (so that only that piece goes again) and re-adds the message, at most
+// ARGV[2] times per piece.
+var redeliverScript = redis.NewScript(`
+local out = redis.call('GET', KEYS[1])
+if not out or out == '1' then return 0 end
+local n = redis.call('INCR', KEYS[3])
+redis.call('EXPIRE', KEYS[3], ARGV[1])
+if n > tonumber(ARGV[2]) then return -1 end
+redis.call('DEL', KEYS[1])
+redis.call('XADD', KEYS[2], '*', 'm', out, 'a', n)
+return 1
+`)
+
+// maxRedeliveries bounds how often a message a carrier failed to deliver is sent again.
+const maxRedeliveries = 3
+
+// RecordDelivery takes a provider's report on a sent message: it is counted, and a
+// failure that may pass (a full queue, an unknown carrier error) is sent again.
+func (o *Outbox) RecordDelivery(ctx context.Context, rep channels.DeliveryReport) error {
+	o.report(Result{Channel: rep.Channel, Outcome: "status_" + rep.Status, Code: rep.Code})
+	if rep.Status != "failed" && rep.Status != "undelivered" {
+		return nil
+	}
+	if !retryableDelivery(rep.Code) {
+		o.log.Warn("message not delivered", "msg_id", rep.OutboundID, "status", rep.Status, "code", rep.Code)
+		return nil
+	}
+	if o.cfg.Shards <= 0 {
+		return fmt.Errorf("redeliver %s: shard count not configured", rep.OutboundID)
+	}
+	tag := channels.Tag(o.cfg.Prefix, channels.ShardOf(rep.Channel, rep.Contact, o.cfg.Shards))
+	mark := tag + "sent:" + rep.OutboundID + "/" + strconv.Itoa(rep.Seq)
+	n, err := redeliverScript.Run(ctx, o.rdb, []string{mark, tag + "outbox", mark + ":redeliveries"},
+		int(sentTTL/time.Second), maxRedeliveries).Int()
+	if err != nil {
+		return fmt.Errorf("redeliver %s: %w", rep.OutboundID, err)
+	}
+	switch n {
+	case 1:
+		o.log.Warn("message not delivered; sending again", "msg_id", rep.OutboundID, "code", rep.Code)
+	case -1:
+		o.log.Error("message not delivered after repeated tries", "msg_id", rep.OutboundID, "code", rep.Code)
+	}
+	return nil
+}
+
+// retryableDelivery reports whether a Twilio delivery error may pass on its own:
+// 30001 queue overflow, 30008 unknown error, 30009 missing segment. Unreachable
+// handsets (30003) are left to the carrier's own retries; unknown numbers, landlines
+// and filtering (30005–30007) and WhatsApp's closed window (63016) are final.
+func retryableDelivery(code int) bool {
+	switch code {
+	case 30001, 30008, 30009:
+		return true
+	}
+	return false
 }

@@ -354,3 +354,50 @@ func TestBlockedBotEndsTheConversation(t *testing.T) {
 		t.Errorf("outcomes %v", o)
 	}
 }
+
+// TestUndeliveredIsSentAgain: Twilio accepted a message, then reported it undelivered
+// with an error that may pass; it goes out again, a bounded number of times, and a
+// final error does not.
+func TestUndeliveredIsSentAgain(t *testing.T) {
+	g := newRig(t)
+	g.ob = outbox.New(g.rdb, map[channels.Channel]channels.Sender{channels.SMS: twilio.NewSender(twilio.SenderConfig{
+		AccountSID: sid, AuthToken: token, APIURL: g.api.URL(), From: "+15005550001"})},
+		outbox.Config{Prefix: g.prefix, Block: 50 * time.Millisecond, Shards: 1}, time.Now, quiet,
+		func(r outbox.Result) { g.mu.Lock(); g.results = append(g.results, r); g.mu.Unlock() })
+	g.queue(t, "", reply("SMd:0", "+15005550006", "hello"))
+	stop := g.run(t)
+	defer stop()
+	if _, err := g.api.WaitMessages(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	mark := channels.Tag(g.prefix, 0) + "sent:SMd:0/0"
+	report := func(code int) {
+		t.Helper()
+		// A report comes after Twilio's answer, which the sent-mark follows at once.
+		waitFor(t, "sent-mark", func() bool { return g.rdb.Exists(ctx, mark).Val() == 1 })
+		if err := g.ob.RecordDelivery(ctx, channels.DeliveryReport{Channel: channels.SMS, Contact: "+15005550006",
+			OutboundID: "SMd:0", Seq: 0, Status: "undelivered", Code: code}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report(30005) // unknown number: final
+	time.Sleep(200 * time.Millisecond)
+	if n := len(g.api.Messages()); n != 1 {
+		t.Fatalf("%d sends after a final error, want 1", n)
+	}
+	for i := range 5 {
+		report(30001) // queue overflow: may pass
+		want := min(2+i, 4)
+		if _, err := g.api.WaitMessages(t.Context(), want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(g.api.Messages()); n != 4 {
+		t.Errorf("%d sends, want 4: the first and three redeliveries at most", n)
+	}
+	if o := g.outcomes(); o["status_undelivered"] != 6 {
+		t.Errorf("outcomes %v", o)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -64,9 +65,11 @@ func TestSendRecordsMessage(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("%d messages, want 2", len(got))
 	}
+	// Each report names our message and piece, so that it finds them again.
+	cb := cfg.StatusCallback + "?o=" + url.QueryEscape(sms("").ID) + "&p=0"
 	want := []twiliotest.Message{
-		{To: testTo, From: testFrom, Body: "Hello", StatusCallback: cfg.StatusCallback},
-		{To: testTo, From: "+15555550199", Body: "From the duty number", StatusCallback: cfg.StatusCallback},
+		{To: testTo, From: testFrom, Body: "Hello", StatusCallback: cb},
+		{To: testTo, From: "+15555550199", Body: "From the duty number", StatusCallback: cb},
 	}
 	for i, m := range got {
 		if m.SID == "" || m.At.IsZero() {

@@ -7,6 +7,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -123,4 +125,61 @@ func parseForm(contentType string, body []byte) (url.Values, error) {
 		}
 	}
 	return url.ParseQuery(string(body))
+}
+
+// HandleStatus answers Twilio's message status callbacks (POST
+// /webhooks/twilio/status?o=<outbound ID>&p=<piece>), signed like inbound messages,
+// and hands each report to rec. Refusals as for HandleMessage; a report for a message
+// that is not ours (no o) is 400.
+func HandleStatus(v *Verifier, rec channels.DeliveryRecorder, reject func(reason string), log *slog.Logger) gin.HandlerFunc {
+	if reject == nil {
+		reject = func(string) {}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return func(c *gin.Context) {
+		refuse := func(status int, reason string, attrs ...any) {
+			reject(reason)
+			log.Warn("twilio status callback refused", append(attrs, "reason", reason, "status", status)...)
+			c.AbortWithStatus(status)
+		}
+		r := c.Request
+		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, maxBody))
+		if err != nil {
+			refuse(http.StatusRequestEntityTooLarge, reasonTooLarge)
+			return
+		}
+		if r.Header.Get(signatureHeader) == "" {
+			refuse(http.StatusForbidden, reasonNoSignature)
+			return
+		}
+		form, err := parseForm(r.Header.Get("Content-Type"), body)
+		if err != nil {
+			refuse(http.StatusBadRequest, reasonBadBody)
+			return
+		}
+		if !v.Verify(r, form) {
+			refuse(http.StatusForbidden, reasonBadSignature)
+			return
+		}
+		seq, err := strconv.Atoi(c.Query("p"))
+		to := strings.TrimSpace(form.Get("To"))
+		status := form.Get("MessageStatus")
+		if c.Query("o") == "" || err != nil || seq < 0 || to == "" || status == "" || len(status) > 32 {
+			refuse(http.StatusBadRequest, reasonBadFields)
+			return
+		}
+		ch := channels.SMS
+		if strings.HasPrefix(to, "whatsapp:") {
+			ch = channels.WhatsApp
+		}
+		code, _ := strconv.Atoi(form.Get("ErrorCode"))
+		if err := rec.RecordDelivery(r.Context(), channels.DeliveryReport{Channel: ch, Contact: to,
+			OutboundID: c.Query("o"), Seq: seq, Status: status, Code: code}); err != nil {
+			refuse(http.StatusInternalServerError, reasonEnqueueFailed, "err", err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
 }

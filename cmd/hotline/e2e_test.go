@@ -221,6 +221,9 @@ func TestSignedSMSGetsExactlyOneReply(t *testing.T) {
 		t.Fatalf("%d replies, want 1", n)
 	}
 	m := msgs[0]
+	if m.StatusCallback != h.public+"/webhooks/twilio/status?o=SM00000000000000000000000000000001%3A0&p=0" {
+		t.Errorf("status callback %q", m.StatusCallback)
+	}
 	if m.To != "+15005550006" || m.From != hotlineNum || !strings.Contains(m.Body, "Choose your language") ||
 		!strings.Contains(m.Body, "4 العربية") {
 		t.Errorf("reply %+v", m)

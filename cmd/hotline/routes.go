@@ -39,6 +39,7 @@ func (a *app) routes() http.Handler {
 	if a.verifier != nil {
 		r.POST("/webhooks/twilio/sms", twilio.HandleMessage(channels.SMS, a.verifier, a.inbox, a.now,
 			a.rejected(channels.SMS), a.log))
+		r.POST("/webhooks/twilio/status", twilio.HandleStatus(a.verifier, a.outbox, a.rejected("twilio_status"), a.log))
 	}
 	if a.senders[channels.WhatsApp] != nil {
 		r.POST("/webhooks/twilio/whatsapp", twilio.HandleMessage(channels.WhatsApp, a.verifier, a.inbox, a.now,

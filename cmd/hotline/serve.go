@@ -205,7 +205,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, func(), erro
 	a.senders = map[channels.Channel]channels.Sender{channels.Web: web.NewSender(rdb, cfg.RedisPrefix, a.now)}
 	if cfg.TwilioAccountSID != "" && cfg.TwilioAuthToken != "" {
 		sc := twilio.SenderConfig{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken,
-			APIURL: cfg.TwilioAPIURL, From: cfg.TwilioSMSFrom}
+			APIURL: cfg.TwilioAPIURL, From: cfg.TwilioSMSFrom, StatusCallback: cfg.PublicURL + "/webhooks/twilio/status"}
 		if err := sc.Validate(); err != nil {
 			return fail(fmt.Errorf("twilio configuration: %w", err))
 		}
@@ -225,7 +225,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, func(), erro
 		a.senders[channels.Telegram] = tg
 		a.telegram = tg
 	}
-	a.outbox = outbox.New(rdb, a.senders, outbox.Config{Prefix: cfg.RedisPrefix, Hash: a.hash, Events: a.inbox,
+	a.outbox = outbox.New(rdb, a.senders, outbox.Config{Prefix: cfg.RedisPrefix, Hash: a.hash, Events: a.inbox, Shards: cfg.Shards,
 		Limits: map[channels.Channel]outbox.Limit{
 			// Telegram's limits for bots: about one message a second per chat, thirty a
 			// second overall; over them it answers 429.
