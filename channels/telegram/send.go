@@ -150,3 +150,33 @@ func classify(err error) *channels.SendError {
 	}
 	return &channels.SendError{Message: msg}
 }
+
+// SetWebhook tells Telegram to post updates to url with the secret token, and only the
+// kinds of update the hotline uses.
+func (s *Sender) SetWebhook(ctx context.Context, url, secret string) error {
+	_, err := s.bot.SetWebhook(ctx, &bot.SetWebhookParams{URL: url, SecretToken: secret,
+		AllowedUpdates: []string{"message", "callback_query"}})
+	if err != nil {
+		return fmt.Errorf("set webhook: %w", classify(err))
+	}
+	return nil
+}
+
+// WebhookInfo is what Telegram says of the bot's webhook; it holds no secret.
+type WebhookInfo struct {
+	URL                string   `json:"url"`
+	PendingUpdateCount int      `json:"pending_update_count"`
+	LastErrorDate      int      `json:"last_error_date,omitempty"`
+	LastErrorMessage   string   `json:"last_error_message,omitempty"`
+	AllowedUpdates     []string `json:"allowed_updates,omitempty"`
+}
+
+// WebhookInfo asks Telegram where it posts updates and how that goes.
+func (s *Sender) WebhookInfo(ctx context.Context) (WebhookInfo, error) {
+	info, err := s.bot.GetWebhookInfo(ctx)
+	if err != nil {
+		return WebhookInfo{}, fmt.Errorf("webhook info: %w", classify(err))
+	}
+	return WebhookInfo{URL: info.URL, PendingUpdateCount: info.PendingUpdateCount, LastErrorDate: info.LastErrorDate,
+		LastErrorMessage: info.LastErrorMessage, AllowedUpdates: info.AllowedUpdates}, nil
+}

@@ -607,3 +607,31 @@ func TestTelegramConversationWithButtons(t *testing.T) {
 		t.Errorf("%d messages after a retried update, want 2", n)
 	}
 }
+
+func TestTelegramWebhookCommands(t *testing.T) {
+	const token = "123456:TEST-token"
+	tg := telegramtest.New(t, token)
+	env := map[string]string{"TELEGRAM_BOT_TOKEN": token, "TELEGRAM_WEBHOOK_SECRET": "webhook-secret-0123456789",
+		"TELEGRAM_API_URL": tg.URL(), "HOTLINE_PUBLIC_URL": "https://hotline.example.org",
+		"HOTLINE_DATA_DIR": t.TempDir()}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"hotline", "telegram", "set-webhook"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	wh := tg.Webhook()
+	if wh.URL != "https://hotline.example.org/webhooks/telegram" || wh.SecretToken != env["TELEGRAM_WEBHOOK_SECRET"] ||
+		!strings.Contains(wh.AllowedUpdates, "callback_query") {
+		t.Errorf("webhook set to %+v", wh)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"hotline", "telegram", "webhook-info"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"url": "https://hotline.example.org/webhooks/telegram"`) || strings.Contains(out.String(), "secret") {
+		t.Errorf("webhook-info printed %s", out.String())
+	}
+	env["HOTLINE_PUBLIC_URL"] = "http://localhost:8080"
+	if err := run(context.Background(), []string{"hotline", "telegram", "set-webhook"}, func(k string) string { return env[k] }, &out, io.Discard); err == nil {
+		t.Error("set-webhook accepted a plain-HTTP public URL")
+	}
+}

@@ -26,6 +26,8 @@ const usage = `usage: hotline [command]
 commands:
   serve     run the hotline (the default)
   migrate   apply the database migrations and exit
+  telegram set-webhook    point Telegram at HOTLINE_PUBLIC_URL/webhooks/telegram, with the secret
+  telegram webhook-info   show what Telegram has for the bot's webhook
   help      show this text
 
 Configuration comes from the environment; see the README.
@@ -42,6 +44,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, getenv, stderr)
+	case "telegram":
+		sub := ""
+		if len(args) > 2 {
+			sub = args[2]
+		}
+		return telegramCommand(ctx, sub, getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -399,4 +400,40 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// telegramCommand registers or shows the bot's webhook.
+func telegramCommand(ctx context.Context, sub string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.TelegramToken == "" {
+		return fmt.Errorf("TELEGRAM_BOT_TOKEN is not set")
+	}
+	tg, err := telegram.NewSender(telegram.SenderConfig{Token: cfg.TelegramToken, APIURL: cfg.TelegramAPIURL})
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "set-webhook":
+		url := cfg.PublicURL + "/webhooks/telegram"
+		if !strings.HasPrefix(url, "https://") {
+			return fmt.Errorf("Telegram posts only to HTTPS: set HOTLINE_PUBLIC_URL to the https:// address it can reach")
+		}
+		if err := tg.SetWebhook(ctx, url, cfg.TelegramSecret); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Telegram will post updates to %s\n", url)
+		return nil
+	case "webhook-info":
+		info, err := tg.WebhookInfo(ctx)
+		if err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(info, "", "  ")
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	return fmt.Errorf("usage: hotline telegram set-webhook|webhook-info")
 }

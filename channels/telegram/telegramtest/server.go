@@ -3,6 +3,8 @@ package telegramtest
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -40,6 +42,7 @@ type Server struct {
 	callbacks []string
 	fails     []Failure
 	nextID    int
+	webhook   Webhook
 	// added is closed and replaced whenever a message is recorded, so that waiters
 	// wake without polling.
 	added chan struct{}
@@ -164,6 +167,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": map[string]any{
 			"message_id": id, "date": 1764212345,
 			"chat": map[string]any{"id": json.Number(chatID), "type": "private"}, "text": text}})
+	case "setWebhook":
+		if params["url"] == "" || !strings.HasPrefix(params["url"], "https://") {
+			writeJSON(w, http.StatusBadRequest, apiError{ErrorCode: 400, Description: "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"})
+			return
+		}
+		s.mu.Lock()
+		s.webhook = Webhook{URL: params["url"], SecretToken: params["secret_token"], AllowedUpdates: params["allowed_updates"]}
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": true, "description": "Webhook was set"})
+	case "getWebhookInfo":
+		s.mu.Lock()
+		wh := s.webhook
+		s.mu.Unlock()
+		var allowed any
+		if wh.AllowedUpdates != "" {
+			allowed = json.RawMessage(wh.AllowedUpdates)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": map[string]any{
+			"url": wh.URL, "has_custom_certificate": false, "pending_update_count": 0, "allowed_updates": allowed}})
 	case "answerCallbackQuery":
 		id := params["callback_query_id"]
 		if id == "" {
@@ -200,7 +222,8 @@ func readParams(r *http.Request) (map[string]string, error) {
 		}
 		return out, nil
 	case "multipart/form-data":
-		if err := r.ParseMultipartForm(1 << 20); err != nil {
+		// A method without parameters (getWebhookInfo) comes as an empty multipart body.
+		if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, io.EOF) && !strings.Contains(err.Error(), "NextPart: EOF") {
 			return nil, err
 		}
 	default:
@@ -220,4 +243,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Webhook is what setWebhook was last given.
+type Webhook struct {
+	URL            string
+	SecretToken    string
+	AllowedUpdates string // as sent: a JSON array
+}
+
+// Webhook returns what setWebhook was last given.
+func (s *Server) Webhook() Webhook {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.webhook
 }
