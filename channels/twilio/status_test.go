@@ -36,12 +36,22 @@ func TestHandleStatus(t *testing.T) {
 		{"unsigned", "?o=SM1%3A0&p=1", false, http.StatusForbidden},
 		{"not one of ours", "", true, http.StatusBadRequest},
 	}
+	cases = append(cases, struct {
+		name   string
+		query  string
+		sign   bool
+		status int
+	}{"too large", "?o=SM1%3A0&p=1", true, http.StatusRequestEntityTooLarge})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			rec := &reports{}
 			r := gin.New()
 			r.POST(path, HandleStatus(NewVerifier(testToken, testPublicURL), rec, nil, nil))
-			req := httptest.NewRequest(http.MethodPost, path+c.query, strings.NewReader(form.Encode()))
+			body := form.Encode()
+			if c.status == http.StatusRequestEntityTooLarge {
+				body += "&Pad=" + strings.Repeat("a", maxBody)
+			}
+			req := httptest.NewRequest(http.MethodPost, path+c.query, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			if c.sign {
 				req.Header.Set(twiliotest.SignatureHeader, twiliotest.Sign(testToken, testPublicURL+path+c.query, form))

@@ -62,36 +62,8 @@ func HandleMessage(ch channels.Channel, v *Verifier, q channels.Enqueuer, now fu
 			c.AbortWithStatus(status)
 		}
 		r := c.Request
-		if r.ContentLength > maxBody {
-			refuse(http.StatusRequestEntityTooLarge, reasonTooLarge)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, maxBody))
-		if err != nil {
-			if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
-				refuse(http.StatusRequestEntityTooLarge, reasonTooLarge)
-			} else {
-				refuse(http.StatusBadRequest, reasonBadBody, "err", err)
-			}
-			return
-		}
-		if r.Header.Get(signatureHeader) == "" {
-			refuse(http.StatusForbidden, reasonNoSignature)
-			return
-		}
-		form, err := parseForm(r.Header.Get("Content-Type"), body)
-		if err != nil {
-			refuse(http.StatusBadRequest, reasonBadBody)
-			return
-		}
-		// Until the signature holds, the MessageSid is anyone's words: it is logged
-		// only when it has the shape of a SID, which carries no personal data.
-		var idAttr []any
-		if sid := form.Get("MessageSid"); isMessageSID(sid) {
-			idAttr = []any{"msg_id", sid}
-		}
-		if !v.Verify(r, form) {
-			refuse(http.StatusForbidden, reasonBadSignature, idAttr...)
+		form, idAttr, ok := readSigned(c, v, refuse)
+		if !ok {
 			return
 		}
 		in, err := ParseMessage(ch, form, now())
@@ -145,22 +117,8 @@ func HandleStatus(v *Verifier, rec channels.DeliveryRecorder, reject func(reason
 			c.AbortWithStatus(status)
 		}
 		r := c.Request
-		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, maxBody))
-		if err != nil {
-			refuse(http.StatusRequestEntityTooLarge, reasonTooLarge)
-			return
-		}
-		if r.Header.Get(signatureHeader) == "" {
-			refuse(http.StatusForbidden, reasonNoSignature)
-			return
-		}
-		form, err := parseForm(r.Header.Get("Content-Type"), body)
-		if err != nil {
-			refuse(http.StatusBadRequest, reasonBadBody)
-			return
-		}
-		if !v.Verify(r, form) {
-			refuse(http.StatusForbidden, reasonBadSignature)
+		form, _, ok := readSigned(c, v, refuse)
+		if !ok {
 			return
 		}
 		seq, err := strconv.Atoi(c.Query("p"))
@@ -182,4 +140,44 @@ func HandleStatus(v *Verifier, rec channels.DeliveryRecorder, reject func(reason
 		}
 		c.Status(http.StatusNoContent)
 	}
+}
+
+// readSigned reads a Twilio webhook's form and checks its signature, refusing through
+// refuse: 413 too large, 403 no signature, 400 unparsable, 403 bad signature. It
+// returns the form and the log attributes that name the message safely.
+func readSigned(c *gin.Context, v *Verifier, refuse func(status int, reason string, attrs ...any)) (url.Values, []any, bool) {
+	r := c.Request
+	if r.ContentLength > maxBody {
+		refuse(http.StatusRequestEntityTooLarge, reasonTooLarge)
+		return nil, nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, maxBody))
+	if err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			refuse(http.StatusRequestEntityTooLarge, reasonTooLarge)
+		} else {
+			refuse(http.StatusBadRequest, reasonBadBody, "err", err)
+		}
+		return nil, nil, false
+	}
+	if r.Header.Get(signatureHeader) == "" {
+		refuse(http.StatusForbidden, reasonNoSignature)
+		return nil, nil, false
+	}
+	form, err := parseForm(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		refuse(http.StatusBadRequest, reasonBadBody)
+		return nil, nil, false
+	}
+	// Until the signature holds, the MessageSid is anyone's words: it is logged only
+	// when it has the shape of a SID, which carries no personal data.
+	var idAttr []any
+	if sid := form.Get("MessageSid"); isMessageSID(sid) {
+		idAttr = []any{"msg_id", sid}
+	}
+	if !v.Verify(r, form) {
+		refuse(http.StatusForbidden, reasonBadSignature, idAttr...)
+		return nil, nil, false
+	}
+	return form, idAttr, true
 }
