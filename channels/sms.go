@@ -70,20 +70,53 @@ func Segments(s string) int {
 	return (n + multi - 1) / multi
 }
 
-// SplitSMS cuts text into parts that each fit the SMS budget, breaking between
-// paragraphs, then lines, then words; a word longer than a part is cut. Numbered
-// "(1/3)" markers lead each part when there is more than one part.
+// SplitSMS cuts text into parts that each fit the SMS budget (see Split).
 func SplitSMS(text string) []string {
+	return Split(text, func(s string, reserve int) bool {
+		n, gsm := SMSLength(s)
+		if gsm {
+			return n+reserve <= GSMBudget
+		}
+		return n+reserve <= UCS2Budget
+	})
+}
+
+// WhatsAppBudget is the most characters Twilio takes in one WhatsApp message body.
+const WhatsAppBudget = 1600
+
+// FitsWhatsApp reports whether s fits one WhatsApp message, counted in UTF-16 units
+// as Twilio counts (an emoji takes two).
+func FitsWhatsApp(s string) bool {
+	n := 0
+	for _, r := range s {
+		n++
+		if r > 0xFFFF {
+			n++
+		}
+	}
+	return n <= WhatsAppBudget
+}
+
+// SplitWhatsApp cuts text into parts that each fit one WhatsApp message (see Split).
+func SplitWhatsApp(text string) []string {
+	return Split(text, func(s string, reserve int) bool { return FitsWhatsApp(s + strings.Repeat(" ", reserve)) })
+}
+
+// Split cuts text into parts for which fits(part, 0) holds, breaking between
+// paragraphs, then lines, then sentences, then words; only a word longer than a whole
+// part is cut. Numbered "(1/3) " markers lead each part when there is more than one:
+// fits is asked with room reserved for them.
+func Split(text string, fits func(s string, reserve int) bool) []string {
 	text = strings.TrimSpace(text)
-	if FitsSMS(text) {
+	if fits(text, 0) {
 		return []string{text}
 	}
-	// Reserve room for the " (n/m)" marker.
+	// Room for the "(n/m) " marker, up to 99 parts.
 	const marker = 8
 	var parts []string
 	rest := text
 	for rest != "" {
-		cut := longestFit(rest, marker)
+		cut := longestFit(rest, func(p string) bool { return fits(p, marker) })
 		parts = append(parts, strings.TrimSpace(rest[:cut]))
 		rest = strings.TrimSpace(rest[cut:])
 	}
@@ -94,39 +127,53 @@ func SplitSMS(text string) []string {
 	return parts
 }
 
-// longestFit returns the byte length of the longest prefix of s that fits with reserve
-// units to spare, preferring to end at a paragraph, a line or a space.
-func longestFit(s string, reserve int) int {
-	budget := func(p string) bool {
-		n, gsm := SMSLength(p)
-		if gsm {
-			return n+reserve <= GSMBudget
-		}
-		return n+reserve <= UCS2Budget
-	}
-	if budget(s) {
+// sentenceEnds are the marks that close a sentence, followed by a space: Latin and
+// Arabic punctuation.
+var sentenceEnds = []string{". ", "! ", "? ", "؟ ", "… ", "。"}
+
+// longestFit returns the byte length of the longest prefix of s that fits, preferring
+// to end at a paragraph, a line, a sentence or a space.
+func longestFit(s string, fits func(string) bool) int {
+	if fits(s) {
 		return len(s)
 	}
-	last := 0
+	// Binary search on rune boundaries: fits is monotone in the prefix length.
+	idx := make([]int, 0, len(s))
 	for i := range s {
-		if i > 0 && !budget(s[:i]) {
-			break
-		}
-		last = i
+		idx = append(idx, i)
 	}
+	lo, hi := 0, len(idx) // idx[lo] fits (the empty prefix does); idx[hi] may not
+	for lo+1 < hi {
+		mid := (lo + hi) / 2
+		if fits(s[:idx[mid]]) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	last := idx[lo]
 	if last == 0 {
 		_, size := utf8.DecodeRuneInString(s)
 		return size
 	}
 	// A paragraph break anywhere beats a line break late in the part, which beats a
-	// space: each part should read as whole sentences.
+	// sentence's end, which beats a space: each part should read as whole sentences.
 	if j := strings.LastIndex(s[:last], "\n\n"); j > 0 {
 		return j + 2
 	}
 	if j := strings.LastIndex(s[:last], "\n"); j > last/3 {
 		return j + 1
 	}
-	if j := strings.LastIndex(s[:last], " "); j > last/2 {
+	best := -1
+	for _, end := range sentenceEnds {
+		if j := strings.LastIndex(s[:last], end); j >= 0 && j+len(end) > best {
+			best = j + len(end)
+		}
+	}
+	if best > last/3 {
+		return best
+	}
+	if j := strings.LastIndex(s[:last], " "); j > 0 {
 		return j + 1
 	}
 	return last
@@ -144,6 +191,16 @@ func itoa(i int) string {
 // simulator: its paragraphs, then the choices as a numbered list right under the last
 // one (the question they answer), cut into parts that each fit the SMS budget.
 func RenderText(o Outbound) []string {
+	return renderText(o, SplitSMS)
+}
+
+// RenderWhatsApp renders an Outbound as RenderText does, cut to WhatsApp's limit
+// instead of the SMS budget: a long text arrives in fewer, whole pieces.
+func RenderWhatsApp(o Outbound) []string {
+	return renderText(o, SplitWhatsApp)
+}
+
+func renderText(o Outbound, split func(string) []string) []string {
 	var b strings.Builder
 	b.WriteString(strings.Join(o.Parts, "\n\n"))
 	for _, c := range o.Choices {
@@ -152,5 +209,5 @@ func RenderText(o Outbound) []string {
 	if strings.TrimSpace(b.String()) == "" {
 		return nil
 	}
-	return SplitSMS(b.String())
+	return split(b.String())
 }

@@ -114,3 +114,81 @@ func FuzzSplitSMS(f *testing.F) {
 		}
 	})
 }
+
+// TestSplitAtSentencesNeverMidWord: without paragraphs or lines to cut at, a long text
+// is cut after a sentence, and a part never ends inside a word.
+func TestSplitAtSentencesNeverMidWord(t *testing.T) {
+	sentence := "Stay with your group and keep your phone charged. "
+	cases := []struct {
+		name  string
+		text  string
+		split func(string) []string
+	}{
+		{"sms english", strings.Repeat(sentence, 12), SplitSMS},
+		{"sms arabic", strings.Repeat("ابقَ مع مجموعتك واشحن هاتفك؟ ", 20), SplitSMS},
+		{"whatsapp english", strings.Repeat(sentence, 70), SplitWhatsApp},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			parts := c.split(c.text)
+			if len(parts) < 2 {
+				t.Fatalf("%d parts; the case should need several", len(parts))
+			}
+			words := map[string]bool{}
+			for _, w := range strings.Fields(c.text) {
+				words[w] = true
+			}
+			for i, p := range parts {
+				if want := "(" + itoa(i+1) + "/" + itoa(len(parts)) + ") "; !strings.HasPrefix(p, want) {
+					t.Errorf("part %d does not start with %q: %.20q", i, want, p)
+				}
+				body := strings.TrimPrefix(p, "("+itoa(i+1)+"/"+itoa(len(parts))+") ")
+				if !strings.HasSuffix(body, ".") && !strings.HasSuffix(body, "؟") {
+					t.Errorf("part %d does not end a sentence: …%q", i, body[max(0, len(body)-20):])
+				}
+				for _, w := range strings.Fields(body) {
+					if !words[w] {
+						t.Errorf("part %d holds a cut word %q", i, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRenderWhatsAppKeepsLongTextWhole(t *testing.T) {
+	o := Outbound{Parts: []string{strings.Repeat("Keep water with you. ", 40), "Main menu:"},
+		Choices: []Choice{{"1", "One"}, {"2", "Two"}}}
+	if sms := RenderText(o); len(sms) < 3 {
+		t.Fatalf("SMS rendering should need several parts, got %d", len(sms))
+	}
+	parts := RenderWhatsApp(o)
+	if len(parts) != 1 || !strings.HasSuffix(parts[0], "Main menu:\n1 One\n2 Two") {
+		t.Errorf("WhatsApp rendering: %d parts, want one ending with the menu", len(parts))
+	}
+	long := RenderWhatsApp(Outbound{Parts: []string{strings.Repeat("Keep water with you. ", 200)}})
+	for i, p := range long {
+		if !FitsWhatsApp(p) {
+			t.Errorf("part %d over WhatsApp's limit", i)
+		}
+	}
+	if len(long) != 3 {
+		t.Errorf("%d parts for 4200 characters, want 3", len(long))
+	}
+}
+
+func FuzzSplitWhatsApp(f *testing.F) {
+	for _, s := range []string{"", "hi", strings.Repeat("ab. ", 600), strings.Repeat("😀", 900)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return
+		}
+		for _, p := range SplitWhatsApp(s) {
+			if !FitsWhatsApp(p) {
+				t.Fatalf("part over budget: %q", p)
+			}
+		}
+	})
+}
