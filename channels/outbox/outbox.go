@@ -352,11 +352,16 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 			r.mu.Unlock()
 			return false, nil
 		}
-		if err := r.wait(ctx, q.out); err != nil {
+		place := q.out.ID + "/" + strconv.Itoa(p.Seq) + "/" + strconv.Itoa(q.attempt)
+		if err := r.wait(ctx, q.out, place); err != nil {
 			return false, err
 		}
 		start := o.now()
 		err := sender.Send(ctx, q.out, p)
+		if err := r.stamp(ctx, q.out, place); err != nil {
+			// The send happened: go on; the next wait is only a little short.
+			o.log.Warn("rate mark", "shard", r.shard, "err", err)
+		}
 		if err == nil {
 			o.report(Result{Channel: q.out.Channel, Outcome: "sent", Duration: o.now().Sub(start)})
 			if i == len(pieces)-1 {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Message is one message the fake API accepted.
@@ -20,6 +21,14 @@ type Message struct {
 	Text   string
 	// ReplyMarkup is the reply_markup parameter as sent (JSON), "" when none.
 	ReplyMarkup string
+}
+
+// Arrival is a message with the time the fake accepted it, so that a test can check
+// how sends were paced by what the API saw rather than by the sender's clock. It is kept
+// apart from Message so that a Message still compares equal to an expected one.
+type Arrival struct {
+	Message
+	At time.Time
 }
 
 // Failure is a scripted error answer: Status (500 when zero) with Telegram's JSON error
@@ -39,6 +48,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	msgs      []Message
+	at        []time.Time // when each of msgs was accepted
 	callbacks []string
 	fails     []Failure
 	nextID    int
@@ -65,6 +75,18 @@ func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Message(nil), s.msgs...)
+}
+
+// Arrivals returns the messages accepted so far with when each was accepted, in order;
+// the times never go backwards.
+func (s *Server) Arrivals() []Arrival {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Arrival, len(s.msgs))
+	for i, m := range s.msgs {
+		out[i] = Arrival{Message: m, At: s.at[i]}
+	}
+	return out
 }
 
 // Callbacks returns the callback query IDs answered so far, in order.
@@ -161,6 +183,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.nextID++
 		id := s.nextID
 		s.msgs = append(s.msgs, Message{ChatID: chatID, Text: text, ReplyMarkup: params["reply_markup"]})
+		// Read under the lock, so that the times are in the order of msgs.
+		s.at = append(s.at, time.Now())
 		close(s.added)
 		s.added = make(chan struct{})
 		s.mu.Unlock()

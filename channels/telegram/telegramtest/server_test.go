@@ -31,6 +31,7 @@ func post(t *testing.T, u, contentType, body string) (int, map[string]any) {
 
 func TestServer(t *testing.T) {
 	t.Parallel()
+	start := time.Now()
 	s := New(t, token)
 
 	status, _ := post(t, s.URL()+"/bot999:other/sendMessage", "application/json", `{"chat_id":1,"text":"x"}`)
@@ -58,6 +59,16 @@ func TestServer(t *testing.T) {
 	if len(msgs) != 2 || msgs[0] != want[0] || msgs[1] != want[1] {
 		t.Errorf("messages %#v", msgs)
 	}
+	// Each message carries when it was accepted, in order, within this test's run.
+	arrivals := s.Arrivals()
+	if len(arrivals) != 2 || arrivals[0].Message != want[0] || arrivals[1].Message != want[1] {
+		t.Errorf("arrivals %#v", arrivals)
+	}
+	for i, a := range arrivals {
+		if a.At.Before(start) || a.At.After(time.Now()) || (i > 0 && a.At.Before(arrivals[i-1].At)) {
+			t.Errorf("arrival %d at %v, test started at %v", i, a.At, start)
+		}
+	}
 
 	s.FailNext(Failure{Status: 429, Description: "Too Many Requests: retry after 3", RetryAfter: 3})
 	status, body := post(t, s.URL()+"/bot"+token+"/sendMessage", "application/json", `{"chat_id":1,"text":"x"}`)
@@ -65,8 +76,8 @@ func TestServer(t *testing.T) {
 	if status != 429 || body["ok"] != false || body["error_code"] != float64(429) || params["retry_after"] != float64(3) {
 		t.Errorf("failure answer %d %v", status, body)
 	}
-	if n := len(s.Messages()); n != 2 {
-		t.Errorf("a failed call was recorded: %d messages", n)
+	if n, a := len(s.Messages()), len(s.Arrivals()); n != 2 || a != 2 {
+		t.Errorf("a failed call was recorded: %d messages, %d arrivals", n, a)
 	}
 
 	status, _ = post(t, s.URL()+"/bot"+token+"/answerCallbackQuery", "application/json", `{"callback_query_id":"cb1"}`)
