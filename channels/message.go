@@ -111,10 +111,10 @@ type Outbound struct {
 	// Until is the last moment this message may go out as free text: WhatsApp takes
 	// free text only within 24 hours of the contact's last message. Zero: no limit.
 	Until time.Time `json:"until,omitempty"`
+	// Template marks the message that asks a contact outside WhatsApp's window to
+	// write: it goes as the deployment's approved template, in Lang, and has no Parts.
+	Template bool `json:"tpl,omitempty"`
 }
-
-// WhatsAppWindow is how long after a contact's last message WhatsApp takes free text.
-const WhatsAppWindow = 24 * time.Hour
 
 // Enqueuer takes an accepted inbound message and makes it durable. New is false when
 // the provider ID was seen before (a provider retry).

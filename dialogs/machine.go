@@ -313,8 +313,11 @@ func (t *turn) back() {
 func (t *turn) answer(ev Event) {
 	def := t.m.flows[t.s.At.Flow].Steps[t.s.At.Step]
 	if len(def.Choices) == 0 {
-		// A step without choices waits for nothing the bot handles; show it again.
-		t.prompt()
+		// A step without choices waits for nothing the bot handles; show it again,
+		// unless held replies answer them now.
+		if t.s.Held == 0 {
+			t.prompt()
+		}
 		return
 	}
 	text := arabicDigits(Normalize(ev.Text))
@@ -323,6 +326,11 @@ func (t *turn) answer(ev Event) {
 		return
 	}
 	c, ok := t.match(def, text)
+	if !ok && t.s.Held > 0 {
+		// Their words answered our "you have a message" template: the held replies are
+		// what they asked for.
+		return
+	}
 	if !ok {
 		t.s.Misses++
 		if def.AllLanguages {

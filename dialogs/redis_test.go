@@ -245,3 +245,54 @@ func jsonUnmarshal(v any, dst any) error {
 	}
 	return json.Unmarshal([]byte(s), dst)
 }
+
+// TestWhatsAppMessageReleasesHeldReplies: replies held while a WhatsApp contact's
+// window was closed go out, in order and before the new reply, in the turn of their
+// next message; the window opens, and the template marker goes.
+func TestWhatsAppMessageReleasesHeldReplies(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		g := newRig(t, rdb, prefix, 4)
+		contact := "whatsapp:+15005550006"
+		shard := channels.ShardOf(channels.WhatsApp, contact, 4)
+		w := KeysFor(prefix, shard, channels.WhatsApp, plainHash(channels.WhatsApp, contact)).Window
+		for _, id := range []string{"op1", "op2"} {
+			b, _ := json.Marshal(channels.Outbound{ID: id, Channel: channels.WhatsApp, Contact: contact, Parts: []string{id}})
+			if err := rdb.RPush(ctx, w.Held, b).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rdb.Set(ctx, w.Nudged, "1", time.Hour)
+		at := fixedNow().Add(-time.Second)
+		if _, err := g.in.Enqueue(ctx, channels.Inbound{ID: "SMwa", Channel: channels.WhatsApp, Contact: contact,
+			Text: "ok", Received: at}); err != nil {
+			t.Fatal(err)
+		}
+		tok := g.lease(t, shard, "a")
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- g.runner.RunShard(runCtx, shard, tok) }()
+		waitFor(t, func() bool { return len(g.replies(t, shard)) == 3 })
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		msgs, _ := rdb.XRange(ctx, OutboxKey(prefix, shard), "-", "+").Result()
+		out := g.replies(t, shard)
+		if out[0].ID != "op1" || out[1].ID != "op2" || out[2].ID != "SMwa:0" {
+			t.Errorf("outbox order %s, %s, %s; want op1, op2, then the reply", out[0].ID, out[1].ID, out[2].ID)
+		}
+		if msgs[0].Values["h"] != "1" || msgs[2].Values["h"] != nil {
+			t.Errorf("held marks %v, %v: released replies must be marked, the new one not", msgs[0].Values["h"], msgs[2].Values["h"])
+		}
+		if want := at.Add(channels.WhatsAppWindow - channels.WindowMargin); !out[2].Until.Equal(want) {
+			t.Errorf("reply until %v, want %v", out[2].Until, want)
+		}
+		if n := rdb.Exists(ctx, w.Held, w.Nudged).Val(); n != 0 {
+			t.Errorf("%d of held list and template marker left, want none", n)
+		}
+		if v, _ := rdb.Get(ctx, w.Seen).Int64(); v != at.UnixMilli() {
+			t.Errorf("seen %d, want %d", v, at.UnixMilli())
+		}
+	})
+}

@@ -161,8 +161,7 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 		o.ID = in.ID + ":0"
 		o.Channel, o.Contact, o.From, o.Lane, o.Test = in.Channel, in.Contact, in.To, channels.LaneReply, in.Test
 		if in.Channel == channels.WhatsApp && !next.LastSeen.IsZero() {
-			// A minute short of the window: the provider's clock and ours differ.
-			o.Until = next.LastSeen.Add(channels.WhatsAppWindow - time.Minute)
+			o.Until = next.LastSeen.Add(channels.WhatsAppWindow - channels.WindowMargin)
 		}
 		outs = append(outs, o)
 	}
@@ -183,6 +182,7 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 		LangTTL: int64(r.cfg.LangTTL / time.Second), Outbound: outs, Effects: jobs, StreamID: e.StreamID,
 		InboxKey: r.in.StreamKey(shard), InboxGrp: inbox.Group, Attempts: keys.Tag + "attempts",
 		OutboxKey: OutboxKey(r.cfg.Prefix, shard), EffectKey: EffectsKey(r.cfg.Prefix, shard),
+		Seen: seen(in),
 	}.Save(ctx, r.rdb)
 	if err != nil {
 		return err
@@ -195,6 +195,14 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 	r.log.Debug("turn", "shard", shard, "contact", ShortHash(hash), "msg_id", in.ID, "at", next.At.Flow+"."+next.At.Step,
 		"owner", next.Owner, "replies", len(outs), "effects", len(jobs), "ms", d.Milliseconds())
 	return nil
+}
+
+// seen is when a WhatsApp contact wrote, for their window; zero for anything else.
+func seen(in channels.Inbound) time.Time {
+	if in.Channel != channels.WhatsApp || in.Effect != nil {
+		return time.Time{}
+	}
+	return in.Received
 }
 
 // ShortHash is the part of a contact hash that logs carry.

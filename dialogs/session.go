@@ -48,6 +48,10 @@ type Session struct {
 	// Resumed marks a session started for a contact whose earlier one expired: only the
 	// language survived, so the bot greets them back instead of asking it again.
 	Resumed bool `json:"-"`
+	// Held is how many replies waited for this WhatsApp contact to write again (their
+	// 24-hour window had closed): they go out before this turn's. An answer the bot does
+	// not understand then gets no complaint: it was most likely "ok, show me".
+	Held int `json:"-"`
 }
 
 // New reports whether the session has never been saved.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -20,32 +21,49 @@ type Keys struct {
 	Tag     string
 	Session string
 	Lang    string
+	// Window is set on WhatsApp only: the contact's 24-hour window and held replies.
+	Window channels.WindowKeys
 }
 
 // KeysFor returns the keys of a contact's conversation.
 func KeysFor(prefix string, shard int, ch channels.Channel, contactHash string) Keys {
 	tag := channels.Tag(prefix, shard)
-	return Keys{
+	k := Keys{
 		Tag:     tag,
 		Session: tag + "session:" + string(ch) + ":" + contactHash,
 		Lang:    tag + "lang:" + string(ch) + ":" + contactHash,
 	}
+	if ch == channels.WhatsApp {
+		k.Window = channels.WindowKeysFor(prefix, shard, contactHash)
+	}
+	return k
 }
 
 // LoadSession reads a session and, when it has expired, the language the contact chose
-// before; one round trip.
+// before, and on WhatsApp how many replies are held for the contact; one round trip.
 func LoadSession(ctx context.Context, rdb redis.UniversalClient, k Keys) (Session, error) {
 	var hm *redis.SliceCmd
 	var lang *redis.StringCmd
+	var held *redis.IntCmd
 	_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		hm = p.HMGet(ctx, k.Session, "v", "d")
 		lang = p.Get(ctx, k.Lang)
+		if k.Window.Held != "" {
+			held = p.LLen(ctx, k.Window.Held)
+		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return Session{}, fmt.Errorf("load session: %w", err)
 	}
-	vals := hm.Val()
+	s, err := decodeSession(hm.Val(), lang.Val())
+	if held != nil {
+		s.Held = int(held.Val())
+	}
+	return s, err
+}
+
+func decodeSession(vals []any, lang string) (Session, error) {
 	if len(vals) == 2 && vals[0] != nil && vals[1] != nil {
 		var s Session
 		v, verr := strconv.ParseInt(vals[0].(string), 10, 64)
@@ -56,14 +74,14 @@ func LoadSession(ctx context.Context, rdb redis.UniversalClient, k Keys) (Sessio
 			// A session this version cannot read (written by another release) must not
 			// block the contact for good: start afresh, keeping the version so that the
 			// save replaces it.
-			return Session{Version: v, Resumed: lang.Val() != "", Lang: lang.Val()}, ErrUndecodable
+			return Session{Version: v, Resumed: lang != "", Lang: lang}, ErrUndecodable
 		}
 		s.Version = v
 		return s, nil
 	}
 	var s Session
-	if l := lang.Val(); l != "" {
-		s.Lang, s.Resumed = l, true
+	if lang != "" {
+		s.Lang, s.Resumed = lang, true
 	}
 	return s, nil
 }
@@ -78,8 +96,10 @@ var (
 )
 
 // commitScript is the whole of a turn's writes, atomic on the shard's slot: it checks
-// the lease token and the session version, saves the session, queues replies and
-// effects, and acknowledges (and deletes, since it holds message text) the inbound entry.
+// the lease token and the session version, saves the session, releases the replies
+// held for a WhatsApp contact outside their window (before this turn's, and marked so
+// that pieces already sent are skipped), queues replies and effects, and acknowledges
+// (and deletes, since it holds message text) the inbound entry.
 var commitScript = redis.NewScript(`
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('LEASE')
@@ -94,7 +114,14 @@ else
   redis.call('PERSIST', KEYS[2])
 end
 if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
-local i = 10
+if ARGV[10] ~= '' then
+  redis.call('SET', KEYS[8], ARGV[10], 'PX', ARGV[11])
+  for _, m in ipairs(redis.call('LRANGE', KEYS[9], 0, -1)) do
+    redis.call('XADD', KEYS[4], '*', 'm', m, 'h', '1')
+  end
+  redis.call('DEL', KEYS[9], KEYS[10])
+end
+local i = 12
 for _ = 1, tonumber(ARGV[9]) do
   redis.call('XADD', KEYS[4], '*', 'm', ARGV[i]); i = i + 1
 end
@@ -126,6 +153,9 @@ type Commit struct {
 	Attempts  string
 	OutboxKey string
 	EffectKey string
+	// Seen, when set, is when a WhatsApp contact wrote: it opens their window and
+	// releases the replies held for them.
+	Seen time.Time
 }
 
 // Save runs the commit script and returns the session's new version.
@@ -135,7 +165,11 @@ func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, err
 		return 0, fmt.Errorf("encode session: %w", err)
 	}
 	args := []any{c.Token, strconv.FormatInt(c.Session.Version, 10), data, c.TTL, c.Session.Lang, c.LangTTL,
-		c.InboxGrp, c.StreamID, len(c.Outbound)}
+		c.InboxGrp, c.StreamID, len(c.Outbound), "", 0}
+	if !c.Seen.IsZero() && c.Keys.Window.Seen != "" {
+		// The mark outlives the window a little, so that a late check still finds it.
+		args[9], args[10] = strconv.FormatInt(c.Seen.UnixMilli(), 10), (channels.WhatsAppWindow + time.Hour).Milliseconds()
+	}
 	for _, o := range c.Outbound {
 		b, err := json.Marshal(o)
 		if err != nil {
@@ -151,7 +185,14 @@ func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, err
 		}
 		args = append(args, b)
 	}
-	keys := []string{c.LeaseKey, c.Keys.Session, c.Keys.Lang, c.OutboxKey, c.EffectKey, c.InboxKey, c.Attempts}
+	keys := []string{c.LeaseKey, c.Keys.Session, c.Keys.Lang, c.OutboxKey, c.EffectKey, c.InboxKey, c.Attempts,
+		c.Keys.Window.Seen, c.Keys.Window.Held, c.Keys.Window.Nudged}
+	for i := 7; i < 10; i++ {
+		if keys[i] == "" {
+			// Unused on this channel; a Cluster still wants every key in the slot.
+			keys[i] = c.Keys.Session
+		}
+	}
 	if c.LeaseKey == "" {
 		// Every key must name the shard's slot on a Cluster, even one left unread: the
 		// script skips the lease check when the token is empty.

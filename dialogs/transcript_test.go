@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ var update = flag.Bool("update", false, "rewrite the golden transcripts in testd
 //	> [location 35.2,12.5]  a shared location
 //	>! kind k=v     the result of an effect coming back (ok); >!fail kind … when it failed
 //	@resumed LANG   (first line) the contact's earlier session expired; LANG survived
+//	@held N         the next message releases N replies held outside WhatsApp's window
 //	< text          what the bot answers (one line per line; "< ~~~" between SMS parts)
 //	! kind          an effect the turn asked for
 //	= owner …       the session's owner and place after the turn
@@ -68,6 +70,9 @@ func play(t *testing.T, m *Machine, b *locales.Bundle, script string) string {
 		case strings.HasPrefix(line, "@resumed "):
 			s.Resumed, s.Lang = true, strings.TrimPrefix(line, "@resumed ")
 			out.WriteString(line + "\n")
+		case strings.HasPrefix(line, "@held "):
+			s.Held, _ = strconv.Atoi(strings.TrimPrefix(line, "@held "))
+			out.WriteString(line + "\n")
 		case strings.HasPrefix(line, ">!"):
 			out.WriteString(line + "\n")
 			s = turnOnce(&out, m, b, s, Event{Kind: EventEffect, Effect: parseEffect(t, line)}, now)
@@ -91,7 +96,7 @@ func play(t *testing.T, m *Machine, b *locales.Bundle, script string) string {
 func turnOnce(out *strings.Builder, m *Machine, b *locales.Bundle, s Session, ev Event, now time.Time) Session {
 	s, prompts, effects := m.Step(s, ev, now)
 	s.Version++
-	s.Resumed = false
+	s.Resumed, s.Held = false, 0
 	if o, ok := Localize(b, s, prompts); ok {
 		for i, part := range channels.RenderText(o) {
 			if i > 0 {

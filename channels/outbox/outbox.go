@@ -70,6 +70,10 @@ type Config struct {
 	// call takes tens to hundreds of milliseconds; one at a time, a shard could send
 	// only a few messages a second.
 	Concurrency int
+	// WhatsAppTemplate says an approved template is configured: a reply held outside
+	// a contact's 24-hour window brings one, asking them to write. Without it, held
+	// replies wait until the contact writes of their own accord.
+	WhatsAppTemplate bool
 }
 
 // Outbox sends the outbound messages of the shards this process holds.
@@ -227,8 +231,9 @@ func (r *shardRun) decode(ctx context.Context, entries []stream.Entry) ([]queued
 		if a, ok := e.Values["a"]; ok {
 			q.attempt, _ = strconv.Atoi(a)
 		}
-		// A retried message may have had pieces accepted before the one that failed.
-		q.again = q.again || q.attempt > 0
+		// A retried message may have had pieces accepted before the one that failed,
+		// and a held one pieces sent before the window closed.
+		q.again = q.again || q.attempt > 0 || e.Values["h"] != ""
 		batch = append(batch, q)
 	}
 	return batch, nil
@@ -341,10 +346,16 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 		}
 		if !q.out.Until.IsZero() && o.now().After(q.out.Until) {
 			// WhatsApp refuses free text outside its 24-hour window (and counts the
-			// attempt against the sender): never try.
-			o.report(Result{Channel: q.out.Channel, Outcome: "window_closed"})
-			o.log.Warn("message held back: outside the 24-hour window", "msg_id", q.out.ID)
-			return true, r.bury(ctx, q, "outside the WhatsApp 24-hour window")
+			// attempt against the sender): never try. The contact may have written
+			// since this reply was made; if not, it waits for them.
+			open, err := o.hold(ctx, q.out, q.stream, q.id, false)
+			if err != nil {
+				return false, err
+			}
+			if open.IsZero() {
+				return true, nil
+			}
+			q.out.Until = open
 		}
 		if wait := r.paused(); wait > 0 {
 			r.mu.Lock()
@@ -499,6 +510,71 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
+// holdScript holds a WhatsApp reply outside its contact's window, unless the contact
+// wrote since it was made (ARGV[9] = '1' skips that check: the provider said closed).
+// It sends one template per NudgeEvery asking them to write, and acknowledges the
+// reply's entry when it has one. It returns the time the contact last wrote when
+// their window is open, -1 when held, -2 when held and a template queued.
+var holdScript = redis.NewScript(`
+if ARGV[9] ~= '1' then
+  local seen = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if seen + tonumber(ARGV[2]) > tonumber(ARGV[1]) then return seen end
+end
+redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+local r = -1
+if ARGV[4] ~= '' and redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[6]) then
+  redis.call('XADD', KEYS[4], '*', 'm', ARGV[4])
+  r = -2
+end
+if ARGV[8] ~= '' then
+  redis.call('XACK', KEYS[5], ARGV[7], ARGV[8])
+  redis.call('XDEL', KEYS[5], ARGV[8])
+end
+return r
+`)
+
+// hold keeps out for its contact until they write (see holdScript); stream and id name
+// its outbox entry, empty when it has none. It returns when the contact's window now
+// closes if it is open after all, else zero.
+func (o *Outbox) hold(ctx context.Context, out channels.Outbound, stream, id string, force bool) (time.Time, error) {
+	if o.cfg.Hash == nil || o.cfg.Shards <= 0 {
+		return time.Time{}, fmt.Errorf("hold %s: contact hash or shard count not configured", out.ID)
+	}
+	shard := channels.ShardOf(out.Channel, out.Contact, o.cfg.Shards)
+	w := channels.WindowKeysFor(o.cfg.Prefix, shard, o.cfg.Hash(out.Channel, out.Contact))
+	reply, _, _, _, _ := o.keys(shard)
+	if stream == "" {
+		stream = reply
+	}
+	var tpl []byte
+	if o.cfg.WhatsAppTemplate {
+		tpl, _ = json.Marshal(channels.Outbound{ID: out.ID + ":tpl", Channel: out.Channel, Contact: out.Contact,
+			From: out.From, Lang: out.Lang, Lane: channels.LaneReply, Test: out.Test, Template: true})
+	}
+	held, _ := json.Marshal(out)
+	f := ""
+	if force {
+		f = "1"
+	}
+	window := channels.WhatsAppWindow - channels.WindowMargin
+	n, err := holdScript.Run(ctx, o.rdb, []string{w.Seen, w.Held, w.Nudged, reply, stream},
+		o.now().UnixMilli(), window.Milliseconds(), held, string(tpl), channels.HeldFor.Milliseconds(),
+		channels.NudgeEvery.Milliseconds(), Group, id, f).Int64()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("hold %s: %w", out.ID, err)
+	}
+	if n >= 0 {
+		return time.UnixMilli(n).Add(window), nil
+	}
+	o.report(Result{Channel: out.Channel, Outcome: "held"})
+	if n == -2 {
+		o.report(Result{Channel: out.Channel, Outcome: "template"})
+	}
+	o.log.Info("reply held until the contact writes: outside the 24-hour window", "msg_id", out.ID, "template", n == -2)
+	return time.Time{}, nil
+}
+
 // markValue is what a sent-mark holds: the message itself, so that a provider's later
 // report of a failed delivery can send it again without a copy kept elsewhere.
 func markValue(o channels.Outbound) string {
@@ -530,6 +606,9 @@ func (o *Outbox) RecordDelivery(ctx context.Context, rep channels.DeliveryReport
 	if rep.Status != "failed" && rep.Status != "undelivered" {
 		return nil
 	}
+	if rep.Code == windowClosed && rep.Channel == channels.WhatsApp {
+		return o.holdReported(ctx, rep)
+	}
 	if !retryableDelivery(rep.Code) {
 		o.log.Warn("message not delivered", "msg_id", rep.OutboundID, "status", rep.Status, "code", rep.Code)
 		return nil
@@ -549,6 +628,40 @@ func (o *Outbox) RecordDelivery(ctx context.Context, rep channels.DeliveryReport
 		o.log.Warn("message not delivered; sending again", "msg_id", rep.OutboundID, "code", rep.Code)
 	case -1:
 		o.log.Error("message not delivered after repeated tries", "msg_id", rep.OutboundID, "code", rep.Code)
+	}
+	return nil
+}
+
+// windowClosed is Twilio's error for free text outside WhatsApp's 24-hour window.
+const windowClosed = 63016
+
+// holdReported holds a message WhatsApp refused as outside the window (its clock and
+// ours disagreed): the refused piece's sent-mark goes, so that it is sent again, with
+// the pieces after it, when the contact writes.
+func (o *Outbox) holdReported(ctx context.Context, rep channels.DeliveryReport) error {
+	if o.cfg.Shards <= 0 {
+		return fmt.Errorf("hold %s: shard count not configured", rep.OutboundID)
+	}
+	tag := channels.Tag(o.cfg.Prefix, channels.ShardOf(rep.Channel, rep.Contact, o.cfg.Shards))
+	mark := tag + "sent:" + rep.OutboundID + "/" + strconv.Itoa(rep.Seq)
+	v, err := o.rdb.Get(ctx, mark).Result()
+	if errors.Is(err, redis.Nil) || v == "1" {
+		o.log.Warn("refused outside the window; message no longer known", "msg_id", rep.OutboundID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("hold %s: %w", rep.OutboundID, err)
+	}
+	var out channels.Outbound
+	if err := json.Unmarshal([]byte(v), &out); err != nil {
+		return fmt.Errorf("hold %s: decode: %w", rep.OutboundID, err)
+	}
+	if _, err := o.hold(ctx, out, "", "", true); err != nil {
+		return err
+	}
+	// Only once it is held: a report that fails here is sent again by Twilio.
+	if err := o.rdb.Del(ctx, mark).Err(); err != nil {
+		return fmt.Errorf("hold %s: forget sent-mark: %w", rep.OutboundID, err)
 	}
 	return nil
 }

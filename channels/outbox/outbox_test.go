@@ -277,32 +277,123 @@ func TestExhaustedRetriesBecomeDeadLetters(t *testing.T) {
 	}
 }
 
-// TestNoFreeTextOutsideTheWindow: a WhatsApp reply whose 24-hour window closed while it
-// waited (retries, an outage) is never sent as free text.
-func TestNoFreeTextOutsideTheWindow(t *testing.T) {
+const tplSID = "HX0123456789abcdef0123456789abcdef"
+
+// whatsAppRig sends WhatsApp through the real Twilio client, with a template configured.
+func whatsAppRig(t *testing.T) *rig {
 	g := newRig(t)
-	late := reply("SMw:0", "whatsapp:+15005550006", "hello")
-	late.Channel = channels.WhatsApp
-	late.Until = time.Now().Add(-time.Minute)
-	open := reply("SMw2:0", "whatsapp:+15005550007", "hello")
-	open.Channel = channels.WhatsApp
-	open.Until = time.Now().Add(time.Hour)
 	g.ob = outbox.New(g.rdb, map[channels.Channel]channels.Sender{channels.WhatsApp: twilio.NewSender(twilio.SenderConfig{
-		AccountSID: sid, AuthToken: token, APIURL: g.api.URL(), From: "whatsapp:+15005550001"})},
-		outbox.Config{Prefix: g.prefix, Block: 50 * time.Millisecond}, time.Now, quiet,
+		AccountSID: sid, AuthToken: token, APIURL: g.api.URL(), From: "whatsapp:+15005550001",
+		Templates: map[string]string{"": tplSID}})},
+		outbox.Config{Prefix: g.prefix, Block: 50 * time.Millisecond, Shards: 1, WhatsAppTemplate: true,
+			Hash: func(ch channels.Channel, c string) string { return "h" + c[len(c)-4:] }}, time.Now, quiet,
 		func(r outbox.Result) { g.mu.Lock(); g.results = append(g.results, r); g.mu.Unlock() })
-	g.queue(t, "", late)
-	g.queue(t, "", open)
+	return g
+}
+
+func waReply(id, to string, until time.Time) channels.Outbound {
+	o := reply(id, "whatsapp:"+to, "reply "+id)
+	o.Channel, o.Until = channels.WhatsApp, until
+	return o
+}
+
+// TestNoFreeTextOutsideTheWindow: a WhatsApp reply whose 24-hour window closed while it
+// waited (retries, an outage) is never sent as free text: it is held for the contact,
+// and one template (not one per reply) asks them to write. A contact who wrote since
+// the reply was made has an open window, and gets it.
+func TestNoFreeTextOutsideTheWindow(t *testing.T) {
+	g := whatsAppRig(t)
+	ctx := context.Background()
+	now := time.Now()
+	w := channels.WindowKeysFor(g.prefix, 0, "h0007")
+	// This contact wrote a minute ago, after their reply was made.
+	if err := g.rdb.Set(ctx, w.Seen, now.Add(-time.Minute).UnixMilli(), time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	g.queue(t, "", waReply("SMw1:0", "+15005550006", now.Add(-time.Minute)))
+	g.queue(t, "", waReply("SMw2:0", "+15005550006", now.Add(-time.Minute)))
+	g.queue(t, "", waReply("SMw3:0", "+15005550007", now.Add(-time.Minute)))
+	g.queue(t, "", waReply("SMw4:0", "+15005550008", now.Add(time.Hour)))
 	stop := g.run(t)
 	defer stop()
-	msgs, err := g.api.WaitMessages(t.Context(), 1)
+	msgs, err := g.api.WaitMessages(t.Context(), 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "window outcome", func() bool { return g.outcomes()["window_closed"] == 1 })
+	waitFor(t, "held", func() bool { return g.outcomes()["held"] == 2 })
 	time.Sleep(100 * time.Millisecond)
-	if n := len(g.api.Messages()); n != 1 || msgs[0].To != "whatsapp:+15005550007" {
-		t.Errorf("sent %d messages, first to %s; want only the one inside its window", n, msgs[0].To)
+	msgs = g.api.Messages()
+	got := map[string]string{}
+	for _, m := range msgs {
+		got[m.To] += m.Body + m.ContentSid + ";"
+	}
+	want := map[string]string{
+		"whatsapp:+15005550006": tplSID + ";",    // held, one template for both
+		"whatsapp:+15005550007": "reply SMw3:0;", // wrote since: window open
+		"whatsapp:+15005550008": "reply SMw4:0;", // inside its window
+	}
+	if len(msgs) != 3 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("sent %v\nwant %v", got, want)
+	}
+	held, err := g.rdb.LRange(ctx, channels.WindowKeysFor(g.prefix, 0, "h0006").Held, 0, -1).Result()
+	if err != nil || len(held) != 2 {
+		t.Fatalf("held %d messages (%v), want 2", len(held), err)
+	}
+	var first channels.Outbound
+	if err := json.Unmarshal([]byte(held[0]), &first); err != nil || first.ID != "SMw1:0" {
+		t.Errorf("held first %q (%v), want SMw1:0 in order", first.ID, err)
+	}
+	if o := g.outcomes(); o["template"] != 1 || o["dead"] != 0 || o["failed"] != 0 {
+		t.Errorf("outcomes %v", o)
+	}
+	// Messages held and released (as a contact's next message releases them, marked
+	// "h") go out once the window is open, skipping pieces already sent.
+	if err := g.rdb.Set(ctx, channels.WindowKeysFor(g.prefix, 0, "h0006").Seen, time.Now().UnixMilli(), time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range held {
+		if err := g.rdb.XAdd(ctx, &redis.XAddArgs{Stream: channels.Tag(g.prefix, 0) + "outbox", Values: []any{"m", h, "h", "1"}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err = g.api.WaitMessages(t.Context(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs[3].Body != "reply SMw1:0" || msgs[4].Body != "reply SMw2:0" {
+		t.Errorf("released %q, %q; want SMw1:0 then SMw2:0", msgs[3].Body, msgs[4].Body)
+	}
+}
+
+// TestRefusedOutsideTheWindowIsHeld: WhatsApp's clock said the window had closed
+// (Twilio 63016) though ours did not: the message is held, not lost or retried.
+func TestRefusedOutsideTheWindowIsHeld(t *testing.T) {
+	g := whatsAppRig(t)
+	ctx := context.Background()
+	g.queue(t, "", waReply("SMr:0", "+15005550009", time.Now().Add(time.Hour)))
+	stop := g.run(t)
+	defer stop()
+	if _, err := g.api.WaitMessages(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	mark := channels.Tag(g.prefix, 0) + "sent:SMr:0/0"
+	waitFor(t, "sent-mark", func() bool { return g.rdb.Exists(ctx, mark).Val() == 1 })
+	if err := g.ob.RecordDelivery(ctx, channels.DeliveryReport{Channel: channels.WhatsApp, Contact: "whatsapp:+15005550009",
+		OutboundID: "SMr:0", Seq: 0, Status: "failed", Code: 63016}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := g.api.WaitMessages(t.Context(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs[1].ContentSid != tplSID || msgs[1].Body != "" {
+		t.Errorf("after 63016 sent %+v, want the template", msgs[1])
+	}
+	if n := g.rdb.LLen(ctx, channels.WindowKeysFor(g.prefix, 0, "h0009").Held).Val(); n != 1 {
+		t.Errorf("%d held, want 1", n)
+	}
+	if g.rdb.Exists(ctx, mark).Val() != 0 {
+		t.Error("sent-mark kept: the refused piece would be skipped when released")
 	}
 }
 

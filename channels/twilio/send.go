@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
@@ -25,6 +27,10 @@ type SenderConfig struct {
 	From string
 	// StatusCallback is where Twilio reports delivery; empty for no reports.
 	StatusCallback string
+	// Templates are the approved WhatsApp templates (Content SIDs) asking a contact
+	// outside the 24-hour window to write, by language; "" is the fallback. See
+	// ParseTemplates.
+	Templates map[string]string
 	// Timeout bounds each send; 10 s when zero.
 	Timeout time.Duration
 }
@@ -75,9 +81,16 @@ func NewSender(cfg SenderConfig) *Sender {
 	return s
 }
 
-// Render makes one SMS of each text part, choices listed as numbers.
+// Render makes one message of each text part, choices listed as numbers: SMS parts
+// within the SMS budget, WhatsApp messages within WhatsApp's. A template is one piece.
 func (s *Sender) Render(o channels.Outbound) []channels.Piece {
+	if o.Template {
+		return []channels.Piece{{Seq: 0}}
+	}
 	texts := channels.RenderText(o)
+	if o.Channel == channels.WhatsApp {
+		texts = channels.RenderWhatsApp(o)
+	}
 	pieces := make([]channels.Piece, len(texts))
 	for i, t := range texts {
 		pieces[i] = channels.Piece{Seq: i, Text: t}
@@ -102,7 +115,16 @@ func (s *Sender) Send(ctx context.Context, o channels.Outbound, p channels.Piece
 	if o.From != "" {
 		from = o.From
 	}
-	params := (&openapi.CreateMessageParams{}).SetTo(o.Contact).SetFrom(from).SetBody(p.Text)
+	params := (&openapi.CreateMessageParams{}).SetTo(o.Contact).SetFrom(from)
+	if o.Template {
+		sid := s.template(o.Lang)
+		if sid == "" || o.Channel != channels.WhatsApp {
+			return &channels.SendError{Message: "no WhatsApp template configured", Permanent: true}
+		}
+		params.SetContentSid(sid)
+	} else {
+		params.SetBody(p.Text)
+	}
 	if s.cfg.StatusCallback != "" {
 		// Our IDs ride in the (signed) query, so a report finds its message without
 		// a table from Twilio's SIDs to ours.
@@ -134,6 +156,47 @@ func (s *Sender) Send(ctx context.Context, o channels.Outbound, p channels.Piece
 		return &channels.SendError{Message: "twilio client: " + err.Error()}
 	}
 }
+
+// template is the Content SID for lang, or the fallback.
+func (s *Sender) template(lang string) string {
+	if sid, ok := s.cfg.Templates[lang]; ok {
+		return sid
+	}
+	return s.cfg.Templates[""]
+}
+
+// ParseTemplates reads TWILIO_WHATSAPP_TEMPLATE_SID: one Content SID for every
+// language ("HX…"), or one per language ("en:HX…,fr:HX…,ar:HX…"), the first also
+// serving languages without their own. WhatsApp approves a template per language.
+func ParseTemplates(v string) (map[string]string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for i, item := range strings.Split(v, ",") {
+		lang, sid, ok := strings.Cut(strings.TrimSpace(item), ":")
+		if !ok {
+			lang, sid = "", lang
+		}
+		if !contentSID.MatchString(sid) {
+			return nil, fmt.Errorf("twilio: template %q is not a Content SID (HX and 32 hex digits)", sid)
+		}
+		if i > 0 && lang == "" {
+			return nil, errors.New("twilio: templates: give one SID alone, or lang:SID pairs")
+		}
+		if _, dup := m[lang]; dup && lang != "" {
+			return nil, fmt.Errorf("twilio: template for %q given twice", lang)
+		}
+		m[lang] = sid
+		if i == 0 {
+			m[""] = sid
+		}
+	}
+	return m, nil
+}
+
+var contentSID = regexp.MustCompile(`^HX[0-9a-fA-F]{32}$`)
 
 // boundClient is the REST client for one send: it carries that send's context through
 // twilio-go and notes the status Twilio answered.

@@ -3,6 +3,7 @@ package twilio
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -393,5 +394,64 @@ func TestSenderConfig(t *testing.T) {
 	}
 	if err := testConfig("").Validate(); err != nil {
 		t.Errorf("a config for Twilio itself: %v", err)
+	}
+}
+
+func TestParseTemplates(t *testing.T) {
+	const en, fr = "HX0123456789abcdef0123456789abcdef", "HXfedcba9876543210fedcba9876543210"
+	cases := []struct {
+		name, in string
+		want     map[string]string
+		err      bool
+	}{
+		{"unset", "", nil, false},
+		{"one for all", en, map[string]string{"": en}, false},
+		{"per language, first is the fallback", "en:" + en + ", fr:" + fr, map[string]string{"": en, "en": en, "fr": fr}, false},
+		{"not a content SID", "HX123", nil, true},
+		{"a message SID", "SM0123456789abcdef0123456789abcdef", nil, true},
+		{"language twice", "en:" + en + ",en:" + fr, nil, true},
+		{"bare SID after pairs", "en:" + en + "," + fr, nil, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := ParseTemplates(c.in)
+			if (err != nil) != c.err {
+				t.Fatalf("err = %v, want error %v", err, c.err)
+			}
+			if !c.err && fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Errorf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestSendTemplate: the message asking a contact outside WhatsApp's window to write goes
+// as the template of their language (or the fallback), never with a body.
+func TestSendTemplate(t *testing.T) {
+	t.Parallel()
+	const en, ar = "HX0123456789abcdef0123456789abcdef", "HXfedcba9876543210fedcba9876543210"
+	api := twiliotest.New(t, testSID, testToken)
+	cfg := testConfig(api.URL())
+	cfg.From, cfg.Templates = "whatsapp:"+testFrom, map[string]string{"": en, "en": en, "ar": ar}
+	s := NewSender(cfg)
+	for _, lang := range []string{"ar", "es"} {
+		o := channels.Outbound{ID: "SMt:0:tpl", Channel: channels.WhatsApp, Contact: "whatsapp:" + testTo, Lang: lang, Template: true}
+		if p := s.Render(o); len(p) != 1 {
+			t.Fatalf("template renders as %d pieces", len(p))
+		}
+		if err := sendAll(t.Context(), s, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := api.Messages()
+	if len(msgs) != 2 || msgs[0].ContentSid != ar || msgs[1].ContentSid != en || msgs[0].Body != "" {
+		t.Errorf("sent %+v; want the Arabic template, then the fallback for Spanish", msgs)
+	}
+	cfg.Templates = nil
+	err := sendAll(t.Context(), NewSender(cfg), channels.Outbound{ID: "x", Channel: channels.WhatsApp,
+		Contact: "whatsapp:" + testTo, Template: true})
+	var se *channels.SendError
+	if !errors.As(err, &se) || !se.Permanent {
+		t.Errorf("template without configuration: %v, want a permanent error", err)
 	}
 }

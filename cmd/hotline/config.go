@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hotline-org/hotline/channels/twilio"
 )
 
 // config is everything the hotline reads from its environment. The README's
@@ -29,6 +31,8 @@ type config struct {
 	TwilioAuthToken  string
 	TwilioSMSFrom    string
 	TwilioWhatsApp   string
+	// WhatsAppTemplates: language → approved template Content SID ("" the fallback).
+	WhatsAppTemplates map[string]string
 
 	TelegramToken  string
 	TelegramSecret string
@@ -74,6 +78,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.TwilioWhatsApp != "" && !strings.HasPrefix(c.TwilioWhatsApp, "whatsapp:+") {
 		return c, fmt.Errorf("TWILIO_WHATSAPP_FROM must look like whatsapp:+15551234567")
 	}
+	var err error
+	if c.WhatsAppTemplates, err = twilio.ParseTemplates(getenv("TWILIO_WHATSAPP_TEMPLATE_SID")); err != nil {
+		return c, fmt.Errorf("TWILIO_WHATSAPP_TEMPLATE_SID: %w", err)
+	}
 	if c.TelegramToken != "" && len(c.TelegramSecret) < 16 {
 		// Without the secret anyone could post updates as Telegram: the check is never
 		// skipped, so the channel does not start without it.
@@ -82,7 +90,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if strings.ContainsAny(c.RedisPrefix, "{}") {
 		return c, fmt.Errorf("HOTLINE_REDIS_PREFIX must not contain braces: they would break the Cluster hash tags")
 	}
-	var err error
 	if c.Shards, err = strconv.Atoi(env("HOTLINE_SHARDS", "16")); err != nil || c.Shards < 1 || c.Shards > 1024 {
 		return c, fmt.Errorf("HOTLINE_SHARDS must be a whole number from 1 to 1024")
 	}

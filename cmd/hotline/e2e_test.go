@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,6 +98,12 @@ func startHotline(t *testing.T, extra map[string]string) *hotline {
 // processes can share them as replicas of one deployment do.
 func startWith(t *testing.T, prefix string, tw *twiliotest.Server, lookupKey string, extra map[string]string) *hotline {
 	t.Helper()
+	return startAt(t, prefix, tw, lookupKey, extra, time.Now)
+}
+
+// startAt is startWith on a given clock.
+func startAt(t *testing.T, prefix string, tw *twiliotest.Server, lookupKey string, extra map[string]string, now func() time.Time) *hotline {
+	t.Helper()
 	env := map[string]string{
 		"HOTLINE_ADDR":         "127.0.0.1:0",
 		"HOTLINE_PUBLIC_URL":   "https://hotline.example.org",
@@ -118,7 +125,9 @@ func startWith(t *testing.T, prefix string, tw *twiliotest.Server, lookupKey str
 	out, logs := &syncBuffer{}, &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"hotline"}, func(k string) string { return env[k] }, out, logs) }()
+	go func() {
+		done <- runAt(ctx, []string{"hotline"}, func(k string) string { return env[k] }, out, logs, now)
+	}()
 	h := &hotline{public: env["HOTLINE_PUBLIC_URL"], twilio: tw, logs: logs, cancel: cancel, done: done}
 	t.Cleanup(func() {
 		h.stop(t)
@@ -634,4 +643,91 @@ func TestTelegramWebhookCommands(t *testing.T) {
 	if err := run(context.Background(), []string{"hotline", "telegram", "set-webhook"}, func(k string) string { return env[k] }, &out, io.Discard); err == nil {
 		t.Error("set-webhook accepted a plain-HTTP public URL")
 	}
+}
+
+// testClock is the real time moved on by what the test says has passed.
+type testClock struct{ skip atomic.Int64 }
+
+func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.skip.Load())) }
+func (c *testClock) advance(d time.Duration) { c.skip.Add(int64(d)) }
+
+// TestWhatsAppWindowHoldsRepliesUntilTheContactWrites lives through a day on a moved
+// clock: a reply that finds the contact's 24-hour window closed is not sent as free
+// text; the approved template goes instead, and the contact's answer brings the reply,
+// then the conversation goes on to the main menu and back.
+func TestWhatsAppWindowHoldsRepliesUntilTheContactWrites(t *testing.T) {
+	const waFrom, contact = "whatsapp:+15005550001", "whatsapp:+33612345678"
+	const tplEN, tplFR = "HX0123456789abcdef0123456789abcdef", "HXfedcba9876543210fedcba9876543210"
+	clock := &testClock{}
+	_, prefix := redistest.Single(t)
+	tw := twiliotest.New(t, accountSID, authToken)
+	key := make([]byte, 32)
+	rand.Read(key)
+	h := startAt(t, prefix, tw, base64.StdEncoding.EncodeToString(key), map[string]string{
+		"TWILIO_WHATSAPP_FROM": waFrom, "TWILIO_WHATSAPP_TEMPLATE_SID": "en:" + tplEN + ",fr:" + tplFR}, clock.now)
+	n := 400
+	say := func(text string) {
+		t.Helper()
+		n++
+		form := url.Values{"MessageSid": {sid(n)}, "AccountSid": {accountSID}, "From": {contact}, "To": {waFrom},
+			"Body": {text}, "WaId": {"33612345678"}, "NumMedia": {"0"}, "ApiVersion": {"2010-04-01"}}
+		if code := h.whatsapp(t, form); code != 200 {
+			t.Fatalf("webhook answered %d", code)
+		}
+	}
+	say("bonjour")
+	h.waitReplies(t, 1)
+	say("2") // Français
+	h.waitReplies(t, 2)
+
+	// Twilio is throttling when the next message comes in, and a day passes before
+	// the reply can go: it must not go as free text. (Whether the send fails first or
+	// the template meets the 429, the end is the same.)
+	tw.FailNext(twiliotest.Failure{Status: 429, Code: 20429, Message: "Too Many Requests", RetryAfter: "1"})
+	say("1") // "talk to a person"
+	clock.advance(25 * time.Hour)
+	msgs := h.waitReplies(t, 3)
+	h.settle()
+	if msgs = tw.Messages(); len(msgs) != 3 || msgs[2].ContentSid != tplFR || msgs[2].Body != "" {
+		t.Fatalf("after the window closed: %d messages, last %+v; want only the French template", len(msgs), msgs[len(msgs)-1])
+	}
+
+	// The contact taps the template's button: the held replies come, in order (the
+	// answer, then their place in the queue, which was held behind it), and "ok" is
+	// kept for the person who will answer, not answered by the bot.
+	say("ok")
+	msgs = h.waitReplies(t, 5)
+	h.settle()
+	if msgs = tw.Messages(); len(msgs) != 5 || !strings.Contains(msgs[3].Body, "parler à une personne") ||
+		!strings.Contains(msgs[4].Body, "numéro 1") {
+		t.Fatalf("after the contact wrote: %d messages; want the two held replies alone:\n%s", len(msgs), bodies(msgs))
+	}
+	say("MENU")
+	h.waitReplies(t, 6)
+	say("2")
+	h.waitReplies(t, 7)
+	say("RETOUR")
+	msgs = h.waitReplies(t, 8)
+	if !strings.Contains(msgs[5].Body, "Menu principal") || !strings.Contains(msgs[7].Body, "Menu principal") {
+		t.Errorf("menu and back:\n%s", bodies(msgs))
+	}
+	for i, m := range msgs {
+		if i != 2 && (m.Body == "" || m.ContentSid != "") {
+			t.Errorf("message %d: body %q template %q; only the third is a template", i, m.Body, m.ContentSid)
+		}
+	}
+	metrics := get(t, h.base+"/metrics")
+	for _, want := range []string{`outcome="held"} 2`, `outcome="template"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func bodies(msgs []twiliotest.Message) string {
+	var b strings.Builder
+	for i, m := range msgs {
+		fmt.Fprintf(&b, "%d: %q %s\n", i, m.Body, m.ContentSid)
+	}
+	return b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -35,13 +36,19 @@ Configuration comes from the environment; see the README.
 
 // run is the whole program, so that tests can start it as it runs in production.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return runAt(ctx, args, getenv, stdout, stderr, time.Now)
+}
+
+// runAt is run with its clock given, so that a test can live through a day (WhatsApp's
+// 24-hour window) in a second.
+func runAt(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, now func() time.Time) error {
 	cmd := "serve"
 	if len(args) > 1 {
 		cmd = args[1]
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, getenv, stdout, stderr)
+		return serve(ctx, getenv, stdout, stderr, now)
 	case "migrate":
 		return migrate(ctx, getenv, stderr)
 	case "telegram":

@@ -33,7 +33,7 @@ func newMetrics() *metrics {
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_webhook_rejections_total",
 			Help: "Webhook requests refused, by channel and reason."}, []string{"channel", "reason"}),
 		outbound: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_outbound_total",
-			Help: "Outbound message pieces, by channel and outcome (sent, retry, failed, opted_out, blocked, window_closed, dead)."}, []string{"channel", "outcome"}),
+			Help: "Outbound message pieces, by channel and outcome (sent, retry, failed, opted_out, blocked, held (WhatsApp reply outside the 24-hour window, waiting for the contact), template (the template asking them to write), dead)."}, []string{"channel", "outcome"}),
 		sendTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hotline_send_seconds",
 			Help: "Time the provider took to accept a message.", Buckets: prometheus.DefBuckets}, []string{"channel"}),
 		missing: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_missing_translations_total",

@@ -63,7 +63,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, now func() time.Time) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -72,7 +72,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if cfg.DevKeyNote != "" {
 		log.Warn(cfg.DevKeyNote)
 	}
-	a, cleanup, err := wire(ctx, cfg, log)
+	a, cleanup, err := wire(ctx, cfg, log, now)
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 }
 
 // wire builds the hotline from its configuration.
-func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, func(), error) {
+func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Time) (*app, func(), error) {
 	var closers []func()
 	cleanup := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -145,7 +145,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, func(), erro
 	}
 	fail := func(err error) (*app, func(), error) { cleanup(); return nil, nil, err }
 
-	a := &app{cfg: cfg, log: log, metrics: newMetrics(), now: time.Now}
+	a := &app{cfg: cfg, log: log, metrics: newMetrics(), now: now}
 	key := cfg.LookupKey
 	a.hash = func(ch channels.Channel, contact string) string {
 		m := hmac.New(sha256.New, key)
@@ -214,8 +214,11 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, func(), erro
 		a.verifier = twilio.NewVerifier(cfg.TwilioAuthToken, cfg.PublicURL)
 		if cfg.TwilioWhatsApp != "" {
 			wc := sc
-			wc.From = cfg.TwilioWhatsApp
+			wc.From, wc.Templates = cfg.TwilioWhatsApp, cfg.WhatsAppTemplates
 			a.senders[channels.WhatsApp] = twilio.NewSender(wc)
+			if len(cfg.WhatsAppTemplates) == 0 {
+				log.Warn("no TWILIO_WHATSAPP_TEMPLATE_SID: a WhatsApp reply outside the 24-hour window waits until the contact writes again, with nothing to tell them it is there")
+			}
 		}
 	}
 	if cfg.TelegramToken != "" {
@@ -227,6 +230,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, func(), erro
 		a.telegram = tg
 	}
 	a.outbox = outbox.New(rdb, a.senders, outbox.Config{Prefix: cfg.RedisPrefix, Hash: a.hash, Events: a.inbox, Shards: cfg.Shards,
+		WhatsAppTemplate: len(cfg.WhatsAppTemplates) > 0,
 		Limits: map[channels.Channel]outbox.Limit{
 			// Telegram's limits for bots: about one message a second per chat, thirty a
 			// second overall; over them it answers 429.

@@ -19,6 +19,7 @@ type Message struct {
 	To             string
 	From           string
 	Body           string
+	ContentSid     string // an approved template sent in place of a Body
 	StatusCallback string
 	At             time.Time
 }
@@ -150,6 +151,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		To:             r.PostForm.Get("To"),
 		From:           r.PostForm.Get("From"),
 		Body:           r.PostForm.Get("Body"),
+		ContentSid:     r.PostForm.Get("ContentSid"),
 		StatusCallback: r.PostForm.Get("StatusCallback"),
 		At:             time.Now(),
 	}
@@ -161,7 +163,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	case m.From == "" && r.PostForm.Get("MessagingServiceSid") == "":
 		writeError(w, http.StatusBadRequest, 21603, "A 'From' phone number is required.")
 		return
-	case m.Body == "" && r.PostForm.Get("MediaUrl") == "" && r.PostForm.Get("ContentSid") == "":
+	case m.Body == "" && r.PostForm.Get("MediaUrl") == "" && m.ContentSid == "":
 		writeError(w, http.StatusBadRequest, 21602, "Message body is required.")
 		return
 	}
