@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/hotline-org/hotline/channels"
 )
@@ -78,46 +77,8 @@ func textLen(s string) int {
 	return n
 }
 
-// splitText cuts text into messages of at most maxText units, breaking between
-// paragraphs, then lines, then words; a word longer than a message is cut.
+// splitText cuts text into numbered messages of at most maxText units, between
+// sentences, never inside a word (channels.Split).
 func splitText(text string) []string {
-	var out []string
-	rest := text
-	for rest != "" {
-		cut := fit(rest)
-		if p := strings.TrimSpace(rest[:cut]); p != "" {
-			out = append(out, p)
-		}
-		rest = strings.TrimSpace(rest[cut:])
-	}
-	return out
-}
-
-// fit is the byte length of the longest prefix of s within maxText, ending at a
-// paragraph, a line or a space when one falls in the prefix.
-func fit(s string) int {
-	if textLen(s) <= maxText {
-		return len(s)
-	}
-	n, last := 0, 0
-	for last < len(s) {
-		r, size := utf8.DecodeRuneInString(s[last:])
-		if n+utf16.RuneLen(r) > maxText {
-			break
-		}
-		n += utf16.RuneLen(r)
-		last += size
-	}
-	// A paragraph break anywhere beats a line break late in the message, which beats
-	// a space: each message should read as whole sentences.
-	if j := strings.LastIndex(s[:last], "\n\n"); j > 0 {
-		return j + 2
-	}
-	if j := strings.LastIndex(s[:last], "\n"); j > last/3 {
-		return j + 1
-	}
-	if j := strings.LastIndex(s[:last], " "); j > last/2 {
-		return j + 1
-	}
-	return last
+	return channels.Split(text, func(s string, reserve int) bool { return textLen(s)+reserve <= maxText })
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -126,7 +127,8 @@ func TestRenderSplitsLongText(t *testing.T) {
 		{"two long paragraphs split between them",
 			channels.Outbound{Parts: []string{para, para}, Choices: []channels.Choice{{Key: "1", Label: "Yes"}}}, 2},
 		{"emoji count as two units", channels.Outbound{Parts: []string{strings.Repeat("😀", maxText/2+1)}}, 2},
-		{"one endless word is cut", channels.Outbound{Parts: []string{strings.Repeat("x", 3*maxText)}}, 3},
+		// Each piece keeps room for its "(n/3) " marker.
+		{"one endless word is cut", channels.Outbound{Parts: []string{strings.Repeat("x", 3*maxText)}}, 4},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -146,7 +148,7 @@ func TestRenderSplitsLongText(t *testing.T) {
 				if p.Markup != "" && i != len(pieces)-1 {
 					t.Errorf("keyboard on piece %d of %d", i, len(pieces))
 				}
-				all = append(all, p.Text)
+				all = append(all, unnumbered(t, p.Text, i, len(pieces)))
 			}
 			if len(c.o.Choices) > 0 && pieces[len(pieces)-1].Markup == "" {
 				t.Error("last piece lacks the keyboard")
@@ -165,9 +167,23 @@ func TestRenderSplitsLongText(t *testing.T) {
 	}
 	// The cut falls at the paragraph break.
 	pieces := render(channels.Outbound{Parts: []string{para, para}})
-	if strings.TrimSpace(pieces[0].Text) != strings.TrimSpace(para) {
+	if unnumbered(t, pieces[0].Text, 0, 2) != strings.TrimSpace(para) {
 		t.Errorf("split not at the paragraph: first piece %d bytes", len(pieces[0].Text))
 	}
+}
+
+// unnumbered is a piece's text without its "(i/n) " marker, which it must have when
+// there are several pieces.
+func unnumbered(t *testing.T, text string, i, n int) string {
+	t.Helper()
+	if n == 1 {
+		return text
+	}
+	marker := fmt.Sprintf("(%d/%d) ", i+1, n)
+	if !strings.HasPrefix(text, marker) {
+		t.Errorf("piece %d lacks its marker %q", i, marker)
+	}
+	return strings.TrimPrefix(text, marker)
 }
 
 func TestSendLongTextArrivesInPieces(t *testing.T) {
