@@ -615,6 +615,19 @@ func TestTelegramConversationWithButtons(t *testing.T) {
 	if n := len(tg.Messages()); n != 2 {
 		t.Errorf("%d messages after a retried update, want 2", n)
 	}
+	// On to the language menu by a typed number (buttons are not the only way), and
+	// back to the main menu with the Arabic BACK.
+	typed := `{"update_id":10002,"message":{"message_id":3,"date":1764212360,"from":{"id":1111111,"is_bot":false,"first_name":"A"},"chat":{"id":1111111,"type":"private"},"text":"٢"}}`
+	back := `{"update_id":10003,"message":{"message_id":4,"date":1764212370,"from":{"id":1111111,"is_bot":false,"first_name":"A"},"chat":{"id":1111111,"type":"private"},"text":"رجوع"}}`
+	post(typed, secret)
+	post(back, secret)
+	if msgs, err = tg.WaitMessages(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msgs[2].Text, "Choose your language") || !strings.Contains(msgs[3].Text, "القائمة الرئيسية") ||
+		!strings.Contains(msgs[3].ReplyMarkup, `"callback_data":"1"`) {
+		t.Errorf("language menu and back:\n%q\n%q", msgs[2].Text, msgs[3].Text)
+	}
 }
 
 func TestTelegramWebhookCommands(t *testing.T) {
