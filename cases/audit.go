@@ -29,18 +29,22 @@ type Entry struct {
 
 // Audit appends e to the audit log.
 func (s *Store) Audit(ctx context.Context, e Entry) error {
-	if e.Actor == "" || e.Action == "" {
-		return errors.New("audit: entry needs an actor and an action")
+	if e.At.IsZero() {
+		e.At = s.now()
 	}
-	at := e.At
-	if at.IsZero() {
-		at = s.now()
+	return audit(ctx, s.pool(), e)
+}
+
+// audit appends e on q, so that a change and its entry commit together.
+func audit(ctx context.Context, q runner, e Entry) error {
+	if e.Actor == "" || e.Action == "" || e.At.IsZero() {
+		return errors.New("audit: entry needs an actor, an action and a time")
 	}
 	// NULL rather than "" so that "no case" cannot match a case reference.
 	caseRef := sql.NullString{String: e.CaseRef, Valid: e.CaseRef != ""}
-	if _, err := s.pool().exec(ctx,
+	if _, err := q.exec(ctx,
 		`INSERT INTO audit_log (at, actor, action, case_ref, reason) VALUES (?, ?, ?, ?, ?)`,
-		dbTime(at), e.Actor, e.Action, caseRef, e.Reason); err != nil {
+		dbTime(e.At), e.Actor, e.Action, caseRef, e.Reason); err != nil {
 		return fmt.Errorf("audit %s by %s: %w", e.Action, e.Actor, err)
 	}
 	return nil
