@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-org/hotline/cases/keyring"
 	"github.com/hotline-org/hotline/channels/twilio"
 )
 
@@ -39,13 +40,17 @@ type config struct {
 	TelegramAPIURL string
 	TwilioAPIURL   string
 
-	LookupKey  []byte
-	APIToken   string
-	Simulator  string // on, operators, off
-	LeaseTTL   time.Duration
-	SpoolPath  string
-	Embedded   bool
-	DevKeyNote string
+	LookupKey []byte
+	// DataKeys encrypts what identifies people in the case register.
+	DataKeys *keyring.Ring
+	// CaseRetention is how long a closed case keeps its personal data.
+	CaseRetention time.Duration
+	APIToken      string
+	Simulator     string // on, operators, off
+	LeaseTTL      time.Duration
+	SpoolPath     string
+	Embedded      bool
+	DevKeyNote    string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -126,7 +131,55 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.DevKeyNote = "HOTLINE_LOOKUP_KEY is not set: using a development key kept in " + filepath.Join(c.DataDir, "lookup.key")
 	}
+	spec := getenv("HOTLINE_DATA_KEYS")
+	if spec == "" {
+		if !c.Embedded || !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+			return c, fmt.Errorf("HOTLINE_DATA_KEYS is required outside the embedded mode (id:base64key,…: go run ./cmd/hotline keys new k1)")
+		}
+		path := filepath.Join(c.DataDir, "data.keys")
+		if spec, err = devDataKeys(path); err != nil {
+			return c, err
+		}
+		c.DevKeyNote += "; HOTLINE_DATA_KEYS is not set: cases are encrypted with a development key kept in " + path
+	}
+	if c.DataKeys, err = keyring.Parse(spec); err != nil {
+		return c, fmt.Errorf("HOTLINE_DATA_KEYS: %w", err)
+	}
+	if c.CaseRetention, err = parseDays(env("HOTLINE_CASE_RETENTION", "730d")); err != nil || c.CaseRetention < 24*time.Hour {
+		return c, fmt.Errorf("HOTLINE_CASE_RETENTION must be a number of days (730d) or a duration of at least a day")
+	}
+	c.DevKeyNote = strings.TrimPrefix(c.DevKeyNote, "; ")
 	return c, nil
+}
+
+// parseDays reads "730d" as days, or any Go duration.
+func parseDays(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad number of days %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// devDataKeys reads, or creates once, the embedded mode's data key ring file.
+func devDataKeys(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	spec, err := keyring.Generate("dev1")
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("create data dir: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(spec+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write development data keys: %w", err)
+	}
+	return spec, nil
 }
 
 // devKey reads, or creates once, a random key file for the embedded mode.

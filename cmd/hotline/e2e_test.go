@@ -19,6 +19,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hotline-org/hotline/cases/keyring"
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/redistest"
 	"github.com/hotline-org/hotline/channels/telegram/telegramtest"
@@ -112,6 +113,7 @@ func startAt(t *testing.T, prefix string, tw *twiliotest.Server, lookupKey strin
 		"DATABASE_URL":         "sqlite:" + t.TempDir() + "/hotline.db",
 		"HOTLINE_DATA_DIR":     t.TempDir(),
 		"HOTLINE_LOOKUP_KEY":   lookupKey,
+		"HOTLINE_DATA_KEYS":    dataKeys(t),
 		"HOTLINE_SHARDS":       "4",
 		"HOTLINE_API_TOKEN":    "ops-token",
 		"TWILIO_ACCOUNT_SID":   accountSID,
@@ -156,6 +158,15 @@ func startAt(t *testing.T, prefix string, tw *twiliotest.Server, lookupKey strin
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// dataKeys is a fresh data key ring for one hotline.
+func dataKeys(t *testing.T) string {
+	spec, err := keyring.Generate("t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
 }
 
 func redisURL() string {

@@ -27,6 +27,8 @@ const usage = `usage: hotline [command]
 commands:
   serve     run the hotline (the default)
   migrate   apply the database migrations and exit
+  cases     export, stats, purge, rekey: the case register (hotline cases for details)
+  keys new ID             print a new data key entry for HOTLINE_DATA_KEYS
   telegram set-webhook    point Telegram at HOTLINE_PUBLIC_URL/webhooks/telegram, with the secret
   telegram webhook-info   show what Telegram has for the bot's webhook
   help      show this text
@@ -51,6 +53,10 @@ func runAt(ctx context.Context, args []string, getenv func(string) string, stdou
 		return serve(ctx, getenv, stdout, stderr, now)
 	case "migrate":
 		return migrate(ctx, getenv, stderr)
+	case "cases":
+		return casesCommand(ctx, args[2:], getenv, stdout, stderr, now)
+	case "keys":
+		return keysCommand(args[2:], stdout, stderr)
 	case "telegram":
 		sub := ""
 		if len(args) > 2 {

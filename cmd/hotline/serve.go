@@ -41,6 +41,7 @@ type app struct {
 	log      *slog.Logger
 	rdb      redis.UniversalClient
 	store    *cases.Store
+	register *cases.Register
 	inbox    *inbox.Inbox
 	runner   *dialogs.Runner
 	outbox   *outbox.Outbox
@@ -92,8 +93,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
-	workers.Add(2)
+	workers.Add(3)
 	go func() { defer workers.Done(); a.leases.Run(workCtx) }()
+	go func() {
+		defer workers.Done()
+		runRetention(workCtx, a.rdb, cfg.RedisPrefix, a.register, cfg.CaseRetention, a.now, log)
+	}()
 	go func() {
 		defer workers.Done()
 		// Messages a replaced process spooled during a Redis outage would otherwise
@@ -184,6 +189,11 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 		return fail(fmt.Errorf("migrate database: %w", err))
 	}
 	a.store = store
+	hasher, err := lookupHasher(cfg.LookupKey)
+	if err != nil {
+		return fail(err)
+	}
+	a.register = cases.NewRegister(store, cfg.DataKeys, hasher, a.now)
 
 	bundle, err := locales.Load(func(lang, id string) { a.metrics.missing.WithLabelValues(lang, id).Inc() })
 	if err != nil {

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/cases"
+	"github.com/hotline-org/hotline/cases/keyring"
+)
+
+const casesUsage = `usage:
+  hotline cases export --format json|csv --reason "why" [--actor who] [--out file]
+            every case but the simulator's, decrypted; audited (see the README's column dictionary)
+  hotline cases stats       anonymised counts by month, route, nationality and status (under 5 shown as <5)
+  hotline cases purge       reduce cases closed longer than HOTLINE_CASE_RETENTION to stubs
+  hotline cases rekey       seal every value again under the first key of HOTLINE_DATA_KEYS
+  hotline keys new ID       print a new data key entry (ID:base64) to put first in HOTLINE_DATA_KEYS
+`
+
+// casesCommand runs the case register's administrative commands.
+func casesCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, now func() time.Time) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, casesUsage)
+		return fmt.Errorf("cases: which command?")
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	store, err := cases.Open(ctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	hasher, err := lookupHasher(cfg.LookupKey)
+	if err != nil {
+		return err
+	}
+	reg := cases.NewRegister(store, cfg.DataKeys, hasher, now)
+	actor := "admin:" + os.Getenv("USER")
+	switch args[0] {
+	case "export":
+		fs := flag.NewFlagSet("cases export", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		format := fs.String("format", "json", "json or csv")
+		reason := fs.String("reason", "", "why the cases are exported (kept in the audit log)")
+		who := fs.String("actor", actor, "who exports (kept in the audit log)")
+		out := fs.String("out", "", "file to write (0600); standard output when empty")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *reason == "" {
+			return fmt.Errorf("cases export: --reason is required: every export is audited with its reason")
+		}
+		w := stdout
+		if *out != "" {
+			f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return fmt.Errorf("cases export: %w", err)
+			}
+			defer f.Close()
+			w = f
+		}
+		n, err := reg.Export(ctx, w, *format, *who, *reason)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "exported %d cases\n", n)
+		return nil
+	case "stats":
+		stats, err := reg.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "by\tvalue\tcases")
+		for _, s := range stats {
+			fmt.Fprintf(stdout, "%s\t%s\t%s\n", s.By, s.Value, s.Shown)
+		}
+		return nil
+	case "purge":
+		n, err := reg.Purge(ctx, now().Add(-cfg.CaseRetention))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "reduced %d cases closed more than %s ago to stubs\n", n, cfg.CaseRetention)
+		return nil
+	case "rekey":
+		n, err := reg.Rekey(ctx, cfg.DataKeys, actor)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "sealed %d values again under key %s; keys after it can leave HOTLINE_DATA_KEYS\n", n, cfg.DataKeys.Primary())
+		return nil
+	}
+	fmt.Fprint(stderr, casesUsage)
+	return fmt.Errorf("cases: unknown command %q", args[0])
+}
+
+// keysCommand prints a new data key entry.
+func keysCommand(args []string, stdout, stderr io.Writer) error {
+	if len(args) != 2 || args[0] != "new" {
+		fmt.Fprint(stderr, casesUsage)
+		return fmt.Errorf("keys: want: keys new ID")
+	}
+	spec, err := keyring.Generate(args[1])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, spec)
+	return nil
+}
+
+// lookupHasher names values by HMAC under the lookup key.
+func lookupHasher(key []byte) (cases.Hasher, error) {
+	l, err := keyring.NewLookup(key)
+	if err != nil {
+		return nil, fmt.Errorf("HOTLINE_LOOKUP_KEY: %w", err)
+	}
+	return l.Hash, nil
+}
+
+// runRetention reduces expired cases once an hour, in one process of the deployment
+// at a time (a Redis lock), so that the audit log says it once.
+func runRetention(ctx context.Context, rdb redis.UniversalClient, prefix string, reg *cases.Register,
+	retention time.Duration, now func() time.Time, log *slog.Logger) {
+	for ctx.Err() == nil {
+		ok, err := rdb.SetNX(ctx, prefix+"retention", "1", time.Hour).Result()
+		if err == nil && ok {
+			n, err := reg.Purge(ctx, now().Add(-retention))
+			switch {
+			case err != nil:
+				log.Error("retention", "err", err)
+				rdb.Del(ctx, prefix+"retention") // try again at the next round
+			case n > 0:
+				log.Info("retention: closed cases reduced to stubs", "cases", n)
+			}
+		}
+		sleep(ctx, 5*time.Minute)
+	}
+}
