@@ -21,6 +21,18 @@ type StepDef struct {
 	Owner string
 	// Enter lists effects asked for on entering the step.
 	Enter []string
+	// Field, on a question, names the answer it fills (Session.Answers); on a choice
+	// step, the answer a choice's Value fills.
+	Field string
+	// Answer, on a question, says how the answer is read (AnswerText, AnswerDate,
+	// AnswerBirth); "I don't know" and SKIP are always taken.
+	Answer string
+	// Next is where an answered question goes: "flow.step".
+	Next string
+	// Effect is asked for once a question is answered.
+	Effect string
+	// Summary lists the report's answers before the prompt.
+	Summary bool
 }
 
 // ChoiceDef is one option of a choice step.
@@ -30,6 +42,10 @@ type ChoiceDef struct {
 	LabelLang string // localize the label in this language instead of the session's
 	SetLang   string // choosing it sets the session language
 	Goto      string // "flow" (its start) or "flow.step"
+	Value     string // stored in the step's Field when chosen
+	Say       string // said when chosen, before what comes next
+	Effect    string // asked for when chosen
+	Fix       string // correct this field: its question, then back to the summary
 }
 
 // Flow and step names used across the package.
@@ -54,10 +70,14 @@ func flows(langs []string) map[string]Flow {
 		}},
 		FlowMenu: {ID: FlowMenu, Start: "main", Steps: map[string]StepDef{
 			"main": {Prompt: "menu.main", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
-				{Key: "1", Label: "menu.person", Goto: FlowPerson},
-				{Key: "2", Label: "menu.language", Goto: FlowLanguage},
+				{Key: "1", Label: "menu.report", Goto: FlowReport},
+				{Key: "2", Label: "menu.followup", Goto: FlowFollowUp},
+				{Key: "3", Label: "menu.person", Goto: FlowPerson},
+				{Key: "4", Label: "menu.language", Goto: FlowLanguage},
 			}},
 		}},
+		FlowReport:   reportFlow(),
+		FlowFollowUp: followUpFlow(),
 		FlowPerson: {ID: FlowPerson, Start: "queued", Steps: map[string]StepDef{
 			"queued": {Prompt: "person.queued", Expect: channels.ExpectText, Owner: OwnerQueue,
 				Enter: []string{EffectHandoffEnqueue}},

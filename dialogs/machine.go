@@ -28,6 +28,7 @@ func (m *Machine) Languages() []string { return m.langs }
 // turn collects what one step says and asks for.
 type turn struct {
 	m       *Machine
+	now     time.Time
 	s       Session
 	prompts []Prompt
 	effects []Effect
@@ -51,7 +52,7 @@ func (m *Machine) Step(s Session, ev Event, now time.Time) (Session, []Prompt, [
 		s.Created = now
 	}
 	s.Updated = now
-	t := &turn{m: m, s: s}
+	t := &turn{m: m, s: s, now: now}
 	t.step(ev)
 	return t.s, t.prompts, t.effects
 }
@@ -59,6 +60,7 @@ func (m *Machine) Step(s Session, ev Event, now time.Time) (Session, []Prompt, [
 func (t *turn) step(ev Event) {
 	if ev.Kind == EventEffect {
 		t.effectResult(ev)
+		t.caseResult(ev)
 		return
 	}
 	kw := t.m.keyword(ev.Text)
@@ -264,6 +266,10 @@ func (m *Machine) known(p Position) bool {
 // goTo enters a flow at its start. reset empties the BACK history (MENU starts over).
 func (t *turn) goTo(flow string, reset bool) {
 	f := t.m.flows[flow]
+	if flow == FlowMenu || flow == FlowLanguage {
+		// Leaving a report or a follow-up: what was typed for it is not kept.
+		t.s.Answers = nil
+	}
 	if reset {
 		t.s.Back = nil
 	} else if t.s.At.Flow != "" && t.s.At != (Position{flow, f.Start}) {
@@ -288,6 +294,12 @@ func (t *turn) enter(p Position) {
 // prompt says the current step's question.
 func (t *turn) prompt() {
 	def := t.m.flows[t.s.At.Flow].Steps[t.s.At.Step]
+	if def.Summary {
+		t.summary()
+	}
+	if def.Prompt == "" {
+		return
+	}
 	p := Prompt{ID: def.Prompt, Expect: def.Expect, AllLanguages: def.AllLanguages}
 	for _, c := range def.Choices {
 		p.Choices = append(p.Choices, PromptChoice{Key: c.Key, Label: c.Label, LabelLang: c.LabelLang})
@@ -312,6 +324,18 @@ func (t *turn) back() {
 
 func (t *turn) answer(ev Event) {
 	def := t.m.flows[t.s.At.Flow].Steps[t.s.At.Step]
+	if def.Answer != "" {
+		t.question(def, ev)
+		return
+	}
+	if def.Field != "" && len(def.Choices) > 0 && def.Field != ansShare {
+		// A choice question also takes "I don't know" and SKIP.
+		if w := answerWord(ev.Text); w != "" {
+			t.store(def.Field, w)
+			t.advance(def.Choices[0].Goto)
+			return
+		}
+	}
 	if len(def.Choices) == 0 {
 		// A step without choices waits for nothing the bot handles; show it again,
 		// unless held replies answer them now.
@@ -347,6 +371,25 @@ func (t *turn) answer(ev Event) {
 	}
 	if c.SetLang != "" {
 		t.s.Lang = c.SetLang
+	}
+	if def.Field != "" {
+		t.store(def.Field, c.Value)
+	}
+	if c.Say != "" {
+		t.say(c.Say, nil)
+	}
+	if c.Effect != "" {
+		t.effects = append(t.effects, Effect{Kind: c.Effect})
+	}
+	if c.Fix != "" {
+		t.store(ansFixing, c.Fix)
+		t.s.Back = append(t.s.Back, t.s.At)
+		t.enter(Position{Flow: FlowReport, Step: "q." + c.Fix})
+		return
+	}
+	if def.Field != "" && def.Field != ansShare {
+		t.advance(c.Goto)
+		return
 	}
 	flow, step, _ := strings.Cut(c.Goto, ".")
 	if step == "" {

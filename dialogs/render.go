@@ -28,7 +28,12 @@ func Localize(b *locales.Bundle, s Session, prompts []Prompt) (o channels.Outbou
 			}
 			texts = append(texts, strings.Join(lines, "\n"))
 		} else if p.ID != "" {
-			texts = append(texts, b.Localize(lang, p.ID, p.Args))
+			text := b.Localize(lang, p.ID, localArgs(b, lang, p.Args))
+			if p.Join && len(texts) > 0 {
+				texts[len(texts)-1] += "\n" + text
+			} else {
+				texts = append(texts, text)
+			}
 		}
 		o.Choices = nil
 		for _, c := range p.Choices {
@@ -42,4 +47,26 @@ func Localize(b *locales.Bundle, s Session, prompts []Prompt) (o channels.Outbou
 	}
 	o.Parts = texts
 	return o, true
+}
+
+// localArgs localizes the arguments that are messages themselves.
+func localArgs(b *locales.Bundle, lang string, args map[string]any) map[string]any {
+	var out map[string]any
+	for k, v := range args {
+		m, ok := v.(Msg)
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(args))
+			for k, v := range args {
+				out[k] = v
+			}
+		}
+		out[k] = b.Localize(lang, m.ID, m.Args)
+	}
+	if out == nil {
+		return args
+	}
+	return out
 }

@@ -108,6 +108,16 @@ type Prompt struct {
 	// AllLanguages renders the message once in every language, for the language menu,
 	// which is shown before the contact's language is known.
 	AllLanguages bool
+	// Join puts the text on the line after the previous prompt's, not in a paragraph
+	// of its own (the lines of a summary).
+	Join bool
+}
+
+// Msg is a message ID (with arguments) used as an argument of another message: the
+// runner localizes it first, since the machine knows no words.
+type Msg struct {
+	ID   string
+	Args map[string]any
 }
 
 // Effect is work the turn asks for outside Redis: saving a case, queueing for a person.

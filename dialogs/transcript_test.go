@@ -175,9 +175,26 @@ func TestEveryFlowStepIsReachableAndLocalized(t *testing.T) {
 			t.Errorf("flow %s starts at missing step %s", name, f.Start)
 		}
 		for sname, st := range f.Steps {
-			ids[st.Prompt] = true
+			if st.Prompt != "" {
+				ids[st.Prompt] = true
+			}
+			if st.Next != "" {
+				flow, step, _ := strings.Cut(st.Next, ".")
+				if _, ok := m.flows[flow].Steps[step]; !ok {
+					t.Errorf("%s.%s goes next to missing step %q", name, sname, st.Next)
+				}
+			}
 			for _, c := range st.Choices {
 				ids[c.Label] = true
+				if c.Say != "" {
+					ids[c.Say] = true
+				}
+				if c.Fix != "" {
+					if _, ok := m.flows[FlowReport].Steps["q."+c.Fix]; !ok {
+						t.Errorf("%s.%s choice %s corrects a field with no question: %q", name, sname, c.Key, c.Fix)
+					}
+					continue
+				}
 				flow, step, _ := strings.Cut(c.Goto, ".")
 				target, ok := m.flows[flow]
 				if !ok {
@@ -214,6 +231,11 @@ func TestEveryFlowStepIsReachableAndLocalized(t *testing.T) {
 				}
 				t0 := &turn{m: m, s: Session{Lang: lang, At: Position{name, sname}}}
 				t0.prompt()
+				if st.Summary {
+					// The answers come first and may take several parts; the question
+					// and its options must still arrive together, in the last one.
+					t0.prompts = t0.prompts[len(t0.prompts)-1:]
+				}
 				o, _ := Localize(b, t0.s, t0.prompts)
 				if parts := channels.RenderText(o); len(parts) != 1 {
 					t.Errorf("%s: menu %s.%s takes %d SMS parts", lang, name, sname, len(parts))

@@ -119,3 +119,13 @@ func (s *Reserver) reserve(ctx context.Context, owner string) (Ref, error) {
 }
 
 func (s *Reserver) refKey(r Ref) string { return s.prefix + "ref:" + r.Compact() }
+
+// Reserved reports whether r was given out: a case whose report is still on its way to
+// the database is known by its reservation.
+func (s *Reserver) Reserved(ctx context.Context, r Ref) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.refKey(r)).Result()
+	if err != nil {
+		return false, fmt.Errorf("ref: reserved: %w", err)
+	}
+	return n == 1, nil
+}

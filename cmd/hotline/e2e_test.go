@@ -61,6 +61,7 @@ type hotline struct {
 	base   string // where the test reaches it
 	public string // HOTLINE_PUBLIC_URL: what Twilio signs
 	twilio *twiliotest.Server
+	env    map[string]string
 	logs   *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
@@ -130,7 +131,7 @@ func startAt(t *testing.T, prefix string, tw *twiliotest.Server, lookupKey strin
 	go func() {
 		done <- runAt(ctx, []string{"hotline"}, func(k string) string { return env[k] }, out, logs, now)
 	}()
-	h := &hotline{public: env["HOTLINE_PUBLIC_URL"], twilio: tw, logs: logs, cancel: cancel, done: done}
+	h := &hotline{public: env["HOTLINE_PUBLIC_URL"], twilio: tw, env: env, logs: logs, cancel: cancel, done: done}
 	t.Cleanup(func() {
 		h.stop(t)
 		if t.Failed() {
@@ -382,7 +383,7 @@ func TestReplicasShareTheShards(t *testing.T) {
 
 func TestTalkToAPersonShowsInTheQueue(t *testing.T) {
 	h := startHotline(t, nil)
-	for i, text := range []string{"hola", "3", "1"} {
+	for i, text := range []string{"hola", "3", "3"} {
 		h.sms(t, sid(200+i), "+15005550010", text, true)
 		h.waitReplies(t, i+1)
 	}
@@ -628,7 +629,7 @@ func TestTelegramConversationWithButtons(t *testing.T) {
 	}
 	// On to the language menu by a typed number (buttons are not the only way), and
 	// back to the main menu with the Arabic BACK.
-	typed := `{"update_id":10002,"message":{"message_id":3,"date":1764212360,"from":{"id":1111111,"is_bot":false,"first_name":"A"},"chat":{"id":1111111,"type":"private"},"text":"٢"}}`
+	typed := `{"update_id":10002,"message":{"message_id":3,"date":1764212360,"from":{"id":1111111,"is_bot":false,"first_name":"A"},"chat":{"id":1111111,"type":"private"},"text":"٤"}}`
 	back := `{"update_id":10003,"message":{"message_id":4,"date":1764212370,"from":{"id":1111111,"is_bot":false,"first_name":"A"},"chat":{"id":1111111,"type":"private"},"text":"رجوع"}}`
 	post(typed, secret)
 	post(back, secret)
@@ -708,7 +709,7 @@ func TestWhatsAppWindowHoldsRepliesUntilTheContactWrites(t *testing.T) {
 	// the reply can go: it must not go as free text. (Whether the send fails first or
 	// the template meets the 429, the end is the same.)
 	tw.FailNext(twiliotest.Failure{Status: 429, Code: 20429, Message: "Too Many Requests", RetryAfter: "1"})
-	say("1") // "talk to a person"
+	say("3") // "talk to a person"
 	clock.advance(25 * time.Hour)
 	msgs := h.waitReplies(t, 3)
 	h.settle()
@@ -728,7 +729,7 @@ func TestWhatsAppWindowHoldsRepliesUntilTheContactWrites(t *testing.T) {
 	}
 	say("MENU")
 	h.waitReplies(t, 6)
-	say("2")
+	say("4")
 	h.waitReplies(t, 7)
 	say("RETOUR")
 	msgs = h.waitReplies(t, 8)

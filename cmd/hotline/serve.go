@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotline-org/hotline/cases"
+	"github.com/hotline-org/hotline/cases/ref"
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/inbox"
 	"github.com/hotline-org/hotline/channels/outbox"
@@ -42,6 +44,7 @@ type app struct {
 	rdb      redis.UniversalClient
 	store    *cases.Store
 	register *cases.Register
+	cases    *caseEffects
 	inbox    *inbox.Inbox
 	runner   *dialogs.Runner
 	outbox   *outbox.Outbox
@@ -93,7 +96,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
-	workers.Add(3)
+	workers.Add(4)
+	go func() { defer workers.Done(); a.cases.runPending(workCtx) }()
 	go func() { defer workers.Done(); a.leases.Run(workCtx) }()
 	go func() {
 		defer workers.Done()
@@ -211,7 +215,14 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	machine := dialogs.NewMachine(bundle.Languages())
 	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix}, a.hash, a.now, log, a.metrics.observeTurn)
 	a.queue = handoff.NewQueue(rdb, cfg.RedisPrefix, a.now)
-	a.effects = dialogs.NewEffects(rdb, cfg.RedisPrefix, a.queue.EffectHandlers(), a.inbox, a.now, log)
+	a.cases = &caseEffects{reg: a.register, rdb: rdb, pending: cfg.RedisPrefix + "cases:pending", seal: cfg.DataKeys,
+		reserver: ref.NewReserver(rdb, cfg.RedisPrefix, nil, a.now),
+		guard: ref.NewGuard(rdb, cfg.RedisPrefix, a.now, ref.DefaultPerContact, ref.DefaultPerContactWindow,
+			ref.DefaultGlobal, ref.DefaultGlobalWindow),
+		now: a.now, log: log}
+	handlers := a.queue.EffectHandlers()
+	maps.Copy(handlers, a.cases.handlers())
+	a.effects = dialogs.NewEffects(rdb, cfg.RedisPrefix, handlers, a.inbox, a.now, log)
 
 	a.senders = map[channels.Channel]channels.Sender{channels.Web: web.NewSender(rdb, cfg.RedisPrefix, a.now)}
 	if cfg.TwilioAccountSID != "" && cfg.TwilioAuthToken != "" {
@@ -307,6 +318,10 @@ func (a *app) registerGauges() {
 			n += l
 		}
 		return float64(n), nil
+	})
+	a.metrics.gauge("hotline_cases_pending", "Case writes (reports, notes) waiting for the database to answer.", func(ctx context.Context) (float64, error) {
+		n, err := a.rdb.ZCard(ctx, a.cases.pending).Result()
+		return float64(n), err
 	})
 	a.metrics.gauge("hotline_handoff_queue_depth", "Conversations waiting for a person.", func(ctx context.Context) (float64, error) {
 		n, err := a.queue.Len(ctx)

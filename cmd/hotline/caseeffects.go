@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/cases"
+	"github.com/hotline-org/hotline/cases/ref"
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/dialogs"
+	"github.com/hotline-org/hotline/dialogs/dates"
+)
+
+// caseEffects does the case register's effects for the dialogs. Writes that the
+// database cannot take now are parked in Redis, sealed, and written by runPending when
+// it can: a database outage delays a report, it does not lose it, and it never holds
+// up the effects queued behind it (a request for a person, an alert).
+type caseEffects struct {
+	reg      *cases.Register
+	reserver *ref.Reserver
+	guard    *ref.Guard
+	rdb      redis.UniversalClient
+	pending  string
+	seal     cases.Sealer
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// pendingWrite is a write waiting for the database.
+type pendingWrite struct {
+	Kind   string        `json:"kind"` // save, note
+	Report *cases.Report `json:"report,omitempty"`
+	Ref    string        `json:"ref,omitempty"`
+	Key    string        `json:"key,omitempty"`
+	Text   string        `json:"text,omitempty"`
+	At     time.Time     `json:"at"`
+}
+
+// dbTimeout bounds a write in the effect's path; past it the write is parked.
+const dbTimeout = 3 * time.Second
+
+func (c *caseEffects) handlers() map[string]dialogs.EffectHandler {
+	return map[string]dialogs.EffectHandler{
+		dialogs.EffectCaseReserve: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
+			// The same job run again (a crash, a retry) gets the same reference.
+			r, err := c.reserver.ReserveFor(ctx, job.ID)
+			if err != nil {
+				return nil, err
+			}
+			return &channels.EffectResult{OK: true, Data: map[string]string{"ref": r.String()}}, nil
+		},
+		dialogs.EffectCaseSave: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
+			rep, err := c.report(job)
+			if err != nil {
+				return nil, err
+			}
+			return nil, c.write(ctx, pendingWrite{Kind: "save", Report: &rep, At: job.At})
+		},
+		dialogs.EffectCaseLookup: c.lookup,
+		dialogs.EffectCaseNote: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
+			r, err := ref.Parse(job.Data["ref"])
+			if err != nil {
+				// The conversation checked it; a damaged job cannot become valid.
+				return &channels.EffectResult{OK: false}, nil
+			}
+			err = c.write(ctx, pendingWrite{Kind: "note", Ref: r.Compact(), Key: job.ID, Text: job.Data["text"], At: job.At})
+			return &channels.EffectResult{OK: err == nil}, err
+		},
+	}
+}
+
+// report turns a case.save job into a report: the answers' fields are the dialogs'
+// ReportFields.
+func (c *caseEffects) report(job dialogs.EffectJob) (cases.Report, error) {
+	d := job.Data
+	r, err := ref.Parse(d["ref"])
+	if err != nil {
+		return cases.Report{}, fmt.Errorf("case.save %s: reference: %w", job.ID, err)
+	}
+	rep := cases.Report{Ref: r.Compact(), Test: job.Test, Channel: string(job.Channel), Lang: d["lang"],
+		ContactKey: job.Hash, ConsentVersion: d["consent"], ShareRCRC: d["share"] == "yes", At: job.At,
+		Details: cases.Details{Contact: job.Contact,
+			Enquirer: cases.Enquirer{Name: d["e_name"], Relationship: d["e_relationship"], SafeContact: d["e_safe_contact"], Language: d["lang"]},
+			Missing: cases.Person{Names: d["m_names"], OtherNames: d["m_other_names"], Sex: d["m_sex"], Birth: d["m_birth"],
+				Nationality: d["m_nationality"], Languages: d["m_languages"], Description: d["m_description"],
+				Clothing: d["m_clothing"], Phones: d["m_phones"]},
+			Journey: cases.Journey{LastContactDate: d["j_last_contact_date"], LastContactPlace: d["j_last_contact_place"],
+				ContactHow: d["j_contact_how"], Route: d["j_route"], DeparturePlace: d["j_departure_place"],
+				DepartureDate: d["j_departure_date"], Destination: d["j_destination"], Companions: d["j_companions"],
+				Circumstances: d["j_circumstances"]}}}
+	if v, err := dates.Parse(d["m_birth"], "en", job.At); err == nil {
+		rep.BirthYear, _ = v.BirthYear(job.At)
+	}
+	return rep, nil
+}
+
+// lookup checks a reference a family typed: throttled, then its form and check
+// character, then the register (or the reservation of a report still on its way).
+func (c *caseEffects) lookup(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
+	result := func(kv ...string) (*channels.EffectResult, error) {
+		d := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			d[kv[i]] = kv[i+1]
+		}
+		return &channels.EffectResult{OK: true, Data: d}, nil
+	}
+	ok, _, err := c.guard.Allow(ctx, job.Hash)
+	if err != nil {
+		c.log.Warn("reference guard", "err", err)
+		return result("result", "unavailable")
+	}
+	if !ok {
+		return result("result", "throttled")
+	}
+	r, err := ref.Parse(job.Data["ref"])
+	switch {
+	case errors.Is(err, ref.ErrCheck):
+		if err := c.guard.Failed(ctx, job.Hash); err != nil {
+			return nil, err
+		}
+		return result("result", "typo")
+	case err != nil:
+		return result("result", "bad")
+	}
+	dbctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	status, err := c.reg.Status(dbctx, r.Compact(), "family:"+dialogs.ShortHash(job.Hash))
+	switch {
+	case errors.Is(err, cases.ErrNotFound):
+		if reserved, rerr := c.reserver.Reserved(ctx, r); rerr == nil && reserved {
+			// Given out, not yet in the database: the report is on its way.
+			return result("result", "ok", "status", cases.StatusReceived, "ref", r.String())
+		}
+		if err := c.guard.Failed(ctx, job.Hash); err != nil {
+			return nil, err
+		}
+		return result("result", "unknown")
+	case err != nil:
+		c.log.Warn("case lookup: database unavailable", "err", err)
+		return result("result", "unavailable")
+	}
+	return result("result", "ok", "status", status, "ref", r.String())
+}
+
+// write does a register write now, or parks it when the database does not answer.
+func (c *caseEffects) write(ctx context.Context, w pendingWrite) error {
+	dbctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	err := c.do(dbctx, w)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, cases.ErrReduced) {
+		c.log.Warn("case write dropped: the case was erased", "kind", w.Kind)
+		return nil
+	}
+	c.log.Warn("database write parked until the database answers", "kind", w.Kind, "err", err)
+	return c.park(ctx, w)
+}
+
+func (c *caseEffects) do(ctx context.Context, w pendingWrite) error {
+	switch w.Kind {
+	case "save":
+		_, _, err := c.reg.Save(ctx, *w.Report)
+		return err
+	case "note":
+		return c.reg.AddNote(ctx, w.Ref, w.Key, "family", w.Text, w.At)
+	}
+	return fmt.Errorf("unknown pending write %q", w.Kind)
+}
+
+var pendingAAD = []byte("cases:pending")
+
+func (c *caseEffects) park(ctx context.Context, w pendingWrite) error {
+	plain, err := json.Marshal(w)
+	if err != nil {
+		return err
+	}
+	sealed, err := c.seal.Seal(plain, pendingAAD)
+	if err != nil {
+		return err
+	}
+	// Scored by time, so that writes go in order; a member names itself exactly for
+	// its removal, whichever process writes it.
+	return c.rdb.ZAdd(ctx, c.pending, redis.Z{Score: float64(w.At.UnixMilli()), Member: sealed}).Err()
+}
+
+// runPending writes parked writes, oldest first, as soon as the database takes them.
+// Several processes may run it: the writes are idempotent.
+func (c *caseEffects) runPending(ctx context.Context) {
+	for ctx.Err() == nil {
+		items, err := c.rdb.ZRangeWithScores(ctx, c.pending, 0, 15).Result()
+		if err != nil || len(items) == 0 {
+			sleep(ctx, 2*time.Second)
+			continue
+		}
+		progress := false
+		for _, it := range items {
+			raw := it.Member.(string)
+			plain, err := c.seal.Open([]byte(raw), pendingAAD)
+			var w pendingWrite
+			if err == nil {
+				err = json.Unmarshal(plain, &w)
+			}
+			if err != nil {
+				// Sealed under a key no longer in the ring, or damaged: keep it for an
+				// operator rather than lose a report.
+				c.log.Error("parked case write unreadable; left in place", "err", err)
+				continue
+			}
+			dbctx, cancel := context.WithTimeout(ctx, dbTimeout)
+			err = c.do(dbctx, w)
+			cancel()
+			if err != nil && !errors.Is(err, cases.ErrReduced) {
+				c.log.Warn("parked case write still waits for the database", "kind", w.Kind, "err", err)
+				sleep(ctx, 5*time.Second)
+				break
+			}
+			c.rdb.ZRem(ctx, c.pending, raw)
+			progress = true
+			c.log.Info("parked case write done", "kind", w.Kind, "waited_s", strconv.Itoa(int(c.now().Sub(w.At).Seconds())))
+		}
+		if !progress {
+			sleep(ctx, 5*time.Second)
+		}
+	}
+}

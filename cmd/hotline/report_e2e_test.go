@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hotline-org/hotline/cases"
+	"github.com/hotline-org/hotline/cases/keyring"
+	"github.com/hotline-org/hotline/cases/ref"
+)
+
+var refPattern = regexp.MustCompile(`[2-9A-Z]{3}-[2-9A-Z]{3}-[2-9A-Z]{4}`)
+
+// TestMissingPersonReportEndToEnd: a family reports by SMS, from first message to the
+// reference; the case is in the register, sealed; they follow up from WhatsApp with the
+// reference and add information; and no name, number, place or reference they sent
+// reaches the logs.
+func TestMissingPersonReportEndToEnd(t *testing.T) {
+	const waFrom, phone = "whatsapp:+15005550001", "+15005550006"
+	h := startHotline(t, map[string]string{"TWILIO_WHATSAPP_FROM": waFrom})
+	n, sent := 0, 0
+	say := func(text string, parts int) string {
+		t.Helper()
+		n++
+		if code := h.post(sid(1000+n), phone, text); code != 200 {
+			t.Fatalf("%q: webhook %d", text, code)
+		}
+		sent += parts
+		msgs := h.waitReplies(t, sent)
+		var b strings.Builder
+		for _, m := range msgs[sent-parts:] {
+			b.WriteString(m.Body + "\n")
+		}
+		return b.String()
+	}
+	say("hello", 1)
+	say("1", 1) // English
+	if got := say("1", 1); !strings.Contains(got, "we keep your answers, encrypted") {
+		t.Fatalf("consent: %q", got)
+	}
+	say("1", 1) // agrees
+	say("2", 1) // no sharing with the Red Cross / Red Crescent
+	answers := []string{"Amina Keita", "sister", "yes, evenings", "Mamadou Keita", "?", "1", "about 24", "Guinea",
+		"SKIP", "scar on his left hand", "don't know", "+224 620 11 22 33", "March 2026", "Sfax", "WhatsApp call",
+		"Libya, then by sea", "Conakry", "10/2025", "Italy", "two friends"}
+	for _, a := range answers {
+		say(a, 1)
+	}
+	summary := say("1", 3) // at sea; the summary comes in three parts
+	if !strings.Contains(summary, "Name: Mamadou Keita") || !strings.Contains(summary, "Birth or age: about 24") {
+		t.Fatalf("summary:\n%s", summary)
+	}
+	saved := say("1", 2)
+	display := refPattern.FindString(saved)
+	r, err := ref.Parse(display)
+	if err != nil || !strings.Contains(saved, "We never ask for money") {
+		t.Fatalf("saved: %v\n%s", err, saved)
+	}
+
+	// The register has it, sealed under the deployment's keys.
+	ring, err := keyring.Parse(h.env["HOTLINE_DATA_KEYS"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := cases.Open(context.Background(), h.env["DATABASE_URL"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	reg := cases.NewRegister(store, ring, func(k, v string) string { return k + v }, time.Now)
+	var c cases.Case
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err = reg.Read(context.Background(), r.Compact(), "test:e2e", "check the report"); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("case not in the register: %v", err)
+	}
+	d := c.Details
+	if d.Contact != phone || d.Enquirer.Name != "Amina Keita" || d.Missing.Names != "Mamadou Keita" || d.Missing.Birth != "~age 24" ||
+		d.Missing.OtherNames != cases.DontKnow || d.Missing.Languages != "" || d.Journey.Circumstances != "sea" ||
+		c.ShareRCRC || c.Channel != "sms" || c.ConsentVersion == "" || c.Status != cases.StatusReceived {
+		t.Errorf("case in the register: %+v", c)
+	}
+
+	// From WhatsApp, another conversation, the same family follows up.
+	wa := 0
+	wsay := func(text string, parts int) string {
+		t.Helper()
+		wa++
+		form := url.Values{"MessageSid": {sid(2000 + wa)}, "AccountSid": {accountSID}, "From": {"whatsapp:" + phone},
+			"To": {waFrom}, "Body": {text}, "NumMedia": {"0"}, "ApiVersion": {"2010-04-01"}}
+		if code := h.whatsapp(t, form); code != 200 {
+			t.Fatalf("%q: webhook %d", text, code)
+		}
+		sent += parts
+		msgs := h.waitReplies(t, sent)
+		var b strings.Builder
+		for _, m := range msgs[sent-parts:] {
+			b.WriteString(m.Body + "\n")
+		}
+		return b.String()
+	}
+	wsay("hi", 1)
+	wsay("1", 1)
+	wsay("2", 1)
+	if got := wsay(strings.ToLower(r.Compact()), 1); !strings.Contains(got, "Case "+display+": received") || !strings.Contains(got, "Add information") {
+		t.Fatalf("follow-up:\n%s", got)
+	}
+	wsay("1", 1)
+	wsay("A friend saw him in Zuwara in April.", 1)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		c, _ = reg.Read(context.Background(), r.Compact(), "test:e2e", "check the note")
+		if len(c.Notes) == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(c.Notes) != 1 || c.Notes[0].Text != "A friend saw him in Zuwara in April." || c.Notes[0].Author != "family" {
+		t.Errorf("notes %+v", c.Notes)
+	}
+
+	logs := h.logs.String()
+	for _, secret := range []string{"Amina", "Mamadou", "Keita", phone, "15005550006", "620 11 22 33", "Sfax", "Conakry",
+		"Zuwara", "scar", r.Compact(), display, strings.ToLower(r.Compact())} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the logs hold %q", secret)
+		}
+	}
+}

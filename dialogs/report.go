@@ -1,0 +1,354 @@
+package dialogs
+
+import (
+	"strings"
+
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/dialogs/dates"
+)
+
+// Flows of the case register.
+const (
+	FlowReport   = "report"
+	FlowFollowUp = "followup"
+)
+
+// Effects of the case register. case.reserve gets a reference (Redis only, fast, so the
+// family's answer never waits for the database); case.save writes the report under it
+// and is retried until the database takes it; case.lookup checks a reference typed by a
+// family (throttled) and returns the case's status; case.note adds to a case.
+const (
+	EffectCaseReserve = "case.reserve"
+	EffectCaseSave    = "case.save"
+	EffectCaseLookup  = "case.lookup"
+	EffectCaseNote    = "case.note"
+)
+
+// ConsentVersion names the consent text of locales' report.consent: a change of its
+// meaning in any language needs a new version, so that a case records what was agreed.
+const ConsentVersion = "report-consent-1"
+
+// How a question's answer is read.
+const (
+	AnswerText  = "text"
+	AnswerDate  = "date"  // a date (not an age): when something happened
+	AnswerBirth = "birth" // a date of birth or an age
+)
+
+// Answer values that are not the family's words.
+const (
+	ValueUnknown = "unknown" // they said they do not know (cases.DontKnow)
+	ValueSkipped = "-"       // they skipped the question
+)
+
+// Session answer keys that are not report fields: they start with "_".
+const (
+	ansFixing = "_fixing" // a field is being corrected from the summary
+	ansRef    = "_ref"    // the reference a follow-up checked
+	ansShare  = "share"   // consent to share with Red Cross / Red Crescent: yes, no
+)
+
+// question is one question of the report: the answer's field and how it is read. The
+// fields are the contract with the case writer (cmd/hotline maps them to cases.Report).
+type question struct {
+	field, answer string
+	choices       []ChoiceDef // for a choice question: Value is what is stored
+}
+
+// reportQuestions is the short set, in the order asked: the enquirer, the missing
+// person, the journey. An operator completes the rest in an interview.
+func reportQuestions() []question {
+	return []question{
+		{field: "e_name", answer: AnswerText},
+		{field: "e_relationship", answer: AnswerText},
+		{field: "e_safe_contact", answer: AnswerText},
+		{field: "m_names", answer: AnswerText},
+		{field: "m_other_names", answer: AnswerText},
+		{field: "m_sex", choices: []ChoiceDef{
+			{Key: "1", Label: "report.sex.male", Value: "male"},
+			{Key: "2", Label: "report.sex.female", Value: "female"},
+		}},
+		{field: "m_birth", answer: AnswerBirth},
+		{field: "m_nationality", answer: AnswerText},
+		{field: "m_languages", answer: AnswerText},
+		{field: "m_description", answer: AnswerText},
+		{field: "m_clothing", answer: AnswerText},
+		{field: "m_phones", answer: AnswerText},
+		{field: "j_last_contact_date", answer: AnswerDate},
+		{field: "j_last_contact_place", answer: AnswerText},
+		{field: "j_contact_how", answer: AnswerText},
+		{field: "j_route", answer: AnswerText},
+		{field: "j_departure_place", answer: AnswerText},
+		{field: "j_departure_date", answer: AnswerDate},
+		{field: "j_destination", answer: AnswerText},
+		{field: "j_companions", answer: AnswerText},
+		{field: "j_circumstances", choices: []ChoiceDef{
+			{Key: "1", Label: "report.circ.sea", Value: "sea"},
+			{Key: "2", Label: "report.circ.desert", Value: "desert"},
+			{Key: "3", Label: "report.circ.detention", Value: "detention"},
+			{Key: "4", Label: "report.circ.other", Value: "other"},
+		}},
+	}
+}
+
+// ReportFields lists the report's answer fields in the order asked.
+func ReportFields() []string {
+	var fs []string
+	for _, q := range reportQuestions() {
+		fs = append(fs, q.field)
+	}
+	return fs
+}
+
+func reportFlow() Flow {
+	qs := reportQuestions()
+	steps := map[string]StepDef{
+		"consent": {Prompt: "report.consent", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
+			{Key: "1", Label: "report.yes", Goto: FlowReport + ".share"},
+			{Key: "2", Label: "report.no", Goto: FlowReport + ".declined"},
+		}},
+		"declined": {Prompt: "report.declined", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
+			{Key: "1", Label: "menu.person", Goto: FlowPerson},
+		}},
+		"share": {Prompt: "report.share", Expect: channels.ExpectChoice, Field: ansShare, Choices: []ChoiceDef{
+			{Key: "1", Label: "report.yes", Value: "yes", Say: "report.intro", Goto: FlowReport + ".q." + qs[0].field},
+			{Key: "2", Label: "report.no", Value: "no", Say: "report.intro", Goto: FlowReport + ".q." + qs[0].field},
+		}},
+		"summary": {Prompt: "report.summary", Expect: channels.ExpectChoice, Summary: true, Choices: []ChoiceDef{
+			{Key: "1", Label: "report.save", Goto: FlowReport + ".saving", Effect: EffectCaseReserve},
+			{Key: "2", Label: "report.fix", Goto: FlowReport + ".fix"},
+		}},
+		// Nothing to say until the reference comes back, a moment later.
+		"saving": {Expect: channels.ExpectNone},
+	}
+	fix := map[string][]ChoiceDef{}
+	for i, q := range qs {
+		next := FlowReport + ".summary"
+		if i+1 < len(qs) {
+			next = FlowReport + ".q." + qs[i+1].field
+		}
+		def := StepDef{Prompt: "report.q." + q.field, Field: q.field, Next: next, Answer: q.answer, Expect: channels.ExpectText}
+		if len(q.choices) > 0 {
+			def.Expect = channels.ExpectChoice
+			for _, c := range q.choices {
+				c.Goto = next
+				def.Choices = append(def.Choices, c)
+			}
+		}
+		steps["q."+q.field] = def
+		// Corrections go by part (the enquirer, the missing person, the journey), so
+		// that each list fits one SMS.
+		part := q.field[:1]
+		fix[part] = append(fix[part], ChoiceDef{Key: itoa(len(fix[part]) + 1), Label: "report.l." + q.field, Fix: q.field})
+	}
+	steps["fix"] = StepDef{Prompt: "report.fix.part", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
+		{Key: "1", Label: "report.part.e", Goto: FlowReport + ".fix.e"},
+		{Key: "2", Label: "report.part.m", Goto: FlowReport + ".fix.m"},
+		{Key: "3", Label: "report.part.j", Goto: FlowReport + ".fix.j"},
+	}}
+	for part, cs := range fix {
+		steps["fix."+part] = StepDef{Prompt: "report.fix.which", Expect: channels.ExpectChoice, Choices: cs}
+	}
+	return Flow{ID: FlowReport, Start: "consent", Steps: steps}
+}
+
+func followUpFlow() Flow {
+	return Flow{ID: FlowFollowUp, Start: "ref", Steps: map[string]StepDef{
+		"ref": {Prompt: "followup.ref", Expect: channels.ExpectText, Field: ansRef, Answer: AnswerText,
+			Next: FlowFollowUp + ".checking", Effect: EffectCaseLookup},
+		"checking": {Expect: channels.ExpectNone},
+		"found": {Prompt: "followup.what", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
+			{Key: "1", Label: "followup.add", Goto: FlowFollowUp + ".add"},
+		}},
+		"add": {Prompt: "followup.add.ask", Expect: channels.ExpectText, Field: "_note", Answer: AnswerText,
+			Next: FlowFollowUp + ".adding", Effect: EffectCaseNote},
+		"adding": {Expect: channels.ExpectNone},
+	}}
+}
+
+// answerWord says whether a reply means "I don't know" or "skip this question".
+func answerWord(text string) string {
+	if t := strings.TrimSpace(text); t != "" && strings.Trim(t, "?؟") == "" {
+		return ValueUnknown
+	}
+	switch Normalize(text) {
+	case "DONT KNOW", "DON'T KNOW", "I DONT KNOW", "I DON'T KNOW", "UNKNOWN", "NOT SURE", "NO IDEA",
+		"JE NE SAIS PAS", "JE SAIS PAS", "SAIS PAS", "JSP", "INCONNU",
+		"NO SE", "NO LO SE", "NI IDEA", "DESCONOCIDO",
+		"لا اعرف", "ما اعرف", "ما بعرف", "مش عارف", "ما نعرفش", "معرفتش", "غير معروف", "لا ادري":
+		return ValueUnknown
+	case "SKIP", "PASS", "NEXT", "PASSER", "SUIVANT", "SALTAR", "SIGUIENTE", "تخطي", "التالي":
+		return ValueSkipped
+	}
+	return ""
+}
+
+// question takes the answer to a question step: "I don't know", skip, or the answer,
+// read as the step says. A date that cannot be read is asked again.
+func (t *turn) question(def StepDef, ev Event) {
+	text := strings.TrimSpace(ev.Text)
+	value := answerWord(text)
+	if value == "" {
+		switch def.Answer {
+		case AnswerDate, AnswerBirth:
+			v, err := dates.Parse(text, t.s.Lang, t.now)
+			if err == nil && v.Kind == dates.Age && def.Answer == AnswerDate {
+				err = dates.ErrUnrecognised
+			}
+			if err != nil {
+				t.s.Misses++
+				t.say("report.error.date", nil)
+				t.prompt()
+				return
+			}
+			value = v.String()
+		default:
+			if text == "" {
+				t.prompt()
+				return
+			}
+			value = text
+		}
+	}
+	t.store(def.Field, value)
+	if def.Effect != "" {
+		t.effects = append(t.effects, Effect{Kind: def.Effect, Data: t.effectData(def.Effect)})
+	}
+	t.advance(def.Next)
+}
+
+// store keeps an answer. Answers live in the session only until the report is saved.
+func (t *turn) store(field, value string) {
+	if t.s.Answers == nil {
+		t.s.Answers = map[string]string{}
+	}
+	t.s.Answers[field] = value
+}
+
+// advance goes to the next step, or back to the summary after a correction.
+func (t *turn) advance(next string) {
+	if t.s.Answers[ansFixing] != "" {
+		delete(t.s.Answers, ansFixing)
+		next = FlowReport + ".summary"
+	}
+	flow, step, _ := strings.Cut(next, ".")
+	t.s.Back = append(t.s.Back, t.s.At)
+	t.enter(Position{Flow: flow, Step: step})
+}
+
+// effectData is what an effect asked for by a step needs from the session.
+func (t *turn) effectData(kind string) map[string]string {
+	switch kind {
+	case EffectCaseLookup:
+		return map[string]string{"ref": t.s.Answers[ansRef]}
+	case EffectCaseNote:
+		return map[string]string{"ref": t.s.Answers[ansRef], "text": t.s.Answers["_note"]}
+	}
+	return nil
+}
+
+// summary lists the answers, one line each, before the summary's question.
+func (t *turn) summary() {
+	t.say("report.summary.intro", nil)
+	for _, q := range reportQuestions() {
+		v, ok := t.s.Answers[q.field]
+		var value any = v
+		switch {
+		case !ok || v == ValueSkipped:
+			value = Msg{ID: "report.v.skipped"}
+		case v == ValueUnknown:
+			value = Msg{ID: "report.v.unknown"}
+		case len(q.choices) > 0:
+			for _, c := range q.choices {
+				if c.Value == v {
+					value = Msg{ID: c.Label}
+				}
+			}
+		case strings.HasPrefix(strings.TrimPrefix(v, "~"), "age "):
+			id := "report.v.age"
+			if strings.HasPrefix(v, "~") {
+				id = "report.v.age_about"
+			}
+			value = Msg{ID: id, Args: map[string]any{"Age": strings.TrimPrefix(strings.TrimPrefix(v, "~"), "age ")}}
+		}
+		t.prompts = append(t.prompts, Prompt{ID: "report.sum.line", Join: true,
+			Args: map[string]any{"Label": Msg{ID: "report.l." + q.field}, "Value": value}})
+	}
+}
+
+// reportData is what case.save takes: the answers (report fields only), consent, and
+// the reference.
+func (t *turn) reportData(ref string) map[string]string {
+	d := map[string]string{"ref": ref, "consent": ConsentVersion, "share": t.s.Answers[ansShare], "lang": t.s.Lang}
+	for _, f := range ReportFields() {
+		if v, ok := t.s.Answers[f]; ok && v != ValueSkipped {
+			d[f] = v
+		}
+	}
+	return d
+}
+
+// caseResult takes the answer of a case register effect.
+func (t *turn) caseResult(ev Event) {
+	r := ev.Effect
+	switch r.Kind {
+	case EffectCaseReserve:
+		if t.s.At != (Position{FlowReport, "saving"}) || !r.OK || r.Data["ref"] == "" {
+			return
+		}
+		ref := r.Data["ref"]
+		t.effects = append(t.effects, Effect{Kind: EffectCaseSave, Data: t.reportData(ref)})
+		t.s.Cases = append(t.s.Cases, ref)
+		// The report is on its way to the register: the session keeps none of it.
+		t.s.Answers = nil
+		t.say("report.saved", map[string]any{"Ref": ref})
+		t.say("case.nomoney", nil)
+		t.goTo(FlowMenu, true)
+	case EffectCaseLookup:
+		if t.s.At != (Position{FlowFollowUp, "checking"}) {
+			return
+		}
+		switch r.Data["result"] {
+		case "ok":
+			t.store(ansRef, r.Data["ref"])
+			switch r.Data["status"] {
+			case "received", "in_progress":
+				t.say("followup.status."+r.Data["status"], map[string]any{"Ref": r.Data["ref"]})
+				t.say("case.nomoney", nil)
+				t.enter(Position{FlowFollowUp, "found"})
+			default:
+				// Closed, or anything a person must tell: news of a death, or of where
+				// a found adult is, is never given by the bot.
+				t.say("followup.contact", map[string]any{"Ref": r.Data["ref"]})
+				t.say("case.nomoney", nil)
+				t.goTo(FlowMenu, true)
+			}
+		case "typo":
+			t.say("followup.typo", nil)
+			t.enter(Position{FlowFollowUp, "ref"})
+		case "bad":
+			t.say("followup.bad", nil)
+			t.enter(Position{FlowFollowUp, "ref"})
+		case "throttled":
+			t.say("followup.throttled", nil)
+			t.goTo(FlowMenu, true)
+		case "unavailable":
+			t.say("followup.unavailable", nil)
+			t.goTo(FlowMenu, true)
+		default:
+			t.say("followup.unknown", nil)
+			t.enter(Position{FlowFollowUp, "ref"})
+		}
+	case EffectCaseNote:
+		if t.s.At != (Position{FlowFollowUp, "adding"}) {
+			return
+		}
+		delete(t.s.Answers, "_note")
+		if r.OK {
+			t.say("followup.added", nil)
+		} else {
+			t.say("followup.add.failed", nil)
+		}
+		t.goTo(FlowMenu, true)
+	}
+}
