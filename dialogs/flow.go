@@ -78,6 +78,7 @@ func flows(langs []string) map[string]Flow {
 		}},
 		FlowReport:   reportFlow(),
 		FlowFollowUp: followUpFlow(),
+		FlowErase:    eraseFlow(),
 		FlowPerson: {ID: FlowPerson, Start: "queued", Steps: map[string]StepDef{
 			"queued": {Prompt: "person.queued", Expect: channels.ExpectText, Owner: OwnerQueue,
 				Enter: []string{EffectHandoffEnqueue}},

@@ -20,6 +20,7 @@ const (
 	KwLanguage
 	KwStop
 	KwStart
+	KwDelete
 )
 
 // keywordForms lists each keyword's forms in every language. Latin forms are accepted
@@ -33,6 +34,7 @@ func keywordForms() map[Keyword][]string {
 		KwLanguage: {"LANGUAGE", "LANG", "LANGUE", "IDIOMA", "لغة", "اللغة"},
 		KwStop:     {"STOP", "ARRÊT", "BAJA", "توقف", "إيقاف"},
 		KwStart:    {"START", "ALTA", "ابدأ"},
+		KwDelete:   {"DELETE", "ERASE", "DELETE MY DATA", "SUPPRIMER", "EFFACER", "BORRAR", "ELIMINAR", "BORRAR MIS DATOS", "احذف", "حذف", "امسح", "احذف بياناتي"},
 	}
 }
 

@@ -15,8 +15,10 @@ func TestKeywordsInEveryLanguage(t *testing.T) {
 		{"language", KwLanguage}, {"langue", KwLanguage}, {"idioma", KwLanguage}, {"لغة", KwLanguage},
 		{"stop", KwStop}, {"Arrêt", KwStop}, {"arret", KwStop}, {"baja", KwStop}, {"توقف", KwStop}, {"ايقاف", KwStop},
 		{"start", KwStart}, {"alta", KwStart}, {"ابدأ", KwStart}, {"ابدا", KwStart},
+		{"delete", KwDelete}, {"Supprimer", KwDelete}, {"effacer", KwDelete}, {"borrar", KwDelete}, {"احذف", KwDelete},
+		{"delete my data", KwDelete}, {"Borrar mis datos.", KwDelete},
 		// Not keywords: a keyword inside a sentence, or a near miss.
-		{"help me find my brother", KwNone}, {"stop it", KwNone}, {"menus", KwNone}, {"", KwNone}, {"1", KwNone},
+		{"help me find my brother", KwNone}, {"stop it", KwNone}, {"delete the photo I sent", KwNone}, {"menus", KwNone}, {"", KwNone}, {"1", KwNone},
 	}
 	for _, c := range cases {
 		t.Run(c.typed, func(t *testing.T) {

@@ -79,6 +79,17 @@ func (t *turn) step(ev Event) {
 		}
 		t.say("optout.done", nil)
 		return
+	case kw == KwDelete:
+		// Erasure is a right whoever holds the conversation, opted out or not; it
+		// only asks to be confirmed. Back remembers where to return on "no".
+		if t.s.At.Flow != FlowErase {
+			t.s.Back = append(t.s.Back, t.s.At)
+		}
+		t.enter(Position{Flow: FlowErase, Step: "confirm"})
+		return
+	case t.s.At == Position{Flow: FlowErase, Step: "confirm"} && ev.Kind == EventText && kw == KwNone:
+		t.eraseAnswer(ev)
+		return
 	case t.s.OptedOut && kw != KwStart:
 		// No replies to someone who opted out; an operator who holds the conversation
 		// still sees what they write.

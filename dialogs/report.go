@@ -11,6 +11,7 @@ import (
 const (
 	FlowReport   = "report"
 	FlowFollowUp = "followup"
+	FlowErase    = "erase"
 )
 
 // Effects of the case register. case.reserve gets a reference (Redis only, fast, so the
@@ -22,6 +23,10 @@ const (
 	EffectCaseSave    = "case.save"
 	EffectCaseLookup  = "case.lookup"
 	EffectCaseNote    = "case.note"
+	// EffectErase erases what the hotline holds of a contact: the cases they reported
+	// from this address (reduced to stubs), their place in the queue, replies held for
+	// them. The turn that hears it back deletes the session itself.
+	EffectErase = "contact.erase"
 )
 
 // ConsentVersion names the consent text of locales' report.consent: a change of its
@@ -164,6 +169,55 @@ func followUpFlow() Flow {
 			Next: FlowFollowUp + ".adding", Effect: EffectCaseNote},
 		"adding": {Expect: channels.ExpectNone},
 	}}
+}
+
+func eraseFlow() Flow {
+	return Flow{ID: FlowErase, Start: "confirm", Steps: map[string]StepDef{
+		"confirm": {Prompt: "erase.confirm", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
+			{Key: "1", Label: "erase.yes", Goto: FlowErase + ".erasing", Effect: EffectErase},
+			{Key: "2", Label: "erase.no", Goto: FlowMenu},
+		}},
+		"erasing": {Expect: channels.ExpectNone},
+	}}
+}
+
+// eraseAnswer takes the answer to "erase?", whoever holds the conversation: "no"
+// returns to where the contact was (still waiting for a person, if they were).
+func (t *turn) eraseAnswer(ev Event) {
+	def := t.m.flows[FlowErase].Steps["confirm"]
+	c, ok := t.match(def, arabicDigits(Normalize(ev.Text)))
+	switch {
+	case !ok:
+		t.say("error.choice", nil)
+		t.prompt()
+	case c.Effect != "":
+		t.effect(c.Effect)
+		t.s.At = Position{Flow: FlowErase, Step: "erasing"}
+	default:
+		t.say("erase.kept", nil)
+		prev := Position{}
+		if n := len(t.s.Back); n > 0 {
+			prev, t.s.Back = t.s.Back[n-1], t.s.Back[:n-1]
+		}
+		switch {
+		case t.s.Owner == OwnerQueue:
+			t.s.At = Position{Flow: FlowPerson, Step: "queued"}
+			t.say("person.waiting", nil)
+		case t.s.Owner != OwnerBot:
+			// An operator holds the conversation: back to it, the bot says no more.
+			t.s.At = prev
+		case t.s.Lang == "":
+			t.s.At = Position{}
+			t.begin()
+		case t.m.known(prev) && prev.Flow != FlowMenu:
+			// Back to the question they were at (a report keeps its answers).
+			t.enter(prev)
+		case prev.Flow == FlowMenu:
+			t.goTo(FlowMenu, true)
+		default:
+			t.goTo(FlowMenu, true)
+		}
+	}
 }
 
 // answerWord says whether a reply means "I don't know" or "skip this question".
@@ -339,6 +393,18 @@ func (t *turn) caseResult(ev Event) {
 			t.say("followup.unknown", nil)
 			t.enter(Position{FlowFollowUp, "ref"})
 		}
+	case EffectErase:
+		if t.s.At != (Position{FlowErase, "erasing"}) {
+			return
+		}
+		if r.Data["later"] != "" {
+			t.say("erase.later", nil)
+		} else {
+			t.say("erase.done", map[string]any{"N": r.Data["cases"]})
+		}
+		// The runner deletes the session and the remembered language after this reply.
+		t.s.Erase = true
+		t.s.Owner, t.s.At, t.s.Back, t.s.Answers, t.s.Cases = OwnerBot, Position{}, nil, nil, nil
 	case EffectCaseNote:
 		if t.s.At != (Position{FlowFollowUp, "adding"}) {
 			return

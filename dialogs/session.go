@@ -52,6 +52,9 @@ type Session struct {
 	// 24-hour window had closed): they go out before this turn's. An answer the bot does
 	// not understand then gets no complaint: it was most likely "ok, show me".
 	Held int `json:"-"`
+	// Erase: the contact asked to be forgotten and it is done; the runner deletes the
+	// session and the remembered language instead of saving them.
+	Erase bool `json:"-"`
 }
 
 // New reports whether the session has never been saved.

@@ -96,7 +96,8 @@ var (
 )
 
 // commitScript is the whole of a turn's writes, atomic on the shard's slot: it checks
-// the lease token and the session version, saves the session, releases the replies
+// the lease token and the session version, saves the session (or deletes it with the
+// remembered language, TTL -1, when the contact asked to be forgotten), releases the replies
 // held for a WhatsApp contact outside their window (before this turn's, and marked so
 // that pieces already sent are skipped), queues replies and effects, and acknowledges
 // (and deletes, since it holds message text) the inbound entry.
@@ -107,13 +108,17 @@ end
 local v = redis.call('HGET', KEYS[2], 'v') or '0'
 if v ~= ARGV[2] then return redis.error_reply('VERSION') end
 local nv = tonumber(v) + 1
-redis.call('HSET', KEYS[2], 'v', nv, 'd', ARGV[3])
-if tonumber(ARGV[4]) > 0 then
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
+if tonumber(ARGV[4]) < 0 then
+  redis.call('DEL', KEYS[2], KEYS[3])
 else
-  redis.call('PERSIST', KEYS[2])
+  redis.call('HSET', KEYS[2], 'v', nv, 'd', ARGV[3])
+  if tonumber(ARGV[4]) > 0 then
+    redis.call('EXPIRE', KEYS[2], ARGV[4])
+  else
+    redis.call('PERSIST', KEYS[2])
+  end
+  if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
 end
-if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
 if ARGV[10] ~= '' then
   redis.call('SET', KEYS[8], ARGV[10], 'PX', ARGV[11])
   for _, m in ipairs(redis.call('LRANGE', KEYS[9], 0, -1)) do
@@ -164,7 +169,12 @@ func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, err
 	if err != nil {
 		return 0, fmt.Errorf("encode session: %w", err)
 	}
-	args := []any{c.Token, strconv.FormatInt(c.Session.Version, 10), data, c.TTL, c.Session.Lang, c.LangTTL,
+	ttl, lang := c.TTL, c.Session.Lang
+	if c.Session.Erase {
+		// The contact was forgotten: the session and the remembered language go.
+		ttl, lang = -1, ""
+	}
+	args := []any{c.Token, strconv.FormatInt(c.Session.Version, 10), data, ttl, lang, c.LangTTL,
 		c.InboxGrp, c.StreamID, len(c.Outbound), "", 0}
 	if !c.Seen.IsZero() && c.Keys.Window.Seen != "" {
 		// The mark outlives the window a little, so that a late check still finds it.

@@ -110,6 +110,12 @@ func turnOnce(out *strings.Builder, m *Machine, b *locales.Bundle, s Session, ev
 	for _, e := range effects {
 		out.WriteString("! " + e.Kind + "\n")
 	}
+	if s.Erase {
+		// The runner deletes an erased session and its remembered language.
+		s = Session{Channel: s.Channel}
+		out.WriteString("= erased\n\n")
+		return s
+	}
 	fmt.Fprintf(out, "= owner %s, at %s.%s, lang %s", s.Owner, s.At.Flow, s.At.Step, s.Lang)
 	if s.OptedOut {
 		out.WriteString(", opted out")

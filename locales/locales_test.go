@@ -9,7 +9,7 @@ import (
 
 // sampleArgs fills every template argument any message uses, with long values, so
 // that a rendered message is measured at its longest.
-var sampleArgs = map[string]any{"Position": 1234, "Ref": "HK7-QM4-XTN9", "Age": 120,
+var sampleArgs = map[string]any{"Position": 1234, "N": 1234, "Ref": "HK7-QM4-XTN9", "Age": 120,
 	"Label": "Description", "Value": "a long answer that a family might type about their relative"}
 
 func TestEveryMessageInEveryLanguageRendersWithinTheSMSBudget(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/dialogs"
 	"github.com/hotline-org/hotline/dialogs/dates"
+	"github.com/hotline-org/hotline/handoff"
 )
 
 // caseEffects does the case register's effects for the dialogs. Writes that the
@@ -24,6 +25,8 @@ import (
 // up the effects queued behind it (a request for a person, an alert).
 type caseEffects struct {
 	reg      *cases.Register
+	queue    *handoff.Queue
+	prefix   string
 	reserver *ref.Reserver
 	guard    *ref.Guard
 	rdb      redis.UniversalClient
@@ -35,12 +38,14 @@ type caseEffects struct {
 
 // pendingWrite is a write waiting for the database.
 type pendingWrite struct {
-	Kind   string        `json:"kind"` // save, note
-	Report *cases.Report `json:"report,omitempty"`
-	Ref    string        `json:"ref,omitempty"`
-	Key    string        `json:"key,omitempty"`
-	Text   string        `json:"text,omitempty"`
-	At     time.Time     `json:"at"`
+	Kind string `json:"kind"` // save, note, erase
+	// ContactKey names whose cases an erase reduces.
+	ContactKey string        `json:"contact_key,omitempty"`
+	Report     *cases.Report `json:"report,omitempty"`
+	Ref        string        `json:"ref,omitempty"`
+	Key        string        `json:"key,omitempty"`
+	Text       string        `json:"text,omitempty"`
+	At         time.Time     `json:"at"`
 }
 
 // dbTimeout bounds a write in the effect's path; past it the write is parked.
@@ -64,6 +69,7 @@ func (c *caseEffects) handlers() map[string]dialogs.EffectHandler {
 			return nil, c.write(ctx, pendingWrite{Kind: "save", Report: &rep, At: job.At})
 		},
 		dialogs.EffectCaseLookup: c.lookup,
+		dialogs.EffectErase:      c.erase,
 		dialogs.EffectCaseNote: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
 			r, err := ref.Parse(job.Data["ref"])
 			if err != nil {
@@ -149,6 +155,40 @@ func (c *caseEffects) lookup(ctx context.Context, job dialogs.EffectJob) (*chann
 	return result("result", "ok", "status", status, "ref", r.String())
 }
 
+// erase forgets a contact: their place in the queue and the messages kept there,
+// replies held outside WhatsApp's window, and the cases they reported from this
+// address. The session goes with the turn that hears the result.
+func (c *caseEffects) erase(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
+	if err := c.queue.Remove(ctx, handoff.EntryKey(job.Channel, job.Hash)); err != nil {
+		return nil, err
+	}
+	if job.Channel == channels.WhatsApp {
+		w := channels.WindowKeysFor(c.prefix, job.Shard, job.Hash)
+		if err := c.rdb.Del(ctx, w.Seen, w.Held, w.Nudged).Err(); err != nil {
+			return nil, err
+		}
+	}
+	w := pendingWrite{Kind: "erase", ContactKey: job.Hash, At: job.At}
+	if n, err := c.rdb.ZCard(ctx, c.pending).Result(); err != nil || n > 0 {
+		// Reports still waiting for the database must land before they are erased.
+		if err := c.park(ctx, w); err != nil {
+			return nil, err
+		}
+		return &channels.EffectResult{OK: true, Data: map[string]string{"later": "1"}}, nil
+	}
+	dbctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	refs, err := c.reg.Erase(dbctx, job.Hash, "family:"+dialogs.ShortHash(job.Hash))
+	cancel()
+	if err != nil {
+		c.log.Warn("erasure parked until the database answers", "err", err)
+		if err := c.park(ctx, w); err != nil {
+			return nil, err
+		}
+		return &channels.EffectResult{OK: true, Data: map[string]string{"later": "1"}}, nil
+	}
+	return &channels.EffectResult{OK: true, Data: map[string]string{"cases": strconv.Itoa(len(refs))}}, nil
+}
+
 // write does a register write now, or parks it when the database does not answer.
 func (c *caseEffects) write(ctx context.Context, w pendingWrite) error {
 	dbctx, cancel := context.WithTimeout(ctx, dbTimeout)
@@ -172,6 +212,9 @@ func (c *caseEffects) do(ctx context.Context, w pendingWrite) error {
 		return err
 	case "note":
 		return c.reg.AddNote(ctx, w.Ref, w.Key, "family", w.Text, w.At)
+	case "erase":
+		_, err := c.reg.Erase(ctx, w.ContactKey, "family:"+dialogs.ShortHash(w.ContactKey))
+		return err
 	}
 	return fmt.Errorf("unknown pending write %q", w.Kind)
 }

@@ -128,6 +128,22 @@ func TestMissingPersonReportEndToEnd(t *testing.T) {
 		t.Errorf("notes %+v", c.Notes)
 	}
 
+	// The family asks to be forgotten, by SMS where they reported: after a "yes", the
+	// case keeps no personal data and the conversation starts afresh.
+	if got := say("DELETE", 1); !strings.Contains(got, "It cannot be undone") {
+		t.Fatalf("delete: %q", got)
+	}
+	if got := say("1", 1); !strings.Contains(got, "Cases erased: 1") {
+		t.Fatalf("erased: %q", got)
+	}
+	c, err = reg.Read(context.Background(), r.Compact(), "test:e2e", "check the erasure")
+	if err != nil || c.Reduced.IsZero() || c.Details != (cases.Details{}) || c.Notes[0].Text != "" {
+		t.Errorf("after erasure: %+v, %v", c, err)
+	}
+	if got := say("hello", 1); !strings.Contains(got, "Choose your language") {
+		t.Errorf("after erasure the language is asked again: %q", got)
+	}
+
 	logs := h.logs.String()
 	for _, secret := range []string{"Amina", "Mamadou", "Keita", phone, "15005550006", "620 11 22 33", "Sfax", "Conakry",
 		"Zuwara", "scar", r.Compact(), display, strings.ToLower(r.Compact())} {

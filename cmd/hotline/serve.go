@@ -215,7 +215,8 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	machine := dialogs.NewMachine(bundle.Languages())
 	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix}, a.hash, a.now, log, a.metrics.observeTurn)
 	a.queue = handoff.NewQueue(rdb, cfg.RedisPrefix, a.now)
-	a.cases = &caseEffects{reg: a.register, rdb: rdb, pending: cfg.RedisPrefix + "cases:pending", seal: cfg.DataKeys,
+	a.cases = &caseEffects{reg: a.register, queue: a.queue, prefix: cfg.RedisPrefix, rdb: rdb,
+		pending: cfg.RedisPrefix + "cases:pending", seal: cfg.DataKeys,
 		reserver: ref.NewReserver(rdb, cfg.RedisPrefix, nil, a.now),
 		guard: ref.NewGuard(rdb, cfg.RedisPrefix, a.now, ref.DefaultPerContact, ref.DefaultPerContactWindow,
 			ref.DefaultGlobal, ref.DefaultGlobalWindow),
