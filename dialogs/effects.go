@@ -27,6 +27,40 @@ type EffectJob struct {
 	Lang    string            `json:"lang,omitempty"`
 	Test    bool              `json:"test,omitempty"`
 	At      time.Time         `json:"at"`
+	// Sealed holds Data encrypted (bound to ID) while the job waits in Redis.
+	Sealed []byte `json:"sealed,omitempty"`
+}
+
+// seal moves Data into Sealed when there is a sealer.
+func (j *EffectJob) seal(s Sealer) error {
+	if s == nil || len(j.Data) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(j.Data)
+	if err != nil {
+		return fmt.Errorf("encode effect data: %w", err)
+	}
+	if j.Sealed, err = s.Seal(b, []byte(j.ID)); err != nil {
+		return fmt.Errorf("seal effect data: %w", err)
+	}
+	j.Data = nil
+	return nil
+}
+
+// open moves Sealed back into Data.
+func (j *EffectJob) open(s Sealer) error {
+	if j.Sealed == nil {
+		return nil
+	}
+	if s == nil {
+		return errors.New("effect data is sealed and no key ring is configured")
+	}
+	b, err := s.Open(j.Sealed, []byte(j.ID))
+	if err != nil {
+		return fmt.Errorf("open effect data: %w", err)
+	}
+	j.Sealed = nil
+	return json.Unmarshal(b, &j.Data)
 }
 
 // EffectHandler does one kind of effect. It must be idempotent: a job may run again
@@ -52,6 +86,8 @@ type Effects struct {
 	MaxAttempts int
 	// Backoff is the wait before the n-th retry of a job.
 	Backoff func(n int) time.Duration
+	// Sealer opens the data of jobs the runner sealed.
+	Sealer Sealer
 }
 
 // NewEffects returns an effect worker with a handler per effect kind.
@@ -119,6 +155,11 @@ func (e *Effects) handle(ctx context.Context, key string, m stream.Entry) error 
 	if err := json.Unmarshal([]byte(raw), &job); err != nil {
 		e.log.Error("undecodable effect dropped", "entry", m.ID, "err", err)
 		return e.ack(ctx, key, m.ID)
+	}
+	if err := job.open(e.Sealer); err != nil {
+		// A key that left the ring too early: keep the job (it fails, then becomes a
+		// dead letter) rather than run it without its data.
+		return fmt.Errorf("effect %s: %w", job.ID, err)
 	}
 	h, ok := e.handlers[job.Kind]
 	if !ok {

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hotline-org/hotline/cases/keyring"
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/inbox"
 	"github.com/hotline-org/hotline/locales"
@@ -101,7 +103,7 @@ func TestCommitChecksLeaseAndVersion(t *testing.T) {
 		if n := len(g.replies(t, shard)); n != 1 {
 			t.Errorf("%d replies queued, want 1 (refused commits queue nothing)", n)
 		}
-		s, err := LoadSession(ctx, rdb, keys)
+		s, err := LoadSession(ctx, rdb, keys, nil)
 		if err != nil || s.Version != 1 {
 			t.Errorf("loaded version %d, err %v", s.Version, err)
 		}
@@ -294,5 +296,73 @@ func TestWhatsAppMessageReleasesHeldReplies(t *testing.T) {
 		if v, _ := rdb.Get(ctx, w.Seen).Int64(); v != at.UnixMilli() {
 			t.Errorf("seen %d, want %d", v, at.UnixMilli())
 		}
+	})
+}
+
+// TestAnswersAreSealedInRedis: with a key ring, what a family types into a report or a
+// note is not readable in Redis — neither in the session nor in the effect queued for
+// it — and the runner and the effect worker still read it.
+func TestAnswersAreSealedInRedis(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		spec, _ := keyring.Generate("k1")
+		ring, _ := keyring.Parse(spec)
+		g := newRig(t, rdb, prefix, 4)
+		g.runner.cfg.Sealer = ring
+		contact := "+15005550006"
+		shard := channels.ShardOf(channels.SMS, contact, 4)
+		keys := KeysFor(prefix, shard, channels.SMS, plainHash(channels.SMS, contact))
+		start := Session{Channel: channels.SMS, Lang: "en", Owner: OwnerBot, At: Position{FlowFollowUp, "add"},
+			Answers: map[string]string{ansRef: "HK7-QM4-XTN9", "e_name": "Amina Keita"}}
+		if _, err := (Commit{Keys: keys, Session: start, TTL: 60, LangTTL: 60, InboxKey: g.in.StreamKey(shard),
+			InboxGrp: inbox.Group, Attempts: keys.Tag + "attempts", OutboxKey: OutboxKey(prefix, shard),
+			EffectKey: EffectsKey(prefix, shard), Sealer: ring}).Save(ctx, rdb); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.in.Enqueue(ctx, channels.Inbound{ID: "SMnote", Channel: channels.SMS, Contact: contact,
+			Text: "He was seen in Zuwara", Received: fixedNow()}); err != nil {
+			t.Fatal(err)
+		}
+		tok := g.lease(t, shard, "a")
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- g.runner.RunShard(runCtx, shard, tok) }()
+		waitFor(t, func() bool { return rdb.XLen(ctx, EffectsKey(prefix, shard)).Val() == 1 })
+		cancel()
+		<-done
+
+		raw, _ := rdb.HGet(ctx, keys.Session, "d").Result()
+		jobs, _ := rdb.XRange(ctx, EffectsKey(prefix, shard), "-", "+").Result()
+		for _, secret := range []string{"Amina", "Zuwara", "HK7"} {
+			if strings.Contains(raw, secret) || strings.Contains(fmt.Sprint(jobs[0].Values), secret) {
+				t.Errorf("%q readable in Redis", secret)
+			}
+		}
+		s, err := LoadSession(ctx, rdb, keys, ring)
+		if err != nil || s.Answers["e_name"] != "Amina Keita" || s.At != (Position{FlowFollowUp, "adding"}) {
+			t.Errorf("session read back: %+v, %v", s, err)
+		}
+		if _, err := LoadSession(ctx, rdb, keys, nil); !errors.Is(err, ErrUndecodable) {
+			t.Errorf("sealed session without the ring: %v, want ErrUndecodable", err)
+		}
+
+		got := make(chan map[string]string, 1)
+		e := NewEffects(rdb, prefix, map[string]EffectHandler{EffectCaseNote: func(_ context.Context, j EffectJob) (*channels.EffectResult, error) {
+			got <- j.Data
+			return nil, nil
+		}}, g.in, fixedNow, quiet)
+		e.Sealer = ring
+		runCtx, cancel = context.WithCancel(ctx)
+		go func() { done <- e.RunShard(runCtx, shard, tok) }()
+		select {
+		case d := <-got:
+			if d["text"] != "He was seen in Zuwara" || d["ref"] != "HK7-QM4-XTN9" {
+				t.Errorf("effect data opened as %v", d)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("effect not run")
+		}
+		cancel()
+		<-done
 	})
 }

@@ -23,6 +23,9 @@ type RunnerConfig struct {
 	LangTTL  time.Duration // how long the chosen language outlives an expired session
 	Block    time.Duration // how long one read waits for new messages
 	Batch    int64
+	// Sealer, when set, encrypts sessions and effect data in Redis: a report's answers
+	// are personal data.
+	Sealer Sealer
 }
 
 // Runner turns inbound messages into turns: load the session, Step, localize, commit.
@@ -143,7 +146,7 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 	}
 	hash := r.hash(in.Channel, in.Contact)
 	keys := KeysFor(r.cfg.Prefix, shard, in.Channel, hash)
-	s, err := LoadSession(ctx, r.rdb, keys)
+	s, err := LoadSession(ctx, r.rdb, keys, r.cfg.Sealer)
 	if errors.Is(err, ErrUndecodable) {
 		r.log.Error("session unreadable, starting afresh", "shard", shard, "contact", ShortHash(hash))
 	} else if err != nil {
@@ -167,8 +170,12 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 	}
 	var jobs []EffectJob
 	for i, ef := range effects {
-		jobs = append(jobs, EffectJob{ID: in.ID + ":e" + strconv.Itoa(i), Kind: ef.Kind, Data: ef.Data,
-			Channel: in.Channel, Contact: in.Contact, Hash: hash, Shard: shard, Lang: next.Lang, Test: in.Test, At: r.now()})
+		job := EffectJob{ID: in.ID + ":e" + strconv.Itoa(i), Kind: ef.Kind, Data: ef.Data,
+			Channel: in.Channel, Contact: in.Contact, Hash: hash, Shard: shard, Lang: next.Lang, Test: in.Test, At: r.now()}
+		if err := job.seal(r.cfg.Sealer); err != nil {
+			return err
+		}
+		jobs = append(jobs, job)
 	}
 	ttl := int64(0)
 	if next.Owner == OwnerBot {
@@ -182,7 +189,7 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 		LangTTL: int64(r.cfg.LangTTL / time.Second), Outbound: outs, Effects: jobs, StreamID: e.StreamID,
 		InboxKey: r.in.StreamKey(shard), InboxGrp: inbox.Group, Attempts: keys.Tag + "attempts",
 		OutboxKey: OutboxKey(r.cfg.Prefix, shard), EffectKey: EffectsKey(r.cfg.Prefix, shard),
-		Seen: seen(in),
+		Seen: seen(in), Sealer: r.cfg.Sealer,
 	}.Save(ctx, r.rdb)
 	if err != nil {
 		return err

@@ -39,9 +39,17 @@ func KeysFor(prefix string, shard int, ch channels.Channel, contactHash string) 
 	return k
 }
 
-// LoadSession reads a session and, when it has expired, the language the contact chose
-// before, and on WhatsApp how many replies are held for the contact; one round trip.
-func LoadSession(ctx context.Context, rdb redis.UniversalClient, k Keys) (Session, error) {
+// Sealer encrypts what a session and an effect carry (a report's answers are personal
+// data); cases/keyring.Ring is one. aad binds a value to its key.
+type Sealer interface {
+	Seal(plaintext, aad []byte) ([]byte, error)
+	Open(sealed, aad []byte) ([]byte, error)
+}
+
+// LoadSession reads a session (opened with sealer when it is not nil) and, when it has
+// expired, the language the contact chose before, and on WhatsApp how many replies are
+// held for the contact; one round trip.
+func LoadSession(ctx context.Context, rdb redis.UniversalClient, k Keys, sealer Sealer) (Session, error) {
 	var hm *redis.SliceCmd
 	var lang *redis.StringCmd
 	var held *redis.IntCmd
@@ -56,21 +64,30 @@ func LoadSession(ctx context.Context, rdb redis.UniversalClient, k Keys) (Sessio
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return Session{}, fmt.Errorf("load session: %w", err)
 	}
-	s, err := decodeSession(hm.Val(), lang.Val())
+	s, err := decodeSession(hm.Val(), lang.Val(), sealer, []byte(k.Session))
 	if held != nil {
 		s.Held = int(held.Val())
 	}
 	return s, err
 }
 
-func decodeSession(vals []any, lang string) (Session, error) {
+func decodeSession(vals []any, lang string, sealer Sealer, aad []byte) (Session, error) {
 	if len(vals) == 2 && vals[0] != nil && vals[1] != nil {
 		var s Session
 		v, verr := strconv.ParseInt(vals[0].(string), 10, 64)
 		if verr != nil {
 			return Session{}, fmt.Errorf("decode session version: %w", verr)
 		}
-		if err := json.Unmarshal([]byte(vals[1].(string)), &s); err != nil {
+		data := []byte(vals[1].(string))
+		var err error
+		if len(data) > 0 && data[0] != '{' && sealer != nil {
+			// Sealed (a JSON session, written before sealing, starts with '{').
+			data, err = sealer.Open(data, aad)
+		}
+		if err == nil {
+			err = json.Unmarshal(data, &s)
+		}
+		if err != nil {
 			// A session this version cannot read (written by another release) must not
 			// block the contact for good: start afresh, keeping the version so that the
 			// save replaces it.
@@ -161,6 +178,8 @@ type Commit struct {
 	// Seen, when set, is when a WhatsApp contact wrote: it opens their window and
 	// releases the replies held for them.
 	Seen time.Time
+	// Sealer, when set, encrypts the session.
+	Sealer Sealer
 }
 
 // Save runs the commit script and returns the session's new version.
@@ -168,6 +187,11 @@ func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, err
 	data, err := json.Marshal(c.Session)
 	if err != nil {
 		return 0, fmt.Errorf("encode session: %w", err)
+	}
+	if c.Sealer != nil {
+		if data, err = c.Sealer.Seal(data, []byte(c.Keys.Session)); err != nil {
+			return 0, fmt.Errorf("seal session: %w", err)
+		}
 	}
 	ttl, lang := c.TTL, c.Session.Lang
 	if c.Session.Erase {

@@ -213,7 +213,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	}
 	a.inbox = inbox.New(rdb, inbox.Config{Prefix: cfg.RedisPrefix, Shards: cfg.Shards, Spool: spool}, log)
 	machine := dialogs.NewMachine(bundle.Languages())
-	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix}, a.hash, a.now, log, a.metrics.observeTurn)
+	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix, Sealer: cfg.DataKeys}, a.hash, a.now, log, a.metrics.observeTurn)
 	a.queue = handoff.NewQueue(rdb, cfg.RedisPrefix, a.now)
 	a.cases = &caseEffects{reg: a.register, queue: a.queue, prefix: cfg.RedisPrefix, rdb: rdb,
 		pending: cfg.RedisPrefix + "cases:pending", seal: cfg.DataKeys,
@@ -224,6 +224,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	handlers := a.queue.EffectHandlers()
 	maps.Copy(handlers, a.cases.handlers())
 	a.effects = dialogs.NewEffects(rdb, cfg.RedisPrefix, handlers, a.inbox, a.now, log)
+	a.effects.Sealer = cfg.DataKeys
 
 	a.senders = map[channels.Channel]channels.Sender{channels.Web: web.NewSender(rdb, cfg.RedisPrefix, a.now)}
 	if cfg.TwilioAccountSID != "" && cfg.TwilioAuthToken != "" {
