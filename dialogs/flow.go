@@ -46,6 +46,7 @@ type ChoiceDef struct {
 	Say       string // said when chosen, before what comes next
 	Effect    string // asked for when chosen
 	Fix       string // correct this field: its question, then back to the summary
+	Means     string // "yes" or "no": the words for it are taken as well as the key
 }
 
 // Flow and step names used across the package.

@@ -417,7 +417,7 @@ func (t *turn) match(def StepDef, text string) (ChoiceDef, bool) {
 	key := strings.TrimRight(text, ".)")
 	key = arabicDigits(key)
 	for _, c := range def.Choices {
-		if key == c.Key {
+		if key == c.Key || c.Means != "" && yesNo[Normalize(text)] == c.Means {
 			return c, true
 		}
 	}

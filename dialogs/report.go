@@ -109,15 +109,15 @@ func reportFlow() Flow {
 	qs := reportQuestions()
 	steps := map[string]StepDef{
 		"consent": {Prompt: "report.consent", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
-			{Key: "1", Label: "report.yes", Goto: FlowReport + ".share"},
-			{Key: "2", Label: "report.no", Goto: FlowReport + ".declined"},
+			{Key: "1", Label: "report.yes", Means: "yes", Goto: FlowReport + ".share"},
+			{Key: "2", Label: "report.no", Means: "no", Goto: FlowReport + ".declined"},
 		}},
 		"declined": {Prompt: "report.declined", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
 			{Key: "1", Label: "menu.person", Goto: FlowPerson},
 		}},
 		"share": {Prompt: "report.share", Expect: channels.ExpectChoice, Field: ansShare, Choices: []ChoiceDef{
-			{Key: "1", Label: "report.yes", Value: "yes", Say: "report.intro", Goto: FlowReport + ".q." + qs[0].field},
-			{Key: "2", Label: "report.no", Value: "no", Say: "report.intro", Goto: FlowReport + ".q." + qs[0].field},
+			{Key: "1", Label: "report.yes", Value: "yes", Means: "yes", Say: "report.intro", Goto: FlowReport + ".q." + qs[0].field},
+			{Key: "2", Label: "report.no", Value: "no", Means: "no", Say: "report.intro", Goto: FlowReport + ".q." + qs[0].field},
 		}},
 		"summary": {Prompt: "report.summary", Expect: channels.ExpectChoice, Summary: true, Choices: []ChoiceDef{
 			{Key: "1", Label: "report.save", Goto: FlowReport + ".saving", Effect: EffectCaseReserve},
@@ -174,8 +174,8 @@ func followUpFlow() Flow {
 func eraseFlow() Flow {
 	return Flow{ID: FlowErase, Start: "confirm", Steps: map[string]StepDef{
 		"confirm": {Prompt: "erase.confirm", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
-			{Key: "1", Label: "erase.yes", Goto: FlowErase + ".erasing", Effect: EffectErase},
-			{Key: "2", Label: "erase.no", Goto: FlowMenu},
+			{Key: "1", Label: "erase.yes", Means: "yes", Goto: FlowErase + ".erasing", Effect: EffectErase},
+			{Key: "2", Label: "erase.no", Means: "no", Goto: FlowMenu},
 		}},
 		"erasing": {Expect: channels.ExpectNone},
 	}}
@@ -218,6 +218,14 @@ func (t *turn) eraseAnswer(ev Event) {
 			t.goTo(FlowMenu, true)
 		}
 	}
+}
+
+// yesNo holds the words that answer a yes/no question, normalized, in every language.
+var yesNo = map[string]string{
+	"YES": "yes", "Y": "yes", "OK": "yes", "OKAY": "yes", "YEAH": "yes", "AGREE": "yes", "I AGREE": "yes",
+	"OUI": "yes", "D'ACCORD": "yes", "DACCORD": "yes", "SI": "yes", "DE ACUERDO": "yes", "VALE": "yes",
+	"نعم": "yes", "ايوه": "yes", "اي": "yes", "ايه": "yes", "موافق": "yes", "اوافق": "yes",
+	"NO": "no", "N": "no", "NON": "no", "لا": "no", "كلا": "no", "لا اوافق": "no",
 }
 
 // answerWord says whether a reply means "I don't know" or "skip this question".
