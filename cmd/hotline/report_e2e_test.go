@@ -23,10 +23,11 @@ func TestMissingPersonReportEndToEnd(t *testing.T) {
 	const waFrom, phone = "whatsapp:+15005550001", "+15005550006"
 	h := startHotline(t, map[string]string{"TWILIO_WHATSAPP_FROM": waFrom})
 	n, sent := 0, 0
-	say := func(text string, parts int) string {
+	// exchange posts one message and returns the parts of its reply.
+	exchange := func(post func(id string) int, text string, parts int) string {
 		t.Helper()
 		n++
-		if code := h.post(sid(1000+n), phone, text); code != 200 {
+		if code := post(sid(1000 + n)); code != 200 {
 			t.Fatalf("%q: webhook %d", text, code)
 		}
 		sent += parts
@@ -36,6 +37,10 @@ func TestMissingPersonReportEndToEnd(t *testing.T) {
 			b.WriteString(m.Body + "\n")
 		}
 		return b.String()
+	}
+	say := func(text string, parts int) string {
+		t.Helper()
+		return exchange(func(id string) int { return h.post(id, phone, text) }, text, parts)
 	}
 	say("hello", 1)
 	say("1", 1) // English
@@ -91,22 +96,12 @@ func TestMissingPersonReportEndToEnd(t *testing.T) {
 	}
 
 	// From WhatsApp, another conversation, the same family follows up.
-	wa := 0
 	wsay := func(text string, parts int) string {
 		t.Helper()
-		wa++
-		form := url.Values{"MessageSid": {sid(2000 + wa)}, "AccountSid": {accountSID}, "From": {"whatsapp:" + phone},
-			"To": {waFrom}, "Body": {text}, "NumMedia": {"0"}, "ApiVersion": {"2010-04-01"}}
-		if code := h.whatsapp(t, form); code != 200 {
-			t.Fatalf("%q: webhook %d", text, code)
-		}
-		sent += parts
-		msgs := h.waitReplies(t, sent)
-		var b strings.Builder
-		for _, m := range msgs[sent-parts:] {
-			b.WriteString(m.Body + "\n")
-		}
-		return b.String()
+		return exchange(func(id string) int {
+			return h.whatsapp(t, url.Values{"MessageSid": {id}, "AccountSid": {accountSID}, "From": {"whatsapp:" + phone},
+				"To": {waFrom}, "Body": {text}, "NumMedia": {"0"}, "ApiVersion": {"2010-04-01"}})
+		}, text, parts)
 	}
 	wsay("hi", 1)
 	wsay("1", 1)
