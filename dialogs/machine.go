@@ -390,7 +390,11 @@ func (t *turn) answer(ev Event) {
 		t.say(c.Say, nil)
 	}
 	if c.Effect != "" {
-		t.effects = append(t.effects, Effect{Kind: c.Effect})
+		t.effects = append(t.effects, Effect{Kind: c.Effect, Data: t.effectData(c.Effect)})
+		if c.Effect == EffectCaseSave {
+			// The effect carries the report now; the session keeps none of it.
+			t.s.Answers = nil
+		}
 	}
 	if c.Fix != "" {
 		t.store(ansFixing, c.Fix)

@@ -14,12 +14,12 @@ const (
 	FlowErase    = "erase"
 )
 
-// Effects of the case register. case.reserve gets a reference (Redis only, fast, so the
-// family's answer never waits for the database); case.save writes the report under it
-// and is retried until the database takes it; case.lookup checks a reference typed by a
-// family (throttled) and returns the case's status; case.note adds to a case.
+// Effects of the case register. case.save reserves a reference and hands the report
+// to the register's writer, returning the reference at once (Redis only), so that
+// the family's answer never waits for the database and the report no longer depends
+// on the conversation; case.lookup checks a reference typed by a family (throttled)
+// and returns the case's status; case.note adds to a case.
 const (
-	EffectCaseReserve = "case.reserve"
 	EffectCaseSave    = "case.save"
 	EffectCaseLookup  = "case.lookup"
 	EffectCaseNote    = "case.note"
@@ -120,7 +120,7 @@ func reportFlow() Flow {
 			{Key: "2", Label: "report.no", Value: "no", Means: "no", Say: "report.intro", Goto: FlowReport + ".q." + qs[0].field},
 		}},
 		"summary": {Prompt: "report.summary", Expect: channels.ExpectChoice, Summary: true, Choices: []ChoiceDef{
-			{Key: "1", Label: "report.save", Goto: FlowReport + ".saving", Effect: EffectCaseReserve},
+			{Key: "1", Label: "report.save", Goto: FlowReport + ".saving", Effect: EffectCaseSave},
 			{Key: "2", Label: "report.fix", Goto: FlowReport + ".fix"},
 		}},
 		// Nothing to say until the reference comes back, a moment later.
@@ -305,6 +305,8 @@ func (t *turn) effectData(kind string) map[string]string {
 		return map[string]string{"ref": t.s.Answers[ansRef]}
 	case EffectCaseNote:
 		return map[string]string{"ref": t.s.Answers[ansRef], "text": t.s.Answers["_note"]}
+	case EffectCaseSave:
+		return t.reportData()
 	}
 	return nil
 }
@@ -338,10 +340,9 @@ func (t *turn) summary() {
 	}
 }
 
-// reportData is what case.save takes: the answers (report fields only), consent, and
-// the reference.
-func (t *turn) reportData(ref string) map[string]string {
-	d := map[string]string{"ref": ref, "consent": ConsentVersion, "share": t.s.Answers[ansShare], "lang": t.s.Lang}
+// reportData is what case.save takes: the answers (report fields only) and consent.
+func (t *turn) reportData() map[string]string {
+	d := map[string]string{"consent": ConsentVersion, "share": t.s.Answers[ansShare], "lang": t.s.Lang}
 	for _, f := range ReportFields() {
 		if v, ok := t.s.Answers[f]; ok && v != ValueSkipped {
 			d[f] = v
@@ -354,18 +355,19 @@ func (t *turn) reportData(ref string) map[string]string {
 func (t *turn) caseResult(ev Event) {
 	r := ev.Effect
 	switch r.Kind {
-	case EffectCaseReserve:
-		if t.s.At != (Position{FlowReport, "saving"}) || !r.OK || r.Data["ref"] == "" {
+	case EffectCaseSave:
+		if !r.OK || r.Data["ref"] == "" {
 			return
 		}
+		// The report is with the register whatever the family did meanwhile: they get
+		// its reference in any case, and the session keeps none of it.
 		ref := r.Data["ref"]
-		t.effects = append(t.effects, Effect{Kind: EffectCaseSave, Data: t.reportData(ref)})
 		t.s.Cases = append(t.s.Cases, ref)
-		// The report is on its way to the register: the session keeps none of it.
-		t.s.Answers = nil
 		t.say("report.saved", map[string]any{"Ref": ref})
 		t.say("case.nomoney", nil)
-		t.goTo(FlowMenu, true)
+		if t.s.At == (Position{FlowReport, "saving"}) {
+			t.goTo(FlowMenu, true)
+		}
 	case EffectCaseLookup:
 		if t.s.At != (Position{FlowFollowUp, "checking"}) {
 			return

@@ -19,10 +19,11 @@ import (
 	"github.com/hotline-org/hotline/handoff"
 )
 
-// caseEffects does the case register's effects for the dialogs. Writes that the
-// database cannot take now are parked in Redis, sealed, and written by runPending when
-// it can: a database outage delays a report, it does not lose it, and it never holds
-// up the effects queued behind it (a request for a person, an alert).
+// caseEffects does the case register's effects for the dialogs. Reports, and writes
+// the database cannot take at once, are parked in Redis, sealed, and written by
+// runPending as soon as it can: a database outage delays a report, it does not lose
+// it, and it never holds up the family's answer or the effects queued behind it (a
+// request for a person, an alert).
 type caseEffects struct {
 	reg      *cases.Register
 	queue    *handoff.Queue
@@ -34,6 +35,9 @@ type caseEffects struct {
 	seal     cases.Sealer
 	now      func() time.Time
 	log      *slog.Logger
+	// wake tells this process's writer that a write was parked (others find it within
+	// their poll).
+	wake chan struct{}
 }
 
 // pendingWrite is a write waiting for the database.
@@ -53,20 +57,20 @@ const dbTimeout = 3 * time.Second
 
 func (c *caseEffects) handlers() map[string]dialogs.EffectHandler {
 	return map[string]dialogs.EffectHandler{
-		dialogs.EffectCaseReserve: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
-			// The same job run again (a crash, a retry) gets the same reference.
+		dialogs.EffectCaseSave: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
+			// The same job run again (a crash, a retry) gets the same reference, and
+			// the register saves a reference once.
 			r, err := c.reserver.ReserveFor(ctx, job.ID)
 			if err != nil {
 				return nil, err
 			}
-			return &channels.EffectResult{OK: true, Data: map[string]string{"ref": r.String()}}, nil
-		},
-		dialogs.EffectCaseSave: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
-			rep, err := c.report(job)
-			if err != nil {
+			rep := c.report(job, r)
+			// Handed to the writer (Redis, sealed), never written in this path: the
+			// reference goes back to the family now, whatever the database is doing.
+			if err := c.park(ctx, pendingWrite{Kind: "save", Report: &rep, At: job.At}); err != nil {
 				return nil, err
 			}
-			return nil, c.write(ctx, pendingWrite{Kind: "save", Report: &rep, At: job.At})
+			return &channels.EffectResult{OK: true, Data: map[string]string{"ref": r.String()}}, nil
 		},
 		dialogs.EffectCaseLookup: c.lookup,
 		dialogs.EffectErase:      c.erase,
@@ -82,14 +86,10 @@ func (c *caseEffects) handlers() map[string]dialogs.EffectHandler {
 	}
 }
 
-// report turns a case.save job into a report: the answers' fields are the dialogs'
-// ReportFields.
-func (c *caseEffects) report(job dialogs.EffectJob) (cases.Report, error) {
+// report turns a case.save job into the report under reference r: the answers'
+// fields are the dialogs' ReportFields.
+func (c *caseEffects) report(job dialogs.EffectJob, r ref.Ref) cases.Report {
 	d := job.Data
-	r, err := ref.Parse(d["ref"])
-	if err != nil {
-		return cases.Report{}, fmt.Errorf("case.save %s: reference: %w", job.ID, err)
-	}
 	rep := cases.Report{Ref: r.Compact(), Test: job.Test, Channel: string(job.Channel), Lang: d["lang"],
 		ContactKey: job.Hash, ConsentVersion: d["consent"], ShareRCRC: d["share"] == "yes", At: job.At,
 		Details: cases.Details{Contact: job.Contact,
@@ -104,7 +104,7 @@ func (c *caseEffects) report(job dialogs.EffectJob) (cases.Report, error) {
 	if v, err := dates.Parse(d["m_birth"], "en", job.At); err == nil {
 		rep.BirthYear, _ = v.BirthYear(job.At)
 	}
-	return rep, nil
+	return rep
 }
 
 // lookup checks a reference a family typed: throttled, then its form and check
@@ -232,7 +232,14 @@ func (c *caseEffects) park(ctx context.Context, w pendingWrite) error {
 	}
 	// Scored by time, so that writes go in order; a member names itself exactly for
 	// its removal, whichever process writes it.
-	return c.rdb.ZAdd(ctx, c.pending, redis.Z{Score: float64(w.At.UnixMilli()), Member: sealed}).Err()
+	if err := c.rdb.ZAdd(ctx, c.pending, redis.Z{Score: float64(w.At.UnixMilli()), Member: sealed}).Err(); err != nil {
+		return fmt.Errorf("park case write: %w", err)
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 // runPending writes parked writes, oldest first, as soon as the database takes them.
@@ -241,7 +248,11 @@ func (c *caseEffects) runPending(ctx context.Context) {
 	for ctx.Err() == nil {
 		items, err := c.rdb.ZRangeWithScores(ctx, c.pending, 0, 15).Result()
 		if err != nil || len(items) == 0 {
-			sleep(ctx, 2*time.Second)
+			select {
+			case <-ctx.Done():
+			case <-c.wake:
+			case <-time.After(2 * time.Second):
+			}
 			continue
 		}
 		progress := false

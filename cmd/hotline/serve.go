@@ -220,7 +220,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 		reserver: ref.NewReserver(rdb, cfg.RedisPrefix, nil, a.now),
 		guard: ref.NewGuard(rdb, cfg.RedisPrefix, a.now, ref.DefaultPerContact, ref.DefaultPerContactWindow,
 			ref.DefaultGlobal, ref.DefaultGlobalWindow),
-		now: a.now, log: log}
+		now: a.now, log: log, wake: make(chan struct{}, 1)}
 	handlers := a.queue.EffectHandlers()
 	maps.Copy(handlers, a.cases.handlers())
 	a.effects = dialogs.NewEffects(rdb, cfg.RedisPrefix, handlers, a.inbox, a.now, log)
