@@ -20,9 +20,9 @@ const (
 // on the conversation; case.lookup checks a reference typed by a family (throttled)
 // and returns the case's status; case.note adds to a case.
 const (
-	EffectCaseSave    = "case.save"
-	EffectCaseLookup  = "case.lookup"
-	EffectCaseNote    = "case.note"
+	EffectCaseSave   = "case.save"
+	EffectCaseLookup = "case.lookup"
+	EffectCaseNote   = "case.note"
 	// EffectErase erases what the hotline holds of a contact: the cases they reported
 	// from this address (reduced to stubs), their place in the queue, replies held for
 	// them. The turn that hears it back deletes the session itself.
