@@ -340,7 +340,9 @@ func TestReplicasShareTheShards(t *testing.T) {
 	key := make([]byte, 32)
 	rand.Read(key)
 	lk := base64.StdEncoding.EncodeToString(key)
-	fast := map[string]string{"HOTLINE_LEASE_TTL": "1s"}
+	// One deployment: the same data keys in every process (a session sealed by one is
+	// opened by another).
+	fast := map[string]string{"HOTLINE_LEASE_TTL": "1s", "HOTLINE_DATA_KEYS": dataKeys(t)}
 	procs := []*hotline{startWith(t, prefix, tw, lk, fast), startWith(t, prefix, tw, lk, fast), startWith(t, prefix, tw, lk, fast)}
 	inputs := []string{"hi", "2", "LANGUAGE", "3", "LANGUAGE", "4"}
 	want := expectedReplies(t, inputs)
