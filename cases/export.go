@@ -10,6 +10,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -219,7 +220,7 @@ func (g *Register) Export(ctx context.Context, w io.Writer, format, actor, reaso
 		}
 		rec := record(c)
 		if format == "csv" {
-			if err := cw.Write(rec); err != nil {
+			if err := cw.Write(csvSafe(rec)); err != nil {
 				return i, fmt.Errorf("export: %w", err)
 			}
 			continue
@@ -246,7 +247,7 @@ func (g *Register) Export(ctx context.Context, w io.Writer, format, actor, reaso
 }
 
 // MinCount is the smallest count Stats shows: a smaller one could point at a person
-// (the only case of some nationality in some month), so it shows as "<5".
+// (the only case of some nationality in some month), so it is left out, value and all.
 const MinCount = 5
 
 // Stat is one anonymised count.
@@ -276,12 +277,18 @@ func (g *Register) Stats(ctx context.Context) ([]Stat, error) {
 		return nil, fmt.Errorf("stats: %w", err)
 	}
 	var out []Stat
+	small := map[string]bool{}
 	for k, n := range counts {
-		s := Stat{By: k[0], Value: k[1], Count: n, Shown: strconv.Itoa(n)}
 		if n < MinCount {
-			s.Count, s.Shown = 0, "<"+strconv.Itoa(MinCount)
+			// Neither the count nor the value: nationality is as the family typed it,
+			// and a rare value could name a person.
+			small[k[0]] = true
+			continue
 		}
-		out = append(out, s)
+		out = append(out, Stat{By: k[0], Value: k[1], Count: n, Shown: strconv.Itoa(n)})
+	}
+	for by := range small {
+		out = append(out, Stat{By: by, Value: "(others, each under " + strconv.Itoa(MinCount) + ")", Shown: "<" + strconv.Itoa(MinCount) + " each"})
 	}
 	order := map[string]int{"month": 0, "route": 1, "nationality": 2, "status": 3}
 	sort.Slice(out, func(i, j int) bool {
@@ -298,4 +305,17 @@ func orUnknown(s string) string {
 		return DontKnow
 	}
 	return s
+}
+
+// csvSafe keeps a family's words from being run as a formula by the spreadsheet an
+// operator opens the export in: a cell that starts like one gets a leading quote.
+func csvSafe(rec []string) []string {
+	out := make([]string, len(rec))
+	for i, v := range rec {
+		if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+			v = "'" + v
+		}
+		out[i] = v
+	}
+	return out
 }

@@ -67,6 +67,8 @@ func TestExportFollowsTheDictionaryAndSkipsTests(t *testing.T) {
 		g, _ := newRegister(t, s, testRing(t, "k1"))
 		real := report("EXPORT0001", "c1", "Mamadou Diallo", 1998)
 		real.Details.Missing.Clothing = DontKnow
+		real.Details.Missing.Phones = "+224 620 00 00 00"
+		real.Details.Missing.Description = "=HYPERLINK(\"http://x\")"
 		test := report("EXPORT0002", "c2", "Test Person", 1990)
 		test.Test = true
 		for _, r := range []Report{real, test} {
@@ -101,7 +103,8 @@ func TestExportFollowsTheDictionaryAndSkipsTests(t *testing.T) {
 			return ""
 		}
 		if col("ref") != "EXPORT0001" || col("missing_names") != "Mamadou Diallo" || col("missing_clothing") != DontKnow ||
-			col("share_rcrc") != "true" || col("contact") != "whatsapp:+33612345678" {
+			col("share_rcrc") != "true" || col("contact") != "whatsapp:+33612345678" ||
+			col("missing_phones") != "'+224 620 00 00 00" || col("missing_description") != "'=HYPERLINK(\"http://x\")" {
 			t.Errorf("csv row %v", rows[1])
 		}
 		buf.Reset()
@@ -109,7 +112,8 @@ func TestExportFollowsTheDictionaryAndSkipsTests(t *testing.T) {
 			t.Fatal(err)
 		}
 		var objs []map[string]string
-		if err := json.Unmarshal(buf.Bytes(), &objs); err != nil || len(objs) != 1 || objs[0]["enquirer_name"] != "Amina K." {
+		if err := json.Unmarshal(buf.Bytes(), &objs); err != nil || len(objs) != 1 || objs[0]["enquirer_name"] != "Amina K." ||
+			objs[0]["missing_phones"] != "+224 620 00 00 00" {
 			t.Errorf("json export %v: %s", err, buf.String())
 		}
 		log, _ := s.AuditLog(ctx, "EXPORT0001")
@@ -149,7 +153,7 @@ func TestStatsAreCountsOnly(t *testing.T) {
 		for _, s := range stats {
 			got = append(got, s.By+"="+s.Value+":"+s.Shown)
 		}
-		want := "month=2026-11:7 route=central-med:7 nationality=guinée:6 nationality=soudan:<5 status=received:7"
+		want := "month=2026-11:7 route=central-med:7 nationality=(others, each under 5):<5 each nationality=guinée:6 status=received:7"
 		if strings.Join(got, " ") != want {
 			t.Errorf("stats\n got %s\nwant %s", strings.Join(got, " "), want)
 		}

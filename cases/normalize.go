@@ -45,9 +45,20 @@ func normName(s string) string {
 
 // normNationality is a nationality as counted: trimmed and folded, "" for unknown.
 func normNationality(s string) string {
-	s = strings.Join(strings.Fields(strings.ToLower(s)), " ")
+	s = strings.Join(strings.Fields(strings.ToLower(clean(s))), " ")
 	if s == DontKnow {
 		return ""
 	}
 	return s
+}
+
+// clean drops control characters (NUL above all, which PostgreSQL refuses in text)
+// from a value kept in a clear column.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
 }

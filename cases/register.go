@@ -172,7 +172,7 @@ func (g *Register) Save(ctx context.Context, r Report) (created bool, links []Li
 		res, err := q.exec(ctx, `INSERT INTO cases (ref, kind, status, test, channel, lang, consent_version, share_rcrc,
 			route, nationality, contact_key, person_key, name_key, details, created_at, updated_at)
 			VALUES (?, 'missing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ref) DO NOTHING`,
-			r.Ref, StatusReceived, r.Test, r.Channel, r.Lang, r.ConsentVersion, r.ShareRCRC, r.Route,
+			r.Ref, StatusReceived, r.Test, clean(r.Channel), clean(r.Lang), clean(r.ConsentVersion), r.ShareRCRC, clean(r.Route),
 			normNationality(r.Details.Missing.Nationality), r.ContactKey, personKey, nameKey, sealed, dbTime(at), dbTime(at))
 		if err != nil {
 			return fmt.Errorf("insert: %w", err)
@@ -235,9 +235,14 @@ func linkDuplicates(ctx context.Context, q runner, ref, personKey, nameKey strin
 // Status is what a family may learn by reference. It is audited: references are bearer
 // secrets, and a look-up is an access to a case.
 func (g *Register) Status(ctx context.Context, ref, actor string) (status string, err error) {
-	err = g.s.pool().queryRow(ctx, `SELECT status FROM cases WHERE ref = ?`, ref).Scan(&status)
+	var reduced sql.NullTime
+	err = g.s.pool().queryRow(ctx, `SELECT status, reduced_at FROM cases WHERE ref = ?`, ref).Scan(&status, &reduced)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ErrNotFound
+	}
+	if err == nil && reduced.Valid {
+		// Erased or past retention: the family was told its reference stops working.
+		return "", ErrReduced
 	}
 	if err != nil {
 		return "", fmt.Errorf("case status: %w", err)
@@ -376,6 +381,10 @@ func (g *Register) read(ctx context.Context, q runner, ref string) (Case, error)
 	return c, links.Err()
 }
 
+// Ping reports whether the database answers: a failed write is retried when it does
+// not, and set aside when it does (the write itself is at fault).
+func (g *Register) Ping(ctx context.Context) error { return g.s.Ping(ctx) }
+
 // SetStatus moves a case along received → in_progress → closed (an operator's act).
 func (g *Register) SetStatus(ctx context.Context, ref, status, actor, reason string) error {
 	switch status {
@@ -406,20 +415,28 @@ func (g *Register) SetStatus(ctx context.Context, ref, status, actor, reason str
 
 // reduce strips a case of its personal data, leaving a stub: reference, dates, status,
 // route. Links stay (they name only references).
-func reduce(ctx context.Context, q runner, ref string, at time.Time) error {
-	if _, err := q.exec(ctx, `UPDATE cases SET details = NULL, nationality = '', contact_key = '', person_key = '',
-		name_key = '', reduced_at = ?, updated_at = ? WHERE ref = ?`, dbTime(at), dbTime(at), ref); err != nil {
-		return fmt.Errorf("reduce case: %w", err)
+// It reduces only a case that still matches cond (an SQL condition on cases, with its
+// arguments), checked in the same statement, so that a case reopened meanwhile, or
+// reduced by another process, is left alone; done says whether it reduced it.
+func reduce(ctx context.Context, q runner, ref string, at time.Time, cond string, args ...any) (done bool, err error) {
+	res, err := q.exec(ctx, `UPDATE cases SET details = NULL, nationality = '', contact_key = '', person_key = '',
+		name_key = '', reduced_at = ?, updated_at = ? WHERE ref = ? AND reduced_at IS NULL AND `+cond,
+		append([]any{dbTime(at), dbTime(at), ref}, args...)...)
+	if err != nil {
+		return false, fmt.Errorf("reduce case: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
 	}
 	if _, err := q.exec(ctx, `UPDATE case_notes SET body = NULL WHERE case_ref = ?`, ref); err != nil {
-		return fmt.Errorf("reduce notes: %w", err)
+		return false, fmt.Errorf("reduce notes: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // Purge reduces every case closed before cutoff to its stub (retention), and returns
 // how many it reduced.
-func (g *Register) Purge(ctx context.Context, cutoff time.Time) (int, error) {
+func (g *Register) Purge(ctx context.Context, cutoff time.Time) (n int, err error) {
 	refs, err := g.refs(ctx, `SELECT ref FROM cases WHERE closed_at IS NOT NULL AND closed_at < ? AND reduced_at IS NULL ORDER BY ref`, dbTime(cutoff))
 	if err != nil {
 		return 0, fmt.Errorf("purge: %w", err)
@@ -427,22 +444,25 @@ func (g *Register) Purge(ctx context.Context, cutoff time.Time) (int, error) {
 	for _, ref := range refs {
 		err := g.s.inTx(ctx, func(q runner) error {
 			now := g.now()
-			if err := reduce(ctx, q, ref, now); err != nil {
+			done, err := reduce(ctx, q, ref, now, `closed_at IS NOT NULL AND closed_at < ?`, dbTime(cutoff))
+			if err != nil || !done {
 				return err
 			}
+			n++
 			return audit(ctx, q, Entry{At: now, Actor: "system:retention", Action: "case.reduce", CaseRef: ref,
 				Reason: "closed before " + cutoff.UTC().Format(time.DateOnly)})
 		})
 		if err != nil {
-			return 0, fmt.Errorf("purge: %w", err)
+			return n, fmt.Errorf("purge: %w", err)
 		}
 	}
-	return len(refs), nil
+	return n, nil
 }
 
-// Erase reduces every case a contact created to its stub (the contact asked to be
-// forgotten), and returns their references, so that the bot can say what was erased.
-func (g *Register) Erase(ctx context.Context, contactKey, actor string) ([]string, error) {
+// Erase reduces every case a contact created up to before to its stub (the contact
+// asked to be forgotten), and returns their references, so that the bot can say what
+// was erased.
+func (g *Register) Erase(ctx context.Context, contactKey, actor string, before time.Time) ([]string, error) {
 	if contactKey == "" {
 		return nil, errors.New("erase: empty contact key")
 	}
@@ -450,19 +470,24 @@ func (g *Register) Erase(ctx context.Context, contactKey, actor string) ([]strin
 	if err != nil {
 		return nil, fmt.Errorf("erase: %w", err)
 	}
+	var erased []string
 	for _, ref := range refs {
 		err := g.s.inTx(ctx, func(q runner) error {
 			now := g.now()
-			if err := reduce(ctx, q, ref, now); err != nil {
+			// Only cases made before the request: a report filed after it is not what
+			// the family asked to erase.
+			done, err := reduce(ctx, q, ref, now, `contact_key = ? AND created_at <= ?`, contactKey, dbTime(before))
+			if err != nil || !done {
 				return err
 			}
+			erased = append(erased, ref)
 			return audit(ctx, q, Entry{At: now, Actor: actor, Action: "case.erase", CaseRef: ref, Reason: "erasure asked by the family"})
 		})
 		if err != nil {
-			return nil, fmt.Errorf("erase: %w", err)
+			return erased, fmt.Errorf("erase: %w", err)
 		}
 	}
-	return refs, nil
+	return erased, nil
 }
 
 func (g *Register) refs(ctx context.Context, query string, args ...any) ([]string, error) {

@@ -218,9 +218,21 @@ func TestNotesStatusPurgeAndErase(t *testing.T) {
 			t.Errorf("purge again reduced %d", n)
 		}
 
-		refs, err := g.Erase(ctx, "contact-a", "family")
+		// A report the same family files after asking for erasure is not erased by it.
+		later := report("CASE0000D4", "contact-a", "D Four", 1993)
+		later.At = now.Add(time.Minute)
+		if _, _, err := g.Save(ctx, later); err != nil {
+			t.Fatal(err)
+		}
+		refs, err := g.Erase(ctx, "contact-a", "family", *now)
 		if err != nil || fmt.Sprint(refs) != "[CASE0000A1 CASE0000B2]" {
 			t.Fatalf("erase: %v, %v", refs, err)
+		}
+		if _, err := g.Status(ctx, "CASE0000A1", "family"); !errors.Is(err, ErrReduced) {
+			t.Errorf("status of an erased case: %v, want ErrReduced (its reference stops working)", err)
+		}
+		if st, err := g.Status(ctx, "CASE0000D4", "family"); err != nil || st != StatusReceived {
+			t.Errorf("the later report: %q, %v", st, err)
 		}
 		for _, ref := range refs {
 			c, err := g.Read(ctx, ref, "operator:1", "check")
@@ -240,7 +252,7 @@ func TestNotesStatusPurgeAndErase(t *testing.T) {
 			t.Errorf("note on an erased case: %v", err)
 		}
 		var kept int
-		s.pool().queryRow(ctx, `SELECT count(*) FROM cases WHERE contact_key = 'contact-a'`).Scan(&kept)
+		s.pool().queryRow(ctx, `SELECT count(*) FROM cases WHERE contact_key = 'contact-a' AND ref <> 'CASE0000D4'`).Scan(&kept)
 		if kept != 0 {
 			t.Errorf("%d cases still findable by the erased contact", kept)
 		}

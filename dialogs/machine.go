@@ -65,6 +65,14 @@ func (t *turn) step(ev Event) {
 	}
 	kw := t.m.keyword(ev.Text)
 	t.s.Blocked = false
+	if t.s.At == (Position{Flow: FlowErase, Step: "confirm"}) && kw != KwDelete {
+		if kw == KwNone && ev.Kind == EventText && t.eraseAnswer(ev) {
+			return
+		}
+		// Anything but an answer leaves the question: back to where they were, and
+		// the message is taken there (a person waiting must not lose their words).
+		t.leaveErase()
+	}
 
 	// Opting out and back in is honoured whoever owns the conversation.
 	switch {
@@ -86,9 +94,6 @@ func (t *turn) step(ev Event) {
 			t.s.Back = append(t.s.Back, t.s.At)
 		}
 		t.enter(Position{Flow: FlowErase, Step: "confirm"})
-		return
-	case t.s.At == Position{Flow: FlowErase, Step: "confirm"} && ev.Kind == EventText && kw == KwNone:
-		t.eraseAnswer(ev)
 		return
 	case t.s.OptedOut && kw != KwStart:
 		// No replies to someone who opted out; an operator who holds the conversation
@@ -319,6 +324,12 @@ func (t *turn) prompt() {
 }
 
 func (t *turn) back() {
+	if t.m.known(t.s.At) && t.m.flows[t.s.At.Flow].Steps[t.s.At.Step].Prompt == "" {
+		// Waiting on the hotline (a report being saved): there is nothing to go back
+		// to that still holds what was sent.
+		t.say("busy", nil)
+		return
+	}
 	if len(t.s.Back) == 0 {
 		if t.s.At.Flow != FlowMenu && t.s.Lang != "" {
 			t.goTo(FlowMenu, true)
@@ -346,6 +357,12 @@ func (t *turn) answer(ev Event) {
 			t.advance(def.Choices[0].Goto)
 			return
 		}
+	}
+	if def.Prompt == "" {
+		// A step that waits for an answer from the hotline itself (a reference, a
+		// look-up): say so, rather than nothing.
+		t.say("busy", nil)
+		return
 	}
 	if len(def.Choices) == 0 {
 		// A step without choices waits for nothing the bot handles; show it again,
@@ -392,8 +409,9 @@ func (t *turn) answer(ev Event) {
 	if c.Effect != "" {
 		t.effects = append(t.effects, Effect{Kind: c.Effect, Data: t.effectData(c.Effect)})
 		if c.Effect == EffectCaseSave {
-			// The effect carries the report now; the session keeps none of it.
-			t.s.Answers = nil
+			// The effect carries the report now; the session keeps none of it, and
+			// BACK cannot return to a summary of nothing.
+			t.s.Answers, t.s.Back = nil, nil
 		}
 	}
 	if c.Fix != "" {

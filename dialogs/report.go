@@ -2,6 +2,7 @@ package dialogs
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/dialogs/dates"
@@ -181,43 +182,63 @@ func eraseFlow() Flow {
 	}}
 }
 
-// eraseAnswer takes the answer to "erase?", whoever holds the conversation: "no"
-// returns to where the contact was (still waiting for a person, if they were).
-func (t *turn) eraseAnswer(ev Event) {
+// eraseAnswer takes the answer to "erase?", whoever holds the conversation: the key,
+// or a plain yes or no (not "ok": this cannot be undone). It reports false for any
+// other message, which is not an answer.
+func (t *turn) eraseAnswer(ev Event) bool {
+	text := arabicDigits(Normalize(ev.Text))
 	def := t.m.flows[FlowErase].Steps["confirm"]
-	c, ok := t.match(def, arabicDigits(Normalize(ev.Text)))
-	switch {
-	case !ok:
-		t.say("error.choice", nil)
-		t.prompt()
-	case c.Effect != "":
-		t.effect(c.Effect)
-		t.s.At = Position{Flow: FlowErase, Step: "erasing"}
-	default:
-		t.say("erase.kept", nil)
-		prev := Position{}
-		if n := len(t.s.Back); n > 0 {
-			prev, t.s.Back = t.s.Back[n-1], t.s.Back[:n-1]
-		}
-		switch {
-		case t.s.Owner == OwnerQueue:
-			t.s.At = Position{Flow: FlowPerson, Step: "queued"}
-			t.say("person.waiting", nil)
-		case t.s.Owner != OwnerBot:
-			// An operator holds the conversation: back to it, the bot says no more.
-			t.s.At = prev
-		case t.s.Lang == "":
-			t.s.At = Position{}
-			t.begin()
-		case t.m.known(prev) && prev.Flow != FlowMenu:
-			// Back to the question they were at (a report keeps its answers).
-			t.enter(prev)
-		case prev.Flow == FlowMenu:
-			t.goTo(FlowMenu, true)
-		default:
-			t.goTo(FlowMenu, true)
+	var c ChoiceDef
+	found := false
+	for _, ch := range def.Choices {
+		if strings.TrimRight(text, ".)") == ch.Key || strictYesNo[text] == ch.Means {
+			c, found = ch, true
+			break
 		}
 	}
+	if !found {
+		return false
+	}
+	if c.Effect != "" {
+		t.effect(c.Effect)
+		t.s.At = Position{Flow: FlowErase, Step: "erasing"}
+		return true
+	}
+	t.say("erase.kept", nil)
+	t.leaveErase()
+	switch {
+	case t.s.Owner == OwnerQueue:
+		t.say("person.waiting", nil)
+	case t.s.Owner != OwnerBot:
+		// An operator holds the conversation: the bot says no more.
+	case t.s.At.Flow == "":
+		t.begin()
+	case t.s.At.Flow == FlowMenu:
+		t.goTo(FlowMenu, true)
+	default:
+		// Back to the question they were at (a report keeps its answers).
+		t.prompt()
+	}
+	return true
+}
+
+// leaveErase returns from the erase question to where the contact was, or to a safe
+// place when that was a step waiting on the hotline.
+func (t *turn) leaveErase() {
+	prev := Position{}
+	if n := len(t.s.Back); n > 0 {
+		prev, t.s.Back = t.s.Back[n-1], t.s.Back[:n-1]
+	}
+	switch {
+	case t.s.Owner == OwnerQueue:
+		prev = Position{Flow: FlowPerson, Step: "queued"}
+	case !t.m.known(prev) || t.m.flows[prev.Flow].Steps[prev.Step].Prompt == "" && t.s.Owner == OwnerBot:
+		prev = Position{}
+		if t.s.Lang != "" {
+			prev = Position{Flow: FlowMenu, Step: "main"}
+		}
+	}
+	t.s.At = prev
 }
 
 // yesNo holds the words that answer a yes/no question, normalized, in every language.
@@ -226,6 +247,13 @@ var yesNo = map[string]string{
 	"OUI": "yes", "D'ACCORD": "yes", "DACCORD": "yes", "SI": "yes", "DE ACUERDO": "yes", "VALE": "yes",
 	"نعم": "yes", "ايوه": "yes", "اي": "yes", "ايه": "yes", "موافق": "yes", "اوافق": "yes",
 	"NO": "no", "N": "no", "NON": "no", "لا": "no", "كلا": "no", "لا اوافق": "no",
+}
+
+// strictYesNo is the plain yes and no of each language, for a question that cannot be
+// undone.
+var strictYesNo = map[string]string{
+	"YES": "yes", "OUI": "yes", "SI": "yes", "نعم": "yes",
+	"NO": "no", "NON": "no", "لا": "no",
 }
 
 // answerWord says whether a reply means "I don't know" or "skip this question".
@@ -248,7 +276,14 @@ func answerWord(text string) string {
 // question takes the answer to a question step: "I don't know", skip, or the answer,
 // read as the step says. A date that cannot be read is asked again.
 func (t *turn) question(def StepDef, ev Event) {
-	text := strings.TrimSpace(ev.Text)
+	// Control characters (a NUL above all) have no place in an answer and would be
+	// refused by the database that keeps it.
+	text := strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\n' {
+			return -1
+		}
+		return r
+	}, ev.Text))
 	value := answerWord(text)
 	if value == "" {
 		switch def.Answer {

@@ -12,8 +12,9 @@ import (
 )
 
 // IdempotencyTTL is how long ReserveFor remembers which reference it gave for a key: far
-// longer than any effect is retried.
-const IdempotencyTTL = 30 * 24 * time.Hour
+// longer than any effect is retried (minutes), short enough that Redis does not keep a
+// list of references for long.
+const IdempotencyTTL = 24 * time.Hour
 
 // maxAttempts bounds the draws of one reservation. A draw collides with one of a million
 // references already given with a chance of 1 in 26 million; eight in a row mean that
@@ -30,7 +31,10 @@ var errExhausted = errors.New("ref: every reference drawn was already reserved; 
 // Keys, under the deployment's prefix:
 //
 //	<prefix>ref:<compact>       owner; never expires        the reservation (SET NX)
-//	<prefix>ref-for:<key>       compact reference; 30 days  which reference a key got (SET NX GET)
+//	<prefix>ref-for:<key>       compact reference; 1 day    which reference a key got (SET NX GET)
+//
+// With WithKeyHash, the reservation's key holds a keyed hash of the reference instead:
+// a reference is a bearer secret, and a SCAN of Redis should not list them.
 //
 // Every command touches a single key, so the keys carry no hash tag: they spread over the
 // slots of a Redis Cluster, and no script has to gather them in one. ReserveFor orders its
@@ -42,6 +46,14 @@ type Reserver struct {
 
 	mu   sync.Mutex // rand need not be safe for concurrent use
 	rand io.Reader
+	hash func(compact string) string
+}
+
+// WithKeyHash makes reservation keys name a reference by hash(compact form), never in
+// clear; it returns s. Set it before the first reservation, for the deployment's life.
+func (s *Reserver) WithKeyHash(hash func(compact string) string) *Reserver {
+	s.hash = hash
+	return s
 }
 
 // NewReserver returns a Reserver that keeps its keys under prefix and draws references
@@ -118,7 +130,12 @@ func (s *Reserver) reserve(ctx context.Context, owner string) (Ref, error) {
 	return Ref{}, errExhausted
 }
 
-func (s *Reserver) refKey(r Ref) string { return s.prefix + "ref:" + r.Compact() }
+func (s *Reserver) refKey(r Ref) string {
+	if s.hash != nil {
+		return s.prefix + "ref:" + s.hash(r.Compact())
+	}
+	return s.prefix + "ref:" + r.Compact()
+}
 
 // Reserved reports whether r was given out: a case whose report is still on its way to
 // the database is known by its reservation.

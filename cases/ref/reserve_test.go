@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -176,6 +177,27 @@ func TestReserveFor(t *testing.T) {
 
 		if _, err := s.ReserveFor(ctx, ""); err == nil {
 			t.Error("ReserveFor with no key: want an error")
+		}
+	})
+}
+
+// TestKeyHashKeepsReferencesOutOfKeys: with a key hash, no Redis key spells a
+// reference, and Reserved still finds it.
+func TestKeyHashKeepsReferencesOutOfKeys(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := NewReserver(rdb, prefix, nil, nil).WithKeyHash(func(c string) string { return fmt.Sprintf("h%x", c) })
+		r, err := s.ReserveFor(ctx, "SM1:e0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range scanKeys(t, rdb, prefix+"ref:*") {
+			if strings.Contains(k, r.Compact()) {
+				t.Errorf("key %s spells the reference", k)
+			}
+		}
+		if ok, err := s.Reserved(ctx, r); err != nil || !ok {
+			t.Errorf("Reserved = %v, %v", ok, err)
 		}
 	})
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,6 +83,10 @@ func (c *caseEffects) handlers() map[string]dialogs.EffectHandler {
 				return &channels.EffectResult{OK: false}, nil
 			}
 			err = c.write(ctx, pendingWrite{Kind: "note", Ref: r.Compact(), Key: job.ID, Text: job.Data["text"], At: job.At})
+			if errors.Is(err, cases.ErrReduced) || errors.Is(err, cases.ErrNotFound) {
+				// Erased, or no such case: say so rather than "added".
+				return &channels.EffectResult{OK: false}, nil
+			}
 			return &channels.EffectResult{OK: err == nil}, err
 		},
 	}
@@ -139,6 +145,9 @@ func (c *caseEffects) lookup(ctx context.Context, job dialogs.EffectJob) (*chann
 	defer cancel()
 	status, err := c.reg.Status(dbctx, r.Compact(), "family:"+dialogs.ShortHash(job.Hash))
 	switch {
+	case errors.Is(err, cases.ErrReduced):
+		// Erased (or past retention): its reference no longer works, as promised.
+		return result("result", "unknown")
 	case errors.Is(err, cases.ErrNotFound):
 		if reserved, rerr := c.reserver.Reserved(ctx, r); rerr == nil && reserved {
 			// Given out, not yet in the database: the report is on its way.
@@ -177,7 +186,7 @@ func (c *caseEffects) erase(ctx context.Context, job dialogs.EffectJob) (*channe
 		return &channels.EffectResult{OK: true, Data: map[string]string{"later": "1"}}, nil
 	}
 	dbctx, cancel := context.WithTimeout(ctx, dbTimeout)
-	refs, err := c.reg.Erase(dbctx, job.Hash, "family:"+dialogs.ShortHash(job.Hash))
+	refs, err := c.reg.Erase(dbctx, job.Hash, "family:"+dialogs.ShortHash(job.Hash), job.At)
 	cancel()
 	if err != nil {
 		c.log.Warn("erasure parked until the database answers", "err", err)
@@ -197,9 +206,8 @@ func (c *caseEffects) write(ctx context.Context, w pendingWrite) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, cases.ErrReduced) {
-		c.log.Warn("case write dropped: the case was erased", "kind", w.Kind)
-		return nil
+	if errors.Is(err, cases.ErrReduced) || errors.Is(err, cases.ErrNotFound) {
+		return err
 	}
 	c.log.Warn("database write parked until the database answers", "kind", w.Kind, "err", err)
 	return c.park(ctx, w)
@@ -213,7 +221,7 @@ func (c *caseEffects) do(ctx context.Context, w pendingWrite) error {
 	case "note":
 		return c.reg.AddNote(ctx, w.Ref, w.Key, "family", w.Text, w.At)
 	case "erase":
-		_, err := c.reg.Erase(ctx, w.ContactKey, "family:"+dialogs.ShortHash(w.ContactKey))
+		_, err := c.reg.Erase(ctx, w.ContactKey, "family:"+dialogs.ShortHash(w.ContactKey), w.At)
 		return err
 	}
 	return fmt.Errorf("unknown pending write %q", w.Kind)
@@ -243,7 +251,12 @@ func (c *caseEffects) park(ctx context.Context, w pendingWrite) error {
 }
 
 // runPending writes parked writes, oldest first, as soon as the database takes them.
-// Several processes may run it: the writes are idempotent.
+// Several processes may run it: each locks a write before doing it and checks that it
+// is still parked, so that no write runs twice at once or again after it was done (an
+// erasure run again after a later report would erase it); a crash leaves the write
+// parked, its lock expiring. A write the database refuses while it answers (bad data)
+// is set aside in the dead set, where an operator sees it, instead of holding up every
+// report behind it.
 func (c *caseEffects) runPending(ctx context.Context) {
 	for ctx.Err() == nil {
 		items, err := c.rdb.ZRangeWithScores(ctx, c.pending, 0, 15).Result()
@@ -255,34 +268,69 @@ func (c *caseEffects) runPending(ctx context.Context) {
 			}
 			continue
 		}
-		progress := false
 		for _, it := range items {
-			raw := it.Member.(string)
-			plain, err := c.seal.Open([]byte(raw), pendingAAD)
-			var w pendingWrite
-			if err == nil {
-				err = json.Unmarshal(plain, &w)
-			}
-			if err != nil {
-				// Sealed under a key no longer in the ring, or damaged: keep it for an
-				// operator rather than lose a report.
-				c.log.Error("parked case write unreadable; left in place", "err", err)
-				continue
-			}
-			dbctx, cancel := context.WithTimeout(ctx, dbTimeout)
-			err = c.do(dbctx, w)
-			cancel()
-			if err != nil && !errors.Is(err, cases.ErrReduced) {
-				c.log.Warn("parked case write still waits for the database", "kind", w.Kind, "err", err)
+			if !c.runOne(ctx, it) {
 				sleep(ctx, 5*time.Second)
 				break
 			}
-			c.rdb.ZRem(ctx, c.pending, raw)
-			progress = true
-			c.log.Info("parked case write done", "kind", w.Kind, "waited_s", strconv.Itoa(int(c.now().Sub(w.At).Seconds())))
 		}
-		if !progress {
-			sleep(ctx, 5*time.Second)
+	}
+}
+
+// runOne does one parked write; false means the database does not answer.
+func (c *caseEffects) runOne(ctx context.Context, it redis.Z) bool {
+	raw := it.Member.(string)
+	sum := sha256.Sum256([]byte(raw))
+	lock := c.pending + ":lock:" + hex.EncodeToString(sum[:16])
+	if ok, err := c.rdb.SetNX(ctx, lock, "1", 30*time.Second).Result(); err != nil || !ok {
+		return err == nil // another process has it
+	}
+	defer c.rdb.Del(context.WithoutCancel(ctx), lock)
+	if err := c.rdb.ZScore(ctx, c.pending, raw).Err(); err != nil {
+		return true // done by another process meanwhile (or Redis is away: try the next round)
+	}
+	plain, err := c.seal.Open([]byte(raw), pendingAAD)
+	var w pendingWrite
+	if err == nil {
+		err = json.Unmarshal(plain, &w)
+	}
+	if err != nil {
+		// Sealed under a key no longer in the ring, or damaged.
+		c.setAside(ctx, raw, "unreadable: "+err.Error())
+		return true
+	}
+	dbctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	err = c.do(dbctx, w)
+	cancel()
+	switch {
+	case err == nil, errors.Is(err, cases.ErrReduced):
+		if err := c.rdb.ZRem(ctx, c.pending, raw).Err(); err != nil {
+			// Done, but still parked: it runs again, harmlessly (writes are idempotent).
+			c.log.Warn("parked case write done, not removed", "err", err)
 		}
+		c.log.Info("parked case write done", "kind", w.Kind, "waited_s", strconv.Itoa(int(c.now().Sub(w.At).Seconds())))
+		return true
+	}
+	pctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	perr := c.reg.Ping(pctx)
+	cancel()
+	if perr == nil && !errors.Is(err, context.DeadlineExceeded) {
+		c.setAside(ctx, raw, w.Kind+": "+err.Error())
+		return true
+	}
+	c.log.Warn("parked case write still waits for the database", "kind", w.Kind, "err", err)
+	return false
+}
+
+// setAside moves a write the database will not take from the queue to the dead set,
+// still sealed, in one step.
+func (c *caseEffects) setAside(ctx context.Context, raw, why string) {
+	c.log.Error("parked case write set aside for an operator", "why", why)
+	if _, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, c.pending+":dead", raw, why)
+		p.ZRem(ctx, c.pending, raw)
+		return nil
+	}); err != nil {
+		c.log.Error("could not set a case write aside", "err", err)
 	}
 }

@@ -39,7 +39,7 @@ func TestReportWaitsOutADatabaseOutage(t *testing.T) {
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	effects := func(reg *cases.Register) *caseEffects {
-		return &caseEffects{reg: reg, rdb: rdb, pending: prefix + "cases:pending", seal: ring,
+		return &caseEffects{reg: reg, rdb: rdb, pending: prefix + "{cases}:pending", seal: ring,
 			reserver: ref.NewReserver(rdb, prefix, nil, time.Now), now: time.Now, log: quiet}
 	}
 
@@ -64,7 +64,7 @@ func TestReportWaitsOutADatabaseOutage(t *testing.T) {
 	if again, _ := down.handlers()[dialogs.EffectCaseSave](ctx, job); again.Data["ref"] != res.Data["ref"] {
 		t.Errorf("retried case.save gave %s, then %s", res.Data["ref"], again.Data["ref"])
 	}
-	members, _ := rdb.ZRange(ctx, prefix+"cases:pending", 0, -1).Result()
+	members, _ := rdb.ZRange(ctx, prefix+"{cases}:pending", 0, -1).Result()
 	if len(members) != 2 || len(members[0]) == 0 || strings.Contains(members[0], "Amina") || strings.Contains(members[0], "Mamadou") {
 		t.Fatalf("parked %d writes (want the report twice: it is saved once), or in clear", len(members))
 	}
@@ -73,6 +73,12 @@ func TestReportWaitsOutADatabaseOutage(t *testing.T) {
 	lookup := dialogs.EffectJob{Hash: "h1", Data: map[string]string{"ref": r.String()}}
 	if res, err := down.lookup(ctx, lookup); err != nil || res.Data["result"] != "unavailable" {
 		t.Errorf("look-up with the database down: %+v, %v", res, err)
+	}
+
+	// A write the database will refuse even when it answers (a note for a case that
+	// does not exist), parked before the report: it must not hold the report up.
+	if err := down.park(ctx, pendingWrite{Kind: "note", Ref: "AAAAAAAAA2", Key: "SMx", Text: "x", At: job.At.Add(-time.Minute)}); err != nil {
+		t.Fatal(err)
 	}
 
 	up := effects(open())
@@ -88,7 +94,7 @@ func TestReportWaitsOutADatabaseOutage(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	var c cases.Case
 	for time.Now().Before(deadline) {
-		if c, err = up.reg.Read(ctx, r.Compact(), "test", "check"); err == nil && rdb.ZCard(ctx, prefix+"cases:pending").Val() == 0 {
+		if c, err = up.reg.Read(ctx, r.Compact(), "test", "check"); err == nil && rdb.ZCard(ctx, prefix+"{cases}:pending").Val() == 0 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -98,7 +104,10 @@ func TestReportWaitsOutADatabaseOutage(t *testing.T) {
 	if err != nil || c.Details.Missing.Names != "Mamadou Keita" || !c.ShareRCRC {
 		t.Fatalf("after the outage: %+v, %v", c, err)
 	}
-	if n := rdb.ZCard(ctx, prefix+"cases:pending").Val(); n != 0 {
+	if n := rdb.ZCard(ctx, prefix+"{cases}:pending").Val(); n != 0 {
 		t.Errorf("%d writes still parked", n)
+	}
+	if n := rdb.HLen(ctx, prefix+"{cases}:pending:dead").Val(); n != 1 {
+		t.Errorf("%d writes set aside, want the refused note", n)
 	}
 }

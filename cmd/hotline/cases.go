@@ -19,7 +19,7 @@ const casesUsage = `usage:
   hotline cases export --format json|csv --reason "why" [--actor who] [--out file]
             every case but the simulator's, decrypted; audited (see the README's column dictionary)
   hotline cases stats       anonymised counts by month, route, nationality and status (under 5 shown as <5)
-  hotline cases purge       reduce cases closed longer than HOTLINE_CASE_RETENTION to stubs
+  hotline cases purge       reduce cases closed longer than HOTLINE_RETENTION to stubs
   hotline cases rekey       seal every value again under the first key of HOTLINE_DATA_KEYS
   hotline keys new ID       print a new data key entry (ID:base64) to put first in HOTLINE_DATA_KEYS
 `
@@ -48,7 +48,10 @@ func casesCommand(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	reg := cases.NewRegister(store, cfg.DataKeys, hasher, now)
-	actor := "admin:" + os.Getenv("USER")
+	actor := ""
+	if u := getenv("USER"); u != "" {
+		actor = "admin:" + u
+	}
 	switch args[0] {
 	case "export":
 		fs := flag.NewFlagSet("cases export", flag.ContinueOnError)
@@ -60,8 +63,8 @@ func casesCommand(ctx context.Context, args []string, getenv func(string) string
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		if *reason == "" {
-			return fmt.Errorf("cases export: --reason is required: every export is audited with its reason")
+		if *reason == "" || *who == "" {
+			return fmt.Errorf("cases export: --reason and --actor (or USER) are required: every export is audited with who and why")
 		}
 		w := stdout
 		if *out != "" {
@@ -96,11 +99,16 @@ func casesCommand(ctx context.Context, args []string, getenv func(string) string
 		fmt.Fprintf(stdout, "reduced %d cases closed more than %s ago to stubs\n", n, cfg.CaseRetention)
 		return nil
 	case "rekey":
+		if actor == "" {
+			actor = "admin:cli"
+		}
 		n, err := reg.Rekey(ctx, cfg.DataKeys, actor)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "sealed %d values again under key %s; keys after it can leave HOTLINE_DATA_KEYS\n", n, cfg.DataKeys.Primary())
+		fmt.Fprintf(stdout, "sealed %d values in the database again under key %s.\n"+
+			"Keep the older keys in HOTLINE_DATA_KEYS for 7 more days: conversations and reports on their way\n"+
+			"in Redis are sealed under them and expire or are written within that time.\n", n, cfg.DataKeys.Primary())
 		return nil
 	}
 	fmt.Fprint(stderr, casesUsage)

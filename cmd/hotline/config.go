@@ -145,8 +145,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.DataKeys, err = keyring.Parse(spec); err != nil {
 		return c, fmt.Errorf("HOTLINE_DATA_KEYS: %w", err)
 	}
-	if c.CaseRetention, err = parseDays(env("HOTLINE_CASE_RETENTION", "730d")); err != nil || c.CaseRetention < 24*time.Hour {
-		return c, fmt.Errorf("HOTLINE_CASE_RETENTION must be a number of days (730d) or a duration of at least a day")
+	if c.CaseRetention, err = parseDays(env("HOTLINE_RETENTION", "730d")); err != nil || c.CaseRetention < 24*time.Hour {
+		return c, fmt.Errorf("HOTLINE_RETENTION must be a number of days (730d) or a duration of at least a day")
 	}
 	c.DevKeyNote = strings.TrimPrefix(c.DevKeyNote, "; ")
 	return c, nil

@@ -216,8 +216,9 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix, Sealer: cfg.DataKeys}, a.hash, a.now, log, a.metrics.observeTurn)
 	a.queue = handoff.NewQueue(rdb, cfg.RedisPrefix, a.now)
 	a.cases = &caseEffects{reg: a.register, queue: a.queue, prefix: cfg.RedisPrefix, rdb: rdb,
-		pending: cfg.RedisPrefix + "cases:pending", seal: cfg.DataKeys,
-		reserver: ref.NewReserver(rdb, cfg.RedisPrefix, nil, a.now),
+		// One hash tag, so that the queue and its dead set change together on a Cluster.
+		pending: cfg.RedisPrefix + "{cases}:pending", seal: cfg.DataKeys,
+		reserver: ref.NewReserver(rdb, cfg.RedisPrefix, nil, a.now).WithKeyHash(func(c string) string { return hasher("ref", c) }),
 		guard: ref.NewGuard(rdb, cfg.RedisPrefix, a.now, ref.DefaultPerContact, ref.DefaultPerContactWindow,
 			ref.DefaultGlobal, ref.DefaultGlobalWindow),
 		now: a.now, log: log, wake: make(chan struct{}, 1)}
@@ -323,6 +324,10 @@ func (a *app) registerGauges() {
 	})
 	a.metrics.gauge("hotline_cases_pending", "Case writes (reports, notes) waiting for the database to answer.", func(ctx context.Context) (float64, error) {
 		n, err := a.rdb.ZCard(ctx, a.cases.pending).Result()
+		return float64(n), err
+	})
+	a.metrics.gauge("hotline_cases_set_aside", "Case writes the database refused while it answered (damaged or unreadable), kept sealed for an operator.", func(ctx context.Context) (float64, error) {
+		n, err := a.rdb.HLen(ctx, a.cases.pending+":dead").Result()
 		return float64(n), err
 	})
 	a.metrics.gauge("hotline_handoff_queue_depth", "Conversations waiting for a person.", func(ctx context.Context) (float64, error) {
