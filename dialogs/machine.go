@@ -282,7 +282,7 @@ func (m *Machine) known(p Position) bool {
 // goTo enters a flow at its start. reset empties the BACK history (MENU starts over).
 func (t *turn) goTo(flow string, reset bool) {
 	f := t.m.flows[flow]
-	if flow == FlowMenu || flow == FlowLanguage {
+	if flow == FlowMenu {
 		// Leaving a report or a follow-up: what was typed for it is not kept.
 		t.s.Answers = nil
 	}
@@ -399,6 +399,15 @@ func (t *turn) answer(ev Event) {
 	}
 	if c.SetLang != "" {
 		t.s.Lang = c.SetLang
+		if n := len(t.s.Back); n > 0 && len(t.s.Answers) > 0 {
+			if prev := t.s.Back[n-1]; prev.Flow == FlowReport || prev.Flow == FlowFollowUp {
+				// The language changed in the middle of a report: back to the question,
+				// in the new language, answers kept.
+				t.s.Back = t.s.Back[:n-1]
+				t.enter(prev)
+				return
+			}
+		}
 	}
 	if def.Field != "" {
 		t.store(def.Field, c.Value)
