@@ -82,7 +82,14 @@ func (c *caseEffects) handlers() map[string]dialogs.EffectHandler {
 				// The conversation checked it; a damaged job cannot become valid.
 				return &channels.EffectResult{OK: false}, nil
 			}
-			err = c.write(ctx, pendingWrite{Kind: "note", Ref: r.Compact(), Key: job.ID, Text: job.Data["text"], At: job.At})
+			w := pendingWrite{Kind: "note", Ref: r.Compact(), Key: job.ID, Text: job.Data["text"], At: job.At}
+			err = c.write(ctx, w)
+			if errors.Is(err, cases.ErrNotFound) {
+				if reserved, rerr := c.reserver.Reserved(ctx, r); rerr == nil && reserved {
+					// Its report is still on its way to the database: the note follows it.
+					err = c.park(ctx, w)
+				}
+			}
 			if errors.Is(err, cases.ErrReduced) || errors.Is(err, cases.ErrNotFound) {
 				// Erased, or no such case: say so rather than "added".
 				return &channels.EffectResult{OK: false}, nil

@@ -83,10 +83,15 @@ func TestReportWaitsOutADatabaseOutage(t *testing.T) {
 
 	up := effects(open())
 	// Back up, before the parked write is done: the reservation says the report is
-	// on its way.
+	// on its way, and a note added now follows it.
 	up.guard = down.guard
 	if res, err := up.lookup(ctx, lookup); err != nil || res.Data["result"] != "ok" || res.Data["status"] != cases.StatusReceived {
 		t.Errorf("look-up of a parked report: %+v, %v", res, err)
+	}
+	note := dialogs.EffectJob{ID: "SM2:e0", Kind: dialogs.EffectCaseNote, Hash: "h1", At: time.Now(),
+		Data: map[string]string{"ref": r.String(), "text": "He called from Zuwara."}}
+	if res, err := up.handlers()[dialogs.EffectCaseNote](ctx, note); err != nil || !res.OK {
+		t.Errorf("note to a parked report: %+v, %v", res, err)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -103,6 +108,14 @@ func TestReportWaitsOutADatabaseOutage(t *testing.T) {
 	<-done
 	if err != nil || c.Details.Missing.Names != "Mamadou Keita" || !c.ShareRCRC {
 		t.Fatalf("after the outage: %+v, %v", c, err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for len(c.Notes) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		c, _ = up.reg.Read(ctx, r.Compact(), "test", "check")
+	}
+	if len(c.Notes) != 1 || c.Notes[0].Text != "He called from Zuwara." {
+		t.Errorf("the note that followed the report: %+v", c.Notes)
 	}
 	if n := rdb.ZCard(ctx, prefix+"{cases}:pending").Val(); n != 0 {
 		t.Errorf("%d writes still parked", n)
