@@ -470,6 +470,10 @@ func (g *Register) Erase(ctx context.Context, contactKey, actor string, before t
 	if err != nil {
 		return nil, fmt.Errorf("erase: %w", err)
 	}
+	// Distress cases of the contact go too: the address and every fact given.
+	if err := g.eraseDistress(ctx, contactKey, actor, before); err != nil {
+		return nil, fmt.Errorf("erase: %w", err)
+	}
 	var erased []string
 	for _, ref := range refs {
 		err := g.s.inTx(ctx, func(q runner) error {
