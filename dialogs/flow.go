@@ -71,15 +71,17 @@ func flows(langs []string) map[string]Flow {
 		}},
 		FlowMenu: {ID: FlowMenu, Start: "main", Steps: map[string]StepDef{
 			"main": {Prompt: "menu.main", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
-				{Key: "1", Label: "menu.report", Goto: FlowReport},
-				{Key: "2", Label: "menu.followup", Goto: FlowFollowUp},
-				{Key: "3", Label: "menu.person", Goto: FlowPerson},
-				{Key: "4", Label: "menu.language", Goto: FlowLanguage},
+				{Key: "1", Label: "menu.distress", Goto: FlowDistress},
+				{Key: "2", Label: "menu.report", Goto: FlowReport},
+				{Key: "3", Label: "menu.followup", Goto: FlowFollowUp},
+				{Key: "4", Label: "menu.person", Goto: FlowPerson},
+				{Key: "5", Label: "menu.language", Goto: FlowLanguage},
 			}},
 		}},
 		FlowReport:   reportFlow(),
 		FlowFollowUp: followUpFlow(),
 		FlowErase:    eraseFlow(),
+		FlowDistress: distressFlow(),
 		FlowPerson: {ID: FlowPerson, Start: "queued", Steps: map[string]StepDef{
 			"queued": {Prompt: "person.queued", Expect: channels.ExpectText, Owner: OwnerQueue,
 				Enter: []string{EffectHandoffEnqueue}},

@@ -21,6 +21,7 @@ const (
 	KwStop
 	KwStart
 	KwDelete
+	KwDistress
 )
 
 // keywordForms lists each keyword's forms in every language. Latin forms are accepted
@@ -34,7 +35,9 @@ func keywordForms() map[Keyword][]string {
 		KwLanguage: {"LANGUAGE", "LANG", "LANGUE", "IDIOMA", "لغة", "اللغة"},
 		KwStop:     {"STOP", "ARRÊT", "BAJA", "توقف", "إيقاف"},
 		KwStart:    {"START", "ALTA", "ابدأ"},
-		KwDelete:   {"DELETE", "ERASE", "DELETE MY DATA", "SUPPRIMER", "EFFACER", "BORRAR", "ELIMINAR", "BORRAR MIS DATOS", "احذف", "حذف", "امسح", "احذف بياناتي"},
+		KwDistress: {"SOS", "MAYDAY", "DANGER", "EMERGENCY", "URGENCE", "AU SECOURS", "SECOURS", "SOCORRO", "AUXILIO",
+			"PELIGRO", "EMERGENCIA", "نجدة", "النجدة", "خطر", "استغاثة", "انقذونا", "النجده"},
+		KwDelete: {"DELETE", "ERASE", "DELETE MY DATA", "SUPPRIMER", "EFFACER", "BORRAR", "ELIMINAR", "BORRAR MIS DATOS", "احذف", "حذف", "امسح", "احذف بياناتي"},
 	}
 }
 

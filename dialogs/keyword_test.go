@@ -16,7 +16,8 @@ func TestKeywordsInEveryLanguage(t *testing.T) {
 		{"stop", KwStop}, {"Arrêt", KwStop}, {"arret", KwStop}, {"baja", KwStop}, {"توقف", KwStop}, {"ايقاف", KwStop},
 		{"start", KwStart}, {"alta", KwStart}, {"ابدأ", KwStart}, {"ابدا", KwStart},
 		{"delete", KwDelete}, {"Supprimer", KwDelete}, {"effacer", KwDelete}, {"borrar", KwDelete}, {"احذف", KwDelete},
-		{"delete my data", KwDelete}, {"Borrar mis datos.", KwDelete},
+		{"delete my data", KwDelete},
+		{"sos", KwDistress}, {"S.O.S", KwNone}, {"Mayday!", KwDistress}, {"au secours", KwDistress}, {"socorro", KwDistress}, {"نجدة", KwDistress}, {"Borrar mis datos.", KwDelete},
 		// Not keywords: a keyword inside a sentence, or a near miss.
 		{"help me find my brother", KwNone}, {"stop it", KwNone}, {"delete the photo I sent", KwNone}, {"menus", KwNone}, {"", KwNone}, {"1", KwNone},
 	}

@@ -2,10 +2,11 @@ package dialogs
 
 import (
 	"strconv"
-
-	"github.com/hotline-org/hotline/channels"
 	"strings"
 	"time"
+
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/locales"
 )
 
 // Machine holds the flows and keywords. Its Step is pure: no I/O, no clock, no
@@ -14,12 +15,14 @@ type Machine struct {
 	langs    []string
 	flows    map[string]Flow
 	keywords map[string]Keyword
+	numbers  []locales.EmergencyNumber
 }
 
 // NewMachine builds the flows for the given languages, in the order the language menu
-// lists them.
-func NewMachine(langs []string) *Machine {
-	return &Machine{langs: langs, flows: flows(langs), keywords: keywordIndex()}
+// lists them. numbers are the emergency numbers the deploying organisation checked,
+// shown after 112 and 911 (none by default).
+func NewMachine(langs []string, numbers ...locales.EmergencyNumber) *Machine {
+	return &Machine{langs: langs, flows: flows(langs), keywords: keywordIndex(), numbers: numbers}
 }
 
 // Languages is the order of the language menu.
@@ -61,10 +64,20 @@ func (t *turn) step(ev Event) {
 	if ev.Kind == EventEffect {
 		t.effectResult(ev)
 		t.caseResult(ev)
+		t.distressResult(ev)
 		return
 	}
 	kw := t.m.keyword(ev.Text)
 	t.s.Blocked = false
+	// Safety first: distress wins over everything, whoever holds the conversation,
+	// opted out or not.
+	if kw == KwDistress {
+		t.startDistress("keyword", "")
+		return
+	}
+	if t.distressInterrupt(kw, ev) {
+		return
+	}
 	if t.s.At == (Position{Flow: FlowErase, Step: "confirm"}) && kw != KwDelete {
 		if kw == KwNone && ev.Kind == EventText && t.eraseAnswer(ev) {
 			return
@@ -149,7 +162,10 @@ func (t *turn) step(ev Event) {
 		case kw == KwHelp:
 			t.say("help", nil)
 		case ev.Kind == EventLocation:
-			t.say("location.received", nil)
+			// A first message that is only a position: ask whether they are in danger,
+			// in every language, the guidance first.
+			t.askDanger(positionValue(ev))
+			return
 		}
 		if t.s.Lang != "" && !t.s.Resumed {
 			// The conversation was ended (a blocked bot, a retired step) but we know
@@ -166,10 +182,17 @@ func (t *turn) step(ev Event) {
 		t.prompt()
 		return
 	case EventLocation:
-		// No flow takes a position yet: say honestly what it does not do, and how to
-		// get help.
-		t.say("location.received", nil)
-		t.prompt()
+		if def := t.m.flows[t.s.At.Flow].Steps[t.s.At.Step]; def.Answer == AnswerPosition {
+			t.question(def, ev)
+			return
+		}
+		if t.s.Distress != "" {
+			t.distressPosition(ev)
+			t.prompt()
+			return
+		}
+		// A position with nothing said: perhaps someone in danger. Ask, guidance first.
+		t.askDanger(positionValue(ev))
 		return
 	}
 	switch kw {
@@ -221,6 +244,9 @@ func (t *turn) waiting(kw Keyword, ev Event) {
 	default:
 		// The words are for the person who will answer; the bot does not talk over them.
 		t.forward(ev)
+		if ev.Kind == EventLocation && t.s.Distress != "" {
+			t.distressPosition(ev)
+		}
 	}
 }
 
@@ -281,6 +307,11 @@ func (m *Machine) known(p Position) bool {
 
 // goTo enters a flow at its start. reset empties the BACK history (MENU starts over).
 func (t *turn) goTo(flow string, reset bool) {
+	if flow == FlowDistress {
+		// However it is reached, distress starts with the guidance and the alert.
+		t.startDistress("menu", "")
+		return
+	}
 	f := t.m.flows[flow]
 	if flow == FlowMenu {
 		// Leaving a report or a follow-up: what was typed for it is not kept.
@@ -316,7 +347,9 @@ func (t *turn) prompt() {
 	if def.Prompt == "" {
 		return
 	}
-	p := Prompt{ID: def.Prompt, Expect: def.Expect, AllLanguages: def.AllLanguages}
+	// Someone in danger before choosing a language reads every language.
+	all := def.AllLanguages || t.s.At.Flow == FlowDistress && t.s.Lang == ""
+	p := Prompt{ID: def.Prompt, Expect: def.Expect, AllLanguages: all}
 	for _, c := range def.Choices {
 		p.Choices = append(p.Choices, PromptChoice{Key: c.Key, Label: c.Label, LabelLang: c.LabelLang})
 	}
@@ -423,6 +456,10 @@ func (t *turn) answer(ev Event) {
 			t.s.Answers, t.s.Back = nil, nil
 		}
 	}
+	if t.s.At == (Position{Flow: FlowDistress, Step: "danger"}) {
+		t.dangerAnswer(c, ev.Text)
+		return
+	}
 	if c.Fix != "" {
 		t.store(ansFixing, c.Fix)
 		t.s.Back = append(t.s.Back, t.s.At)
@@ -430,6 +467,9 @@ func (t *turn) answer(ev Event) {
 		return
 	}
 	if def.Field != "" && def.Field != ansShare {
+		if def.Effect != "" {
+			t.effects = append(t.effects, Effect{Kind: def.Effect, Data: t.effectData(def.Effect)})
+		}
 		t.advance(c.Goto)
 		return
 	}

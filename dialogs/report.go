@@ -287,6 +287,12 @@ func (t *turn) question(def StepDef, ev Event) {
 	value := answerWord(text)
 	if value == "" {
 		switch def.Answer {
+		case AnswerPosition:
+			if ev.Kind != EventLocation && text == "" {
+				t.prompt()
+				return
+			}
+			value = positionValue(ev)
 		case AnswerDate, AnswerBirth:
 			v, err := dates.Parse(text, t.s.Lang, t.now)
 			if err == nil && v.Kind == dates.Age && def.Answer == AnswerDate {
@@ -308,7 +314,9 @@ func (t *turn) question(def StepDef, ev Event) {
 		}
 	}
 	t.store(def.Field, value)
-	if def.Effect != "" {
+	if def.Effect == EffectDistressUpdate && value == ValueSkipped {
+		// Skipped: nothing to tell the rescue centre.
+	} else if def.Effect != "" {
 		t.effects = append(t.effects, Effect{Kind: def.Effect, Data: t.effectData(def.Effect)})
 	}
 	t.advance(def.Next)
@@ -342,6 +350,9 @@ func (t *turn) effectData(kind string) map[string]string {
 		return map[string]string{"ref": t.s.Answers[ansRef], "text": t.s.Answers["_note"]}
 	case EffectCaseSave:
 		return t.reportData()
+	case EffectDistressUpdate:
+		def := t.m.flows[t.s.At.Flow].Steps[t.s.At.Step]
+		return map[string]string{"kind": def.Field, "value": t.s.Answers[def.Field]}
 	}
 	return nil
 }

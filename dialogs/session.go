@@ -32,10 +32,13 @@ type Session struct {
 	// Back is where BACK returns to, most recent last.
 	Back []Position `json:"back,omitempty"`
 	// Misses counts answers not understood at the current step.
-	Misses   int               `json:"miss,omitempty"`
-	Answers  map[string]string `json:"ans,omitempty"`
-	Cases    []string          `json:"cases,omitempty"`
-	OptedOut bool              `json:"optout,omitempty"`
+	Misses  int               `json:"miss,omitempty"`
+	Answers map[string]string `json:"ans,omitempty"`
+	Cases   []string          `json:"cases,omitempty"`
+	// Distress is the open distress case of the conversation: later positions join
+	// its track, and escalations are told.
+	Distress string `json:"sos,omitempty"`
+	OptedOut bool   `json:"optout,omitempty"`
 	// Blocked: the channel said the contact blocked the bot; nothing is sent until they
 	// write again.
 	Blocked bool      `json:"blocked,omitempty"`

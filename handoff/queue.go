@@ -72,7 +72,8 @@ func (q *Queue) Add(ctx context.Context, e Entry) (int, error) {
 	b, _ := json.Marshal(e)
 	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, q.entries(), e.Key, b)
-		p.ZAddNX(ctx, q.order(), redis.Z{Score: score(e.Priority, e.Since), Member: e.Key})
+		// LT: a conversation already waiting moves up when it becomes a distress call, never down.
+		p.ZAddLT(ctx, q.order(), redis.Z{Score: score(e.Priority, e.Since), Member: e.Key})
 		return nil
 	})
 	if err != nil {

@@ -10,7 +10,8 @@ import (
 // sampleArgs fills every template argument any message uses, with long values, so
 // that a rendered message is measured at its longest.
 var sampleArgs = map[string]any{"Position": 1234, "N": 1234, "Ref": "HK7-QM4-XTN9", "Age": 120,
-	"Label": "Description", "Value": "a long answer that a family might type about their relative"}
+	"Label": "Description", "Value": "a long answer that a family might type about their relative",
+	"List": "Sea rescue for your area: +000 0000 0000"}
 
 func TestEveryMessageInEveryLanguageRendersWithinTheSMSBudget(t *testing.T) {
 	var missing []string
@@ -69,5 +70,20 @@ func TestMissingMessageFallsBackAndIsCounted(t *testing.T) {
 	}
 	if len(missing) != 1 || missing[0] != "ar:no.such.message" {
 		t.Errorf("missing = %v", missing)
+	}
+}
+
+// TestEmergencyNumbersShipEmpty: the shipped content invents no number; every slot is
+// there to be filled by the deploying organisation, labelled in every language.
+func TestEmergencyNumbersShipEmpty(t *testing.T) {
+	nums, err := EmergencyNumbers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nums) != 0 {
+		t.Errorf("emergency.toml ships %d filled numbers; it must ship only empty slots", len(nums))
+	}
+	if !strings.Contains(string(emergencyFile), "SLOT") {
+		t.Error("emergency.toml does not mark its slots")
 	}
 }

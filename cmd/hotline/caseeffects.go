@@ -29,6 +29,8 @@ import (
 type caseEffects struct {
 	reg      *cases.Register
 	queue    *handoff.Queue
+	alerts   *handoff.Alerts
+	hours    hours
 	prefix   string
 	reserver *ref.Reserver
 	guard    *ref.Guard
@@ -44,14 +46,21 @@ type caseEffects struct {
 
 // pendingWrite is a write waiting for the database.
 type pendingWrite struct {
-	Kind string `json:"kind"` // save, note, erase
-	// ContactKey names whose cases an erase reduces.
-	ContactKey string        `json:"contact_key,omitempty"`
-	Report     *cases.Report `json:"report,omitempty"`
-	Ref        string        `json:"ref,omitempty"`
-	Key        string        `json:"key,omitempty"`
-	Text       string        `json:"text,omitempty"`
-	At         time.Time     `json:"at"`
+	Kind string `json:"kind"` // save, note, erase, distress_open, distress_event
+	// ContactKey names whose cases an erase reduces, or a distress case's contact.
+	ContactKey string `json:"contact_key,omitempty"`
+	// For a distress case: its channel, language, address (sealed with the whole
+	// write), test flag, and an event's kind.
+	Channel string        `json:"channel,omitempty"`
+	Lang    string        `json:"lang,omitempty"`
+	Contact string        `json:"contact,omitempty"`
+	Test    bool          `json:"test,omitempty"`
+	Event   string        `json:"event,omitempty"`
+	Report  *cases.Report `json:"report,omitempty"`
+	Ref     string        `json:"ref,omitempty"`
+	Key     string        `json:"key,omitempty"`
+	Text    string        `json:"text,omitempty"`
+	At      time.Time     `json:"at"`
 }
 
 // dbTimeout bounds a write in the effect's path; past it the write is parked.
@@ -74,8 +83,10 @@ func (c *caseEffects) handlers() map[string]dialogs.EffectHandler {
 			}
 			return &channels.EffectResult{OK: true, Data: map[string]string{"ref": r.String()}}, nil
 		},
-		dialogs.EffectCaseLookup: c.lookup,
-		dialogs.EffectErase:      c.erase,
+		dialogs.EffectCaseLookup:     c.lookup,
+		dialogs.EffectErase:          c.erase,
+		dialogs.EffectDistressOpen:   c.distressOpen,
+		dialogs.EffectDistressUpdate: c.distressUpdate,
 		dialogs.EffectCaseNote: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
 			r, err := ref.Parse(job.Data["ref"])
 			if err != nil {
@@ -213,9 +224,10 @@ func (c *caseEffects) write(ctx context.Context, w pendingWrite) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, cases.ErrReduced) || errors.Is(err, cases.ErrNotFound) {
+	if errors.Is(err, cases.ErrReduced) || errors.Is(err, cases.ErrNotFound) && w.Kind != "distress_event" {
 		return err
 	}
+	// (A distress fact whose case is not there yet follows its case, parked before it.)
 	c.log.Warn("database write parked until the database answers", "kind", w.Kind, "err", err)
 	return c.park(ctx, w)
 }
@@ -230,6 +242,10 @@ func (c *caseEffects) do(ctx context.Context, w pendingWrite) error {
 	case "erase":
 		_, err := c.reg.Erase(ctx, w.ContactKey, "family:"+dialogs.ShortHash(w.ContactKey), w.At)
 		return err
+	case "distress_open":
+		return c.reg.OpenDistress(ctx, w.Ref, w.Channel, w.Lang, w.ContactKey, w.Contact, w.Test, w.At)
+	case "distress_event":
+		return c.reg.AddDistressEvent(ctx, w.Ref, w.Key, w.Event, w.Text, w.At)
 	}
 	return fmt.Errorf("unknown pending write %q", w.Kind)
 }

@@ -18,6 +18,7 @@ import (
 const casesUsage = `usage:
   hotline cases export --format json|csv --reason "why" [--actor who] [--out file]
             every case but the simulator's, decrypted; audited (see the README's column dictionary)
+  hotline cases summary REF the rescue summary of a distress case (plain text, then JSON), audited
   hotline cases stats       anonymised counts by month, route, nationality and status (under 5 shown as <5)
   hotline cases purge       reduce cases closed longer than HOTLINE_RETENTION to stubs
   hotline cases rekey       seal every value again under the first key of HOTLINE_DATA_KEYS
@@ -80,6 +81,21 @@ func casesCommand(ctx context.Context, args []string, getenv func(string) string
 			return err
 		}
 		fmt.Fprintf(stderr, "exported %d cases\n", n)
+		return nil
+	case "summary":
+		if len(args) != 2 {
+			return fmt.Errorf("cases summary: want one distress case reference")
+		}
+		if actor == "" {
+			actor = "admin:cli"
+		}
+		sum, err := distressSummary(ctx, reg, args[1], actor)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, sum.Text())
+		fmt.Fprintln(stdout)
+		fmt.Fprintln(stdout, string(sum.JSON()))
 		return nil
 	case "stats":
 		stats, err := reg.Stats(ctx)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hotline-org/hotline/cases/keyring"
 	"github.com/hotline-org/hotline/channels/twilio"
+	"github.com/hotline-org/hotline/handoff/notify"
 )
 
 // config is everything the hotline reads from its environment. The README's
@@ -45,12 +46,16 @@ type config struct {
 	DataKeys *keyring.Ring
 	// CaseRetention is how long a closed case keeps its personal data.
 	CaseRetention time.Duration
-	APIToken      string
-	Simulator     string // on, operators, off
-	LeaseTTL      time.Duration
-	SpoolPath     string
-	Embedded      bool
-	DevKeyNote    string
+	// Notify configures who hears of a distress alert, level by level.
+	Notify     notify.Config
+	Escalate   []time.Duration
+	Hours      hours
+	APIToken   string
+	Simulator  string // on, operators, off
+	LeaseTTL   time.Duration
+	SpoolPath  string
+	Embedded   bool
+	DevKeyNote string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -149,7 +154,91 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("HOTLINE_RETENTION must be a number of days (730d) or a duration of at least a day")
 	}
 	c.DevKeyNote = strings.TrimPrefix(c.DevKeyNote, "; ")
+	list := func(k string) []string {
+		var out []string
+		for _, v := range strings.Split(getenv(k), ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	c.Notify = notify.Config{WebhookURL: env("HOTLINE_NOTIFY_WEBHOOK_URL", ""), WebhookSecret: env("HOTLINE_NOTIFY_WEBHOOK_SECRET", ""),
+		TelegramToken: c.TelegramToken, TelegramAPIURL: c.TelegramAPIURL, TelegramChat: env("HOTLINE_NOTIFY_TELEGRAM_CHAT", ""),
+		TwilioAccountSID: c.TwilioAccountSID, TwilioAuthToken: c.TwilioAuthToken, TwilioAPIURL: c.TwilioAPIURL, SMSFrom: c.TwilioSMSFrom,
+		DutySMS: list("HOTLINE_NOTIFY_SMS"), BackupSMS: list("HOTLINE_BACKUP_SMS"), SupervisorSMS: list("HOTLINE_SUPERVISOR_SMS"),
+		ConsoleURL: c.PublicURL + "/console"}
+	for _, v := range strings.Split(env("HOTLINE_ESCALATE_AFTER", "2m,5m"), ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d <= 0 || len(c.Escalate) > 0 && d <= c.Escalate[len(c.Escalate)-1] {
+			return c, fmt.Errorf("HOTLINE_ESCALATE_AFTER must be increasing durations, like 2m,5m")
+		}
+		c.Escalate = append(c.Escalate, d)
+	}
+	if c.Hours, err = parseHours(env("HOTLINE_HOURS", "Mon-Sun 00:00-24:00 UTC")); err != nil {
+		return c, fmt.Errorf("HOTLINE_HOURS: %w", err)
+	}
 	return c, nil
+}
+
+// hours are when operators are on duty: days of the week and a time range in a zone.
+type hours struct {
+	from, to   time.Weekday
+	start, end int // minutes after midnight; end may be 24*60
+	loc        *time.Location
+}
+
+var weekdays = map[string]time.Weekday{"Sun": time.Sunday, "Mon": time.Monday, "Tue": time.Tuesday,
+	"Wed": time.Wednesday, "Thu": time.Thursday, "Fri": time.Friday, "Sat": time.Saturday}
+
+// parseHours reads "Mon-Fri 08:00-20:00 Europe/Rome" (the zone defaults to UTC).
+func parseHours(s string) (hours, error) {
+	f := strings.Fields(s)
+	if len(f) < 2 || len(f) > 3 {
+		return hours{}, fmt.Errorf("want like Mon-Sun 00:00-24:00 UTC, got %q", s)
+	}
+	var h hours
+	d1, d2, ok := strings.Cut(f[0], "-")
+	a, ok1 := weekdays[d1]
+	b, ok2 := weekdays[d2]
+	if !ok || !ok1 || !ok2 {
+		return hours{}, fmt.Errorf("days %q: want like Mon-Fri", f[0])
+	}
+	h.from, h.to = a, b
+	t1, t2, ok := strings.Cut(f[1], "-")
+	mins := func(v string) (int, bool) {
+		hh, mm, ok := strings.Cut(v, ":")
+		x, e1 := strconv.Atoi(hh)
+		y, e2 := strconv.Atoi(mm)
+		return x*60 + y, ok && e1 == nil && e2 == nil && x >= 0 && x <= 24 && y >= 0 && y < 60 && x*60+y <= 24*60
+	}
+	var ok3, ok4 bool
+	h.start, ok3 = mins(t1)
+	h.end, ok4 = mins(t2)
+	if !ok || !ok3 || !ok4 || h.end <= h.start {
+		return hours{}, fmt.Errorf("times %q: want like 08:00-20:00", f[1])
+	}
+	h.loc = time.UTC
+	if len(f) == 3 {
+		loc, err := time.LoadLocation(f[2])
+		if err != nil {
+			return hours{}, fmt.Errorf("zone %q: %w", f[2], err)
+		}
+		h.loc = loc
+	}
+	return h, nil
+}
+
+// Open reports whether t falls in the hours.
+func (h hours) Open(t time.Time) bool {
+	if h.loc == nil {
+		return true
+	}
+	t = t.In(h.loc)
+	d := t.Weekday()
+	inDays := h.from <= h.to && d >= h.from && d <= h.to || h.from > h.to && (d >= h.from || d <= h.to)
+	m := t.Hour()*60 + t.Minute()
+	return inDays && m >= h.start && m < h.end
 }
 
 // parseDays reads "730d" as days, or any Go duration.

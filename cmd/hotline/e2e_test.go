@@ -385,7 +385,7 @@ func TestReplicasShareTheShards(t *testing.T) {
 
 func TestTalkToAPersonShowsInTheQueue(t *testing.T) {
 	h := startHotline(t, nil)
-	for i, text := range []string{"hola", "3", "3"} {
+	for i, text := range []string{"hola", "3", "4"} {
 		h.sms(t, sid(200+i), "+15005550010", text, true)
 		h.waitReplies(t, i+1)
 	}
@@ -631,7 +631,7 @@ func TestTelegramConversationWithButtons(t *testing.T) {
 	}
 	// On to the language menu by a typed number (buttons are not the only way), and
 	// back to the main menu with the Arabic BACK.
-	typed := `{"update_id":10002,"message":{"message_id":3,"date":1764212360,"from":{"id":1111111,"is_bot":false,"first_name":"A"},"chat":{"id":1111111,"type":"private"},"text":"٤"}}`
+	typed := `{"update_id":10002,"message":{"message_id":3,"date":1764212360,"from":{"id":1111111,"is_bot":false,"first_name":"A"},"chat":{"id":1111111,"type":"private"},"text":"٥"}}`
 	back := `{"update_id":10003,"message":{"message_id":4,"date":1764212370,"from":{"id":1111111,"is_bot":false,"first_name":"A"},"chat":{"id":1111111,"type":"private"},"text":"رجوع"}}`
 	post(typed, secret)
 	post(back, secret)
@@ -711,7 +711,7 @@ func TestWhatsAppWindowHoldsRepliesUntilTheContactWrites(t *testing.T) {
 	// the reply can go: it must not go as free text. (Whether the send fails first or
 	// the template meets the 429, the end is the same.)
 	tw.FailNext(twiliotest.Failure{Status: 429, Code: 20429, Message: "Too Many Requests", RetryAfter: "1"})
-	say("3") // "talk to a person"
+	say("4") // "talk to a person"
 	clock.advance(25 * time.Hour)
 	msgs := h.waitReplies(t, 3)
 	h.settle()
@@ -731,7 +731,7 @@ func TestWhatsAppWindowHoldsRepliesUntilTheContactWrites(t *testing.T) {
 	}
 	say("MENU")
 	h.waitReplies(t, 6)
-	say("4")
+	say("5")
 	h.waitReplies(t, 7)
 	say("RETOUR")
 	msgs = h.waitReplies(t, 8)

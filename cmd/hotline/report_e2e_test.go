@@ -44,7 +44,7 @@ func TestMissingPersonReportEndToEnd(t *testing.T) {
 	}
 	say("hello", 1)
 	say("1", 1) // English
-	if got := say("1", 1); !strings.Contains(got, "we keep your answers, encrypted") {
+	if got := say("2", 1); !strings.Contains(got, "we keep your answers, encrypted") {
 		t.Fatalf("consent: %q", got)
 	}
 	say("1", 1) // agrees
@@ -105,7 +105,7 @@ func TestMissingPersonReportEndToEnd(t *testing.T) {
 	}
 	wsay("hi", 1)
 	wsay("1", 1)
-	wsay("2", 1)
+	wsay("3", 1)
 	if got := wsay(strings.ToLower(r.Compact()), 1); !strings.Contains(got, "Case "+display+": received") || !strings.Contains(got, "Add information") {
 		t.Fatalf("follow-up:\n%s", got)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/hotline-org/hotline/channels/telegram"
 	"github.com/hotline-org/hotline/channels/twilio"
 	"github.com/hotline-org/hotline/channels/web"
+	"github.com/hotline-org/hotline/handoff"
 )
 
 // routes lists every route of the hotline, so that the whole surface reads at once.
@@ -54,6 +56,8 @@ func (a *app) routes() http.Handler {
 	}
 	api := r.Group("/api", requireToken(a.cfg.APIToken))
 	api.GET("/queue", handleQueue(a))
+	api.GET("/alerts", handleAlerts(a))
+	api.POST("/alerts/:id/ack", handleAck(a))
 	return r
 }
 
@@ -99,6 +103,59 @@ func requireToken(token string) gin.HandlerFunc {
 			return
 		}
 		c.Next()
+	}
+}
+
+// handleAlerts lists the distress alerts nobody has acknowledged, oldest first.
+func handleAlerts(a *app) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		open, err := a.alerts.Open(c.Request.Context())
+		if err != nil {
+			a.log.Error("list alerts", "err", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the alerts cannot be read now"})
+			return
+		}
+		type row struct {
+			ID         string    `json:"id"`
+			CaseRef    string    `json:"case_ref"`
+			Channel    string    `json:"channel"`
+			Lang       string    `json:"lang"`
+			Level      int       `json:"level"`
+			Raised     time.Time `json:"raised_at"`
+			NextLevel  time.Time `json:"next_level_at"`
+			Test       bool      `json:"test"`
+			Deliveries []string  `json:"deliveries"`
+		}
+		out := make([]row, 0, len(open))
+		for _, st := range open {
+			out = append(out, row{st.ID, st.CaseRef, string(st.Channel), st.Lang, st.Level, st.Raised, st.Next, st.Test, st.Log})
+		}
+		c.JSON(http.StatusOK, gin.H{"alerts": out})
+	}
+}
+
+// handleAck acknowledges an alert: someone has it, the escalation stops. The body may
+// name who: {"by": "operator:7"}.
+func handleAck(a *app) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var body struct {
+			By string `json:"by"`
+		}
+		_ = c.ShouldBindJSON(&body)
+		by := body.By
+		if by == "" {
+			by = "api"
+		}
+		err := a.alerts.Ack(c.Request.Context(), c.Param("id"), by)
+		switch {
+		case errors.Is(err, handoff.ErrNoAlert):
+			c.JSON(http.StatusNotFound, gin.H{"error": "no such alert"})
+		case err != nil:
+			a.log.Error("ack alert", "err", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the alert cannot be acknowledged now"})
+		default:
+			c.JSON(http.StatusOK, gin.H{"acknowledged": c.Param("id")})
+		}
 	}
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/hotline-org/hotline/channels/web"
 	"github.com/hotline-org/hotline/dialogs"
 	"github.com/hotline-org/hotline/handoff"
+	"github.com/hotline-org/hotline/handoff/notify"
 	"github.com/hotline-org/hotline/locales"
 )
 
@@ -45,6 +46,7 @@ type app struct {
 	store    *cases.Store
 	register *cases.Register
 	cases    *caseEffects
+	alerts   *handoff.Alerts
 	inbox    *inbox.Inbox
 	runner   *dialogs.Runner
 	outbox   *outbox.Outbox
@@ -96,7 +98,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
-	workers.Add(4)
+	workers.Add(5)
+	go func() { defer workers.Done(); a.alerts.Run(workCtx) }()
 	go func() { defer workers.Done(); a.cases.runPending(workCtx) }()
 	go func() { defer workers.Done(); a.leases.Run(workCtx) }()
 	go func() {
@@ -212,7 +215,11 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 		log.Warn("spool holds messages from an earlier run; replaying", "count", n)
 	}
 	a.inbox = inbox.New(rdb, inbox.Config{Prefix: cfg.RedisPrefix, Shards: cfg.Shards, Spool: spool}, log)
-	machine := dialogs.NewMachine(bundle.Languages())
+	numbers, err := locales.EmergencyNumbers()
+	if err != nil {
+		return fail(err)
+	}
+	machine := dialogs.NewMachine(bundle.Languages(), numbers...)
 	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix, Sealer: cfg.DataKeys}, a.hash, a.now, log, a.metrics.observeTurn)
 	a.queue = handoff.NewQueue(rdb, cfg.RedisPrefix, a.now)
 	a.cases = &caseEffects{reg: a.register, queue: a.queue, prefix: cfg.RedisPrefix, rdb: rdb,
@@ -222,6 +229,15 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 		guard: ref.NewGuard(rdb, cfg.RedisPrefix, a.now, ref.DefaultPerContact, ref.DefaultPerContactWindow,
 			ref.DefaultGlobal, ref.DefaultGlobalWindow),
 		now: a.now, log: log, wake: make(chan struct{}, 1)}
+	levels, err := notify.FromConfig(cfg.Notify)
+	if err != nil {
+		return fail(fmt.Errorf("alerts configuration: %w", err))
+	}
+	if len(levels) == 0 || len(levels[0]) == 0 {
+		log.Warn("no notifier for distress alerts (HOTLINE_NOTIFY_*): duty operators hear of them only in the console and /api/alerts")
+	}
+	a.alerts = handoff.NewAlerts(rdb, cfg.RedisPrefix, levels, cfg.Escalate, a.inbox, cfg.DataKeys, a.now, log)
+	a.cases.alerts, a.cases.hours = a.alerts, cfg.Hours
 	handlers := a.queue.EffectHandlers()
 	maps.Copy(handlers, a.cases.handlers())
 	a.effects = dialogs.NewEffects(rdb, cfg.RedisPrefix, handlers, a.inbox, a.now, log)

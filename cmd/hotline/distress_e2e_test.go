@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotline-org/hotline/handoff/notify"
+)
+
+// TestDistressEndToEnd: SOS by SMS gets the guidance in the first reply; the duty
+// webhook receives a signed alert; the answers make a case whose rescue summary the
+// CLI prints; the alert is listed until acknowledged through the API.
+func TestDistressEndToEnd(t *testing.T) {
+	const secret = "duty-webhook-secret-0123456789"
+	var mu sync.Mutex
+	var got []notify.Alert
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := notify.Verify(secret, r, 5*time.Minute, time.Now())
+		if err != nil {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var a notify.Alert
+		json.Unmarshal(body, &a)
+		mu.Lock()
+		got = append(got, a)
+		mu.Unlock()
+	}))
+	defer recv.Close()
+	h := startHotline(t, map[string]string{"HOTLINE_NOTIFY_WEBHOOK_URL": recv.URL, "HOTLINE_NOTIFY_WEBHOOK_SECRET": secret})
+	const phone = "+15005550044"
+	n, sent := 0, 0
+	say := func(text string, parts int) string {
+		t.Helper()
+		n++
+		if code := h.post(sid(3000+n), phone, text); code != 200 {
+			t.Fatalf("%q: webhook %d", text, code)
+		}
+		sent += parts
+		msgs := h.waitReplies(t, sent)
+		var b strings.Builder
+		for _, m := range msgs[sent-parts:] {
+			b.WriteString(m.Body + "\n")
+		}
+		return b.String()
+	}
+	first := say("SOS", 2) // the guidance in every language (no language chosen yet), then the alert confirmed
+	if !strings.HasPrefix(first, "(1/") || !strings.Contains(first, "call 112 now") {
+		t.Fatalf("first reply: %q", first)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		k := len(got)
+		mu.Unlock()
+		if k > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	if len(got) != 1 || got[0].Level != 0 || got[0].Channel != "sms" || got[0].CaseRef == "" {
+		t.Fatalf("duty webhook got %+v", got)
+	}
+	caseRef, alertID := got[0].CaseRef, got[0].ID
+	mu.Unlock()
+
+	for _, answer := range []string{"35°12.50'N 012°30.10'E", "40"} {
+		n++
+		h.post(sid(3000+n), phone, answer)
+	}
+	h.settle()
+
+	api := func(method, path string) (int, string) {
+		req, _ := http.NewRequest(method, h.base+path, nil)
+		req.Header.Set("Authorization", "Bearer ops-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := api("GET", "/api/alerts"); code != 200 || !strings.Contains(body, alertID) || strings.Contains(body, "5005550044") {
+		t.Errorf("open alerts: %d %s", code, body)
+	}
+	if code, body := api("GET", "/api/queue"); code != 200 || !strings.Contains(body, `"priority":0`) {
+		t.Errorf("queue: %d %s", code, body)
+	}
+	if code, _ := api("POST", "/api/alerts/"+alertID+"/ack"); code != 200 {
+		t.Errorf("ack: %d", code)
+	}
+	if code, body := api("GET", "/api/alerts"); code != 200 || strings.Contains(body, alertID) {
+		t.Errorf("after ack: %d %s", code, body)
+	}
+
+	var out bytes.Buffer
+	env := func(k string) string { return h.env[k] }
+	if err := runAt(context.Background(), []string{"hotline", "cases", "summary", caseRef}, env, &out, io.Discard, time.Now); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{"Position:          35.208333, 12.501667 (typed, dm)", "People:            40", "sms +15005550044"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+}

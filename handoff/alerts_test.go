@@ -1,0 +1,174 @@
+package handoff
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotline-org/hotline/cases/keyring"
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/redistest"
+	"github.com/hotline-org/hotline/handoff/notify"
+)
+
+// receiver is a duty operators' endpoint: it checks each request's signature, and
+// can be told to fail.
+type receiver struct {
+	mu   sync.Mutex
+	got  []notify.Alert
+	fail int // how many requests to answer 503 first
+	bad  int // requests whose signature did not verify
+}
+
+func (r *receiver) serve(secret string, now func() time.Time) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		body, err := notify.Verify(secret, req, 5*time.Minute, now())
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if err != nil {
+			r.bad++
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		if r.fail > 0 {
+			r.fail--
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		var a notify.Alert
+		json.Unmarshal(body, &a)
+		r.got = append(r.got, a)
+	}
+}
+
+func (r *receiver) alerts() []notify.Alert {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]notify.Alert(nil), r.got...)
+}
+
+type events struct {
+	mu  sync.Mutex
+	got []channels.Inbound
+}
+
+func (e *events) Enqueue(_ context.Context, in channels.Inbound) (bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.got = append(e.got, in)
+	return true, nil
+}
+
+// TestAlertsEscalateUntilAcknowledged: with an injected clock, the duty level goes at
+// once (retried when the receiver fails), backup at 2 minutes, supervisors at 5, the
+// last level repeats, the person is told of each escalation, and an acknowledgement
+// stops it all. A test alert goes nowhere but the console.
+func TestAlertsEscalateUntilAcknowledged(t *testing.T) {
+	rdb, prefix := redistest.Single(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	const secret = "duty-webhook-secret-0123456789"
+	duty, backup, sup := &receiver{fail: 1}, &receiver{}, &receiver{}
+	srv := func(r *receiver) string {
+		s := httptest.NewServer(r.serve(secret, clock))
+		t.Cleanup(s.Close)
+		return s.URL
+	}
+	hook := func(url string) notify.Notifier { return &notify.Webhook{URL: url, Secret: secret, Now: clock} }
+	levels := notify.Levels{{hook(srv(duty))}, {hook(srv(backup))}, {hook(srv(sup))}}
+	ev := &events{}
+	spec, _ := keyring.Generate("k1")
+	ring, _ := keyring.Parse(spec)
+	a := NewAlerts(rdb, prefix, levels, []time.Duration{2 * time.Minute, 5 * time.Minute}, ev, ring, clock,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tick := func() {
+		t.Helper()
+		if err := a.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	al := notify.Alert{ID: "A1", CaseRef: "HK7-QM4-XTN9", Channel: channels.WhatsApp, Lang: "ar"}
+	if err := a.Raise(ctx, al, "whatsapp:+218910000001", 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Raise(ctx, al, "whatsapp:+218910000001", 3); err != nil { // a retried effect
+		t.Fatal(err)
+	}
+	test := notify.Alert{ID: "T1", CaseRef: "SIM-TEST", Channel: channels.Web, Test: true}
+	if err := a.Raise(ctx, test, "sim-0123456789abcdef", 0); err != nil {
+		t.Fatal(err)
+	}
+
+	tick() // duty: the receiver is busy
+	if n := len(duty.alerts()); n != 0 {
+		t.Fatalf("duty got %d before its retry", n)
+	}
+	advance(2 * time.Second)
+	tick()
+	if got := duty.alerts(); len(got) != 1 || got[0].ID != "A1" || got[0].Level != 0 {
+		t.Fatalf("duty level: %+v", got)
+	}
+	advance(2 * time.Minute)
+	tick()
+	if got := backup.alerts(); len(got) != 1 || got[0].Level != 1 {
+		t.Fatalf("backup at 2 minutes: %+v", got)
+	}
+	advance(3 * time.Minute)
+	tick()
+	if got := sup.alerts(); len(got) != 1 || got[0].Level != 2 {
+		t.Fatalf("supervisors at 5 minutes: %+v", got)
+	}
+	advance(3 * time.Minute)
+	tick()
+	if got := sup.alerts(); len(got) != 2 || got[1].Attempt != 1 {
+		t.Fatalf("the last level repeats: %+v", got)
+	}
+	var told []channels.Inbound
+	for _, in := range ev.got {
+		if strings.HasPrefix(in.ID, "A1:") {
+			told = append(told, in)
+		}
+	}
+	if len(told) != 3 || told[0].Contact != "whatsapp:+218910000001" || told[0].Effect.Kind != EventEscalated {
+		t.Errorf("the person was told %d times: %+v", len(told), told)
+	}
+	open, err := a.Open(ctx)
+	if err != nil || len(open) != 2 {
+		t.Fatalf("open alerts: %d, %v", len(open), err)
+	}
+	if err := a.Ack(ctx, "A1", "operator:7"); err != nil {
+		t.Fatal(err)
+	}
+	advance(10 * time.Minute)
+	tick()
+	if got := sup.alerts(); len(got) != 2 {
+		t.Errorf("after the acknowledgement, %d supervisor alerts, want no more", len(got))
+	}
+	for _, r := range []*receiver{duty, backup, sup} {
+		for _, got := range r.alerts() {
+			if got.ID == "T1" {
+				t.Error("a test alert reached a real notifier")
+			}
+		}
+		if r.bad != 0 {
+			t.Errorf("%d requests failed the signature check", r.bad)
+		}
+	}
+	st, _ := a.get(ctx, "A1")
+	if st.AckedBy != "operator:7" || len(st.Log) < 4 {
+		t.Errorf("alert record %+v", st)
+	}
+	if err := a.Ack(ctx, "NOPE", "operator:7"); err != ErrNoAlert {
+		t.Errorf("ack of an unknown alert: %v", err)
+	}
+}
