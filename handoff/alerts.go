@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -177,6 +178,9 @@ func (a *Alerts) get(ctx context.Context, id string) (AlertState, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return AlertState{}, fmt.Errorf("read alert: %w", err)
 	}
+	if st.Log, err = a.rdb.LRange(ctx, a.key(id)+":log", 0, -1).Result(); err != nil {
+		return AlertState{}, fmt.Errorf("read alert deliveries: %w", err)
+	}
 	return st, nil
 }
 
@@ -227,7 +231,8 @@ func (a *Alerts) Run(ctx context.Context) {
 // Tick escalates the alerts that are due and makes the deliveries that are due, in one
 // process of the deployment at a time.
 func (a *Alerts) Tick(ctx context.Context) error {
-	ok, err := a.rdb.SetNX(ctx, a.lock(), "1", 10*time.Second).Result()
+	// Longer than a tick can take (deliveries run at once, 15 s at most each).
+	ok, err := a.rdb.SetNX(ctx, a.lock(), "1", time.Minute).Result()
 	if err != nil || !ok {
 		return err
 	}
@@ -247,9 +252,14 @@ func (a *Alerts) Tick(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("due deliveries: %w", err)
 	}
+	// Side by side: one slow receiver must not hold up the others, nor the next
+	// escalation.
+	var wg sync.WaitGroup
 	for _, m := range members {
-		a.deliver(ctx, m, now)
+		wg.Add(1)
+		go func() { defer wg.Done(); a.deliver(ctx, m, now) }()
 	}
+	wg.Wait()
 	return nil
 }
 
@@ -344,8 +354,14 @@ func (a *Alerts) deliver(ctx context.Context, member string, now time.Time) {
 	if outcome == "" {
 		return
 	}
-	st.Log = append(st.Log, fmt.Sprintf("%s level %d/%d %s: %s", now.UTC().Format(time.RFC3339), level, attempt, n.Name(), outcome))
-	if err := a.put(ctx, st); err != nil {
+	// A list of its own: deliveries run side by side and must not overwrite each
+	// other's record.
+	entry := fmt.Sprintf("%s level %d/%d %s: %s", now.UTC().Format(time.RFC3339), level, attempt, n.Name(), outcome)
+	if _, err := a.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.RPush(ctx, a.key(st.ID)+":log", entry)
+		p.Expire(ctx, a.key(st.ID)+":log", alertTTL)
+		return nil
+	}); err != nil {
 		a.log.Warn("record alert delivery", "err", err)
 	}
 }
