@@ -27,14 +27,27 @@ const AnswerPosition = "position"
 
 const ansPos = "_pos" // a position shared before the danger question was answered
 
+const ansSaid = "_said" // what they wrote that sounded like danger, kept to be taken as their answer on "no"
+
+// distressPending marks a case asked for whose reference has not come back yet.
+const distressPending = "pending"
+
 // distressPhrases are words inside a longer message that may mean danger; they ask
 // "are you in danger now?" rather than start distress, so that a family describing a
 // shipwreck is not taken for one.
 var distressPhrases = []string{
-	"WE ARE SINKING", "SINKING", "HELP US", "DROWNING", "WATER IS COMING IN", "PLEASE HELP",
-	"NOUS COULONS", "ON COULE", "AIDEZ NOUS", "AIDEZ-NOUS", "AU SECOURS", "ON SE NOIE",
-	"NOS HUNDIMOS", "NOS AHOGAMOS", "AYUDENNOS", "AYUDA POR FAVOR", "SOCORRO",
-	"نغرق", "الحقونا", "ساعدونا", "انقذونا", "القارب يغرق", "نحن في خطر",
+	"WE ARE SINKING", "WE'RE SINKING", "WE ARE DROWNING", "THE BOAT IS SINKING", "WATER IS COMING IN",
+	"NOUS COULONS", "ON COULE", "ON SE NOIE", "LE BATEAU COULE",
+	"NOS HUNDIMOS", "NOS AHOGAMOS", "EL BARCO SE HUNDE",
+	"نغرق", "القارب يغرق", "نحن في خطر", "الحقونا", "انقذونا",
+}
+
+// distressLang is the language a distress word says, when it says one: a person in
+// danger who has not chosen a language is then answered in theirs.
+var distressLang = map[string]string{
+	"EMERGENCY": "en", "AU SECOURS": "fr", "SECOURS": "fr", "URGENCE": "fr",
+	"SOCORRO": "es", "AUXILIO": "es", "PELIGRO": "es", "EMERGENCIA": "es",
+	"نجده": "ar", "النجده": "ar", "خطر": "ar", "استغاثه": "ar", "انقذونا": "ar",
 }
 
 // distressPhrase reports whether a message holds a phrase of distress.
@@ -86,6 +99,7 @@ func distressFlow() Flow {
 		"children": q("children", AnswerText, "injured"),
 		"injured":  q("injured", AnswerText, "situation"),
 		"situation": {Prompt: "distress.q.situation", Expect: channels.ExpectChoice, Field: "situation", Effect: EffectDistressUpdate,
+			SkipTo: FlowDistress + ".waiting",
 			Choices: []ChoiceDef{
 				{Key: "1", Label: "distress.sit.sea", Value: "sea", Goto: FlowDistress + ".boat"},
 				{Key: "2", Label: "distress.sit.desert", Value: "desert", Goto: FlowDistress + ".waiting"},
@@ -105,8 +119,25 @@ func distressFlow() Flow {
 // else, the alert asked for at once, then the first question. pos is a position they
 // already shared ("" when none).
 func (t *turn) startDistress(source, pos string) {
+	// Someone in danger wants to hear from us, whatever they said before.
+	t.s.OptedOut = false
 	t.prompts = append(t.prompts, Prompt{ID: "distress.guidance", AllLanguages: t.s.Lang == ""})
 	t.emergencyNumbers()
+	if t.s.Distress != "" {
+		// Already a case (a repeated SOS, panic): the guidance again, the same case,
+		// and back to the question they were at.
+		switch {
+		case t.s.Owner != OwnerBot && t.s.Owner != OwnerQueue:
+		case t.s.At.Flow == FlowDistress && t.s.At.Step != "danger":
+			t.prompt()
+		default:
+			t.s.Owner = OwnerQueue
+			t.s.At = Position{Flow: FlowDistress, Step: "waiting"}
+		}
+		return
+	}
+	t.s.Distress = distressPending
+	t.s.Back = nil
 	data := map[string]string{"source": source}
 	if pos != "" {
 		data["position"] = pos
@@ -168,16 +199,17 @@ func (t *turn) distressResult(ev Event) {
 		if t.s.Owner != OwnerBot && t.s.Owner != OwnerQueue {
 			return
 		}
-		t.say("distress.alerted", map[string]any{"Ref": r.Data["ref"]})
+		all := t.s.Lang == ""
+		t.prompts = append(t.prompts, Prompt{ID: "distress.alerted", Args: map[string]any{"Ref": r.Data["ref"]}, AllLanguages: all})
 		if r.Data["outside_hours"] != "" {
-			t.say("distress.outside_hours", nil)
+			t.prompts = append(t.prompts, Prompt{ID: "distress.outside_hours", AllLanguages: all})
 		}
 	case EventEscalated:
 		if t.s.Distress == "" || t.s.Owner != OwnerBot && t.s.Owner != OwnerQueue {
 			return
 		}
 		// Honest: nobody has answered yet; the rescue numbers again.
-		t.say("distress.noanswer", nil)
+		t.prompts = append(t.prompts, Prompt{ID: "distress.noanswer", AllLanguages: t.s.Lang == ""})
 		t.emergencyNumbers()
 	}
 }
@@ -189,14 +221,25 @@ func (t *turn) distressInterrupt(kw Keyword, ev Event) bool {
 		// An operator reads everything; the bot does not step in.
 		return false
 	}
-	if kw == KwNone && ev.Kind == EventText && t.s.At.Flow != FlowDistress && distressPhrase(ev.Text) {
-		if t.s.Owner == OwnerQueue {
-			t.forward(ev)
-		}
-		t.askDanger("")
+	if kw != KwNone || ev.Kind != EventText || !distressPhrase(ev.Text) {
+		return false
+	}
+	if t.s.At == (Position{Flow: FlowDistress, Step: "danger"}) {
+		// "We are sinking" in answer to "are you in danger?" is a yes.
+		t.dangerAnswer(ChoiceDef{Means: "yes"}, "")
 		return true
 	}
-	return false
+	if t.s.At.Flow == FlowDistress {
+		return false
+	}
+	if t.s.Owner == OwnerQueue {
+		t.forward(ev)
+	}
+	t.askDanger("")
+	if t.s.Owner == OwnerBot && len(t.s.Back) > 0 {
+		t.store(ansSaid, ev.Text)
+	}
+	return true
 }
 
 // askDanger asks "are you in danger now?", the guidance first; pos is a position they
@@ -236,10 +279,16 @@ func (t *turn) dangerAnswer(c ChoiceDef, answerText string) {
 	if n := len(t.s.Back); n > 0 {
 		prev, t.s.Back = t.s.Back[n-1], t.s.Back[:n-1]
 	}
+	said := t.s.Answers[ansSaid]
+	delete(t.s.Answers, ansSaid)
 	switch {
 	case prev == Position{Flow: FlowPerson, Step: "queued"}:
 		t.s.Owner, t.s.At = OwnerQueue, prev
 		t.say("person.waiting", nil)
+	case t.m.known(prev) && said != "" && t.m.flows[prev.Flow].Steps[prev.Step].Answer != "":
+		// Not in danger: what they wrote was their answer to the question they were at.
+		t.s.At = prev
+		t.question(t.m.flows[prev.Flow].Steps[prev.Step], Event{Kind: EventText, Text: said})
 	case t.m.known(prev):
 		t.enter(prev)
 	case t.s.Lang == "":

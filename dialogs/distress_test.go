@@ -9,6 +9,9 @@ func TestDistressPhrase(t *testing.T) {
 	}{
 		{"please help, we are sinking!", true},
 		{"Nous coulons, aidez-nous", true},
+		{"please help me find my son", false},
+		{"he left on a boat that was sinking", false},
+		{"ayuda por favor, busco a mi hijo", false},
 		{"mi hijo me dijo que nos hundimos, hace un mes", true},
 		{"القارب يغرق الآن", true},
 		{"نحن نغرق", true},

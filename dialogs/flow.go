@@ -33,6 +33,9 @@ type StepDef struct {
 	Effect string
 	// Summary lists the report's answers before the prompt.
 	Summary bool
+	// SkipTo is where a choice question goes on "I don't know" or SKIP, when not to
+	// its first choice's step.
+	SkipTo string
 }
 
 // ChoiceDef is one option of a choice step.

@@ -72,6 +72,13 @@ func (t *turn) step(ev Event) {
 	// Safety first: distress wins over everything, whoever holds the conversation,
 	// opted out or not.
 	if kw == KwDistress {
+		if t.s.Lang == "" {
+			t.s.Lang = distressLang[Normalize(ev.Text)]
+		}
+		if t.s.Owner != OwnerBot && t.s.Owner != OwnerQueue {
+			// The operator holding the conversation sees it too.
+			t.forward(ev)
+		}
 		t.startDistress("keyword", "")
 		return
 	}
@@ -143,6 +150,9 @@ func (t *turn) step(ev Event) {
 	case t.s.Owner != OwnerBot:
 		// An operator holds the conversation: the bot stays silent.
 		t.forward(ev)
+		if ev.Kind == EventLocation && t.s.Distress != "" {
+			t.distressPosition(ev)
+		}
 		return
 	}
 
@@ -387,7 +397,14 @@ func (t *turn) answer(ev Event) {
 		// A choice question also takes "I don't know" and SKIP.
 		if w := answerWord(ev.Text); w != "" {
 			t.store(def.Field, w)
-			t.advance(def.Choices[0].Goto)
+			next := def.Choices[0].Goto
+			if def.SkipTo != "" {
+				next = def.SkipTo
+			}
+			if def.Effect != "" && w == ValueUnknown {
+				t.effects = append(t.effects, Effect{Kind: def.Effect, Data: t.effectData(def.Effect)})
+			}
+			t.advance(next)
 			return
 		}
 	}
@@ -432,10 +449,11 @@ func (t *turn) answer(ev Event) {
 	}
 	if c.SetLang != "" {
 		t.s.Lang = c.SetLang
-		if n := len(t.s.Back); n > 0 && len(t.s.Answers) > 0 {
-			if prev := t.s.Back[n-1]; prev.Flow == FlowReport || prev.Flow == FlowFollowUp {
-				// The language changed in the middle of a report: back to the question,
-				// in the new language, answers kept.
+		if n := len(t.s.Back); n > 0 {
+			prev := t.s.Back[n-1]
+			if (prev.Flow == FlowReport || prev.Flow == FlowFollowUp) && len(t.s.Answers) > 0 || prev.Flow == FlowDistress {
+				// The language changed in the middle of a report or of distress: back
+				// to the question, in the new language, answers kept.
 				t.s.Back = t.s.Back[:n-1]
 				t.enter(prev)
 				return

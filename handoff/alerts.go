@@ -105,54 +105,73 @@ func (a *Alerts) Raise(ctx context.Context, al notify.Alert, contact string, sha
 		st.Next = al.Raised.Add(a.escalate[0])
 	}
 	b, _ := json.Marshal(st)
-	ok, err := a.rdb.SetNX(ctx, a.key(al.ID), b, alertTTL).Result()
-	if err != nil || !ok {
-		if err != nil {
-			return fmt.Errorf("raise alert: %w", err)
-		}
-		return nil
+	next := int64(0)
+	if !st.Next.IsZero() {
+		next = st.Next.UnixMilli()
 	}
-	_, err = a.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZAdd(ctx, a.open(), redis.Z{Score: float64(al.Raised.UnixMilli()), Member: al.ID})
-		if !st.Next.IsZero() {
-			p.ZAdd(ctx, a.due(), redis.Z{Score: float64(st.Next.UnixMilli()), Member: al.ID})
-		}
-		a.queueLevel(ctx, p, al, 0, 0)
-		return nil
-	})
+	args := []any{b, alertTTL.Milliseconds(), al.ID, al.Raised.UnixMilli(), next, a.now().UnixMilli()}
+	for _, m := range a.levelMembers(al, 0, 0) {
+		args = append(args, m)
+	}
+	// One script: a crash cannot leave a recorded alert that nobody is told of.
+	n, err := raiseScript.Run(ctx, a.rdb, []string{a.key(al.ID), a.open(), a.due(), a.deliveries()}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("raise alert: %w", err)
 	}
-	a.log.Warn("distress alert raised", "alert", al.ID, "channel", al.Channel, "test", al.Test)
+	if n == 1 {
+		a.log.Warn("distress alert raised", "alert", al.ID, "channel", al.Channel, "test", al.Test)
+	}
 	return nil
 }
 
-// queueLevel queues one delivery per notifier of a level. A test alert (the simulator)
-// reaches the console only.
-func (a *Alerts) queueLevel(ctx context.Context, p redis.Pipeliner, al notify.Alert, level, attempt int) {
-	if al.Test || level >= len(a.levels) {
-		return
+// raiseScript records an alert once, with its place in the open list, its escalation
+// and its first deliveries.
+var raiseScript = redis.NewScript(`
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+if tonumber(ARGV[5]) > 0 then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[3]) end
+for i = 7, #ARGV do redis.call('ZADD', KEYS[4], ARGV[6], ARGV[i]) end
+return 1
+`)
+
+// levelMembers names one delivery per notifier of a level; a level with no notifier
+// falls back to the nearest configured level below it, so that an escalation always
+// reaches someone. A test alert (the simulator) reaches the console only.
+func (a *Alerts) levelMembers(al notify.Alert, level, attempt int) []string {
+	if al.Test {
+		return nil
 	}
-	for i := range a.levels[level] {
-		member := fmt.Sprintf("%s|%d|%d|%d|0", al.ID, level, attempt, i)
-		p.ZAdd(ctx, a.deliveries(), redis.Z{Score: float64(a.now().UnixMilli()), Member: member})
+	l := min(level, len(a.levels)-1)
+	for l >= 0 && len(a.levels[l]) == 0 {
+		l--
+	}
+	if l < 0 {
+		return nil
+	}
+	var out []string
+	for i := range a.levels[l] {
+		out = append(out, fmt.Sprintf("%s|%d|%d|%d|%d|0", al.ID, level, attempt, l, i))
+	}
+	return out
+}
+
+func (a *Alerts) queueLevel(ctx context.Context, p redis.Pipeliner, al notify.Alert, level, attempt int) {
+	for _, m := range a.levelMembers(al, level, attempt) {
+		p.ZAdd(ctx, a.deliveries(), redis.Z{Score: float64(a.now().UnixMilli()), Member: m})
 	}
 }
 
-// Ack stops an alert's escalation; its deliveries not yet made are dropped.
+func (a *Alerts) ackKey(id string) string { return a.key(id) + ":ack" }
+
+// Ack stops an alert's escalation; its deliveries not yet made are dropped. The
+// acknowledgement has a key of its own, so that a tick rewriting the alert cannot undo it.
 func (a *Alerts) Ack(ctx context.Context, id, by string) error {
-	st, err := a.get(ctx, id)
-	if err != nil {
+	if _, err := a.get(ctx, id); err != nil {
 		return err
 	}
-	if !st.AckedAt.IsZero() {
-		return nil
-	}
-	st.AckedAt, st.AckedBy = a.now(), by
-	if err := a.put(ctx, st); err != nil {
-		return err
-	}
+	v, _ := json.Marshal(map[string]any{"by": by, "at": a.now()})
 	if _, err := a.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetNX(ctx, a.ackKey(id), v, alertTTL)
 		p.ZRem(ctx, a.due(), id)
 		p.ZRem(ctx, a.open(), id)
 		return nil
@@ -181,12 +200,21 @@ func (a *Alerts) get(ctx context.Context, id string) (AlertState, error) {
 	if st.Log, err = a.rdb.LRange(ctx, a.key(id)+":log", 0, -1).Result(); err != nil {
 		return AlertState{}, fmt.Errorf("read alert deliveries: %w", err)
 	}
+	if ack, err := a.rdb.Get(ctx, a.ackKey(id)).Bytes(); err == nil {
+		var v struct {
+			By string    `json:"by"`
+			At time.Time `json:"at"`
+		}
+		if json.Unmarshal(ack, &v) == nil {
+			st.AckedAt, st.AckedBy = v.At, v.By
+		}
+	}
 	return st, nil
 }
 
 func (a *Alerts) put(ctx context.Context, st AlertState) error {
 	b, _ := json.Marshal(st)
-	if err := a.rdb.Set(ctx, a.key(st.ID), b, alertTTL).Err(); err != nil {
+	if err := a.rdb.SetArgs(ctx, a.key(st.ID), b, redis.SetArgs{KeepTTL: true}).Err(); err != nil {
 		return fmt.Errorf("write alert: %w", err)
 	}
 	return nil
@@ -231,20 +259,22 @@ func (a *Alerts) Run(ctx context.Context) {
 // Tick escalates the alerts that are due and makes the deliveries that are due, in one
 // process of the deployment at a time.
 func (a *Alerts) Tick(ctx context.Context) error {
+	token := strconv.FormatInt(time.Now().UnixNano(), 36)
 	// Longer than a tick can take (deliveries run at once, 15 s at most each).
-	ok, err := a.rdb.SetNX(ctx, a.lock(), "1", time.Minute).Result()
+	ok, err := a.rdb.SetNX(ctx, a.lock(), token, time.Minute).Result()
 	if err != nil || !ok {
 		return err
 	}
-	defer a.rdb.Del(context.WithoutCancel(ctx), a.lock())
+	defer unlockScript.Run(context.WithoutCancel(ctx), a.rdb, []string{a.lock()}, token)
 	now := a.now()
 	ids, err := a.rdb.ZRangeByScore(ctx, a.due(), &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10)}).Result()
 	if err != nil {
 		return fmt.Errorf("due alerts: %w", err)
 	}
 	for _, id := range ids {
+		// One alert that cannot be escalated must not stop the others.
 		if err := a.escalateOne(ctx, id, now); err != nil {
-			return err
+			a.log.Error("escalate alert", "alert", id, "err", err)
 		}
 	}
 	members, err := a.rdb.ZRangeByScore(ctx, a.deliveries(), &redis.ZRangeBy{Min: "-inf",
@@ -263,6 +293,12 @@ func (a *Alerts) Tick(ctx context.Context) error {
 	return nil
 }
 
+// unlockScript releases the tick lock only if this process still holds it.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
 // escalateOne takes an alert up a level (or repeats the last), queues that level's
 // deliveries, tells the person, and sets when it goes up again.
 func (a *Alerts) escalateOne(ctx context.Context, id string, now time.Time) error {
@@ -270,6 +306,7 @@ func (a *Alerts) escalateOne(ctx context.Context, id string, now time.Time) erro
 	if errors.Is(err, ErrNoAlert) || err == nil && !st.AckedAt.IsZero() {
 		return a.rdb.ZRem(ctx, a.due(), id).Err()
 	}
+	raisedLevel := st.Level
 	if err != nil {
 		return err
 	}
@@ -298,7 +335,8 @@ func (a *Alerts) escalateOne(ctx context.Context, id string, now time.Time) erro
 		return fmt.Errorf("escalate alert: %w", err)
 	}
 	a.log.Warn("distress alert unacknowledged: escalated", "alert", id, "level", st.Level, "attempt", st.Attempt)
-	if a.events == nil || st.Sealed == nil || a.seal == nil {
+	if a.events == nil || st.Sealed == nil || a.seal == nil || st.Level == raisedLevel {
+		// The person hears of a new level, not of every repeat: their battery matters.
 		return nil
 	}
 	contact, err := a.seal.Open(st.Sealed, []byte("alert:"+id))
@@ -311,27 +349,32 @@ func (a *Alerts) escalateOne(ctx context.Context, id string, now time.Time) erro
 	return err
 }
 
-// deliver makes one delivery: member is "id|level|attempt|notifier|try".
+// deliver makes one delivery: member is "id|level|attempt|notifier level|notifier|try".
+// The entry stays in the queue, leased a minute ahead, until its outcome is recorded:
+// a crash mid-delivery means one more try, never none.
 func (a *Alerts) deliver(ctx context.Context, member string, now time.Time) {
-	if n, err := a.rdb.ZRem(ctx, a.deliveries(), member).Result(); err != nil || n == 0 {
+	if err := a.rdb.ZAddXX(ctx, a.deliveries(), redis.Z{Score: float64(now.Add(time.Minute).UnixMilli()), Member: member}).Err(); err != nil {
 		return
 	}
 	parts := strings.Split(member, "|")
-	if len(parts) != 5 {
+	if len(parts) != 6 {
+		a.rdb.ZRem(ctx, a.deliveries(), member)
 		return
 	}
 	level, _ := strconv.Atoi(parts[1])
 	attempt, _ := strconv.Atoi(parts[2])
-	idx, _ := strconv.Atoi(parts[3])
-	try, _ := strconv.Atoi(parts[4])
+	nl, _ := strconv.Atoi(parts[3])
+	idx, _ := strconv.Atoi(parts[4])
+	try, _ := strconv.Atoi(parts[5])
 	st, err := a.get(ctx, parts[0])
-	if err != nil || level >= len(a.levels) || idx >= len(a.levels[level]) {
+	if errors.Is(err, ErrNoAlert) || err == nil && (nl >= len(a.levels) || idx >= len(a.levels[nl]) || !st.AckedAt.IsZero()) {
+		a.rdb.ZRem(ctx, a.deliveries(), member) // gone, or someone has it: no more calls
 		return
 	}
-	if !st.AckedAt.IsZero() {
-		return // someone has it: no more calls
+	if err != nil {
+		return // Redis trouble: the lease runs out and it is tried again
 	}
-	n := a.levels[level][idx]
+	n := a.levels[nl][idx]
 	al := st.Alert
 	al.Level, al.Attempt = level, attempt
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -345,13 +388,16 @@ func (a *Alerts) deliver(ctx context.Context, member string, now time.Time) {
 		outcome = "failed: " + err.Error()
 		a.log.Error("alert delivery failed for good", "alert", st.ID, "notifier", n.Name(), "level", level, "err", err)
 	default:
-		outcome = ""
 		wait := min(time.Duration(1<<min(try, 6))*2*time.Second, 2*time.Minute)
-		next := fmt.Sprintf("%s|%d|%d|%d|%d", st.ID, level, attempt, idx, try+1)
-		a.rdb.ZAdd(ctx, a.deliveries(), redis.Z{Score: float64(now.Add(wait).UnixMilli()), Member: next})
+		next := fmt.Sprintf("%s|%d|%d|%d|%d|%d", st.ID, level, attempt, nl, idx, try+1)
+		if _, err := a.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZAdd(ctx, a.deliveries(), redis.Z{Score: float64(now.Add(wait).UnixMilli()), Member: next})
+			p.ZRem(ctx, a.deliveries(), member)
+			return nil
+		}); err != nil {
+			a.log.Error("alert delivery retry not queued; the lease will retry it", "alert", st.ID, "err", err)
+		}
 		a.log.Warn("alert delivery failed, will retry", "alert", st.ID, "notifier", n.Name(), "try", try+1, "err", err)
-	}
-	if outcome == "" {
 		return
 	}
 	// A list of its own: deliveries run side by side and must not overwrite each
@@ -360,6 +406,7 @@ func (a *Alerts) deliver(ctx context.Context, member string, now time.Time) {
 	if _, err := a.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.RPush(ctx, a.key(st.ID)+":log", entry)
 		p.Expire(ctx, a.key(st.ID)+":log", alertTTL)
+		p.ZRem(ctx, a.deliveries(), member)
 		return nil
 	}); err != nil {
 		a.log.Warn("record alert delivery", "err", err)

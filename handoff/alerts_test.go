@@ -139,7 +139,8 @@ func TestAlertsEscalateUntilAcknowledged(t *testing.T) {
 			told = append(told, in)
 		}
 	}
-	if len(told) != 3 || told[0].Contact != "whatsapp:+218910000001" || told[0].Effect.Kind != EventEscalated {
+	// Told of each new level, not of every repeat.
+	if len(told) != 2 || told[0].Contact != "whatsapp:+218910000001" || told[0].Effect.Kind != EventEscalated {
 		t.Errorf("the person was told %d times: %+v", len(told), told)
 	}
 	open, err := a.Open(ctx)
@@ -170,5 +171,22 @@ func TestAlertsEscalateUntilAcknowledged(t *testing.T) {
 	}
 	if err := a.Ack(ctx, "NOPE", "operator:7"); err != ErrNoAlert {
 		t.Errorf("ack of an unknown alert: %v", err)
+	}
+}
+
+// TestEmptyLevelFallsBack: with no backup configured, the escalation still reaches
+// someone: the nearest configured level below.
+func TestEmptyLevelFallsBack(t *testing.T) {
+	duty := &notify.Webhook{URL: "http://duty.invalid", Secret: "duty-webhook-secret-0123456789"}
+	a := &Alerts{levels: notify.Levels{{duty}, {}, {}}}
+	got := a.levelMembers(notify.Alert{ID: "A1"}, 2, 1)
+	if len(got) != 1 || got[0] != "A1|2|1|0|0|0" {
+		t.Errorf("level 2 with nobody configured sends %v, want the duty notifier", got)
+	}
+	if got := a.levelMembers(notify.Alert{ID: "T1", Test: true}, 0, 0); len(got) != 0 {
+		t.Errorf("a test alert is delivered: %v", got)
+	}
+	if got := (&Alerts{levels: notify.Levels{{}, {}, {}}}).levelMembers(notify.Alert{ID: "A2"}, 1, 0); len(got) != 0 {
+		t.Errorf("no notifier at all, yet %v", got)
 	}
 }

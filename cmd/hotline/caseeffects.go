@@ -189,6 +189,14 @@ func (c *caseEffects) erase(ctx context.Context, job dialogs.EffectJob) (*channe
 	if err := c.queue.Remove(ctx, handoff.EntryKey(job.Channel, job.Hash)); err != nil {
 		return nil, err
 	}
+	if c.alerts != nil {
+		// An open distress alert of theirs stops: the case is erased with the rest.
+		if ref, err := c.rdb.GetDel(ctx, c.distressRefKey(job.Hash)).Result(); err == nil {
+			if err := c.alerts.Ack(ctx, "A"+ref, "system:erasure"); err != nil && !errors.Is(err, handoff.ErrNoAlert) {
+				return nil, err
+			}
+		}
+	}
 	if job.Channel == channels.WhatsApp {
 		w := channels.WindowKeysFor(c.prefix, job.Shard, job.Hash)
 		if err := c.rdb.Del(ctx, w.Seen, w.Held, w.Nudged).Err(); err != nil {

@@ -175,6 +175,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.Escalate = append(c.Escalate, d)
 	}
+	if len(c.Escalate) > 2 {
+		return c, fmt.Errorf("HOTLINE_ESCALATE_AFTER has one delay per level after duty: backup, then supervisors (like 2m,5m)")
+	}
 	if c.Hours, err = parseHours(env("HOTLINE_HOURS", "Mon-Sun 00:00-24:00 UTC")); err != nil {
 		return c, fmt.Errorf("HOTLINE_HOURS: %w", err)
 	}

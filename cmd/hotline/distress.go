@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hotline-org/hotline/cases"
 	"github.com/hotline-org/hotline/cases/ref"
 	"github.com/hotline-org/hotline/channels"
@@ -59,11 +61,15 @@ func (c *caseEffects) distressOpen(ctx context.Context, job dialogs.EffectJob) (
 
 // distressUpdate answers distress.update: one dated fact for the open case.
 func (c *caseEffects) distressUpdate(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
-	compact, err := c.rdb.Get(ctx, c.distressRefKey(job.Hash)).Result()
+	compact, err := c.rdb.GetEx(ctx, c.distressRefKey(job.Hash), distressRefTTL).Result()
+	if errors.Is(err, redis.Nil) {
+		// No open case any more (erased, or its link expired after a week of silence):
+		// dropping the fact beats holding up the effects of every contact behind it.
+		c.log.Warn("distress update without an open case; dropped", "contact", dialogs.ShortHash(job.Hash))
+		return nil, nil
+	}
 	if err != nil {
-		// Opened by the effect before this one in the same queue: a miss is Redis
-		// trouble (or a case erased meanwhile) — try again, then a dead letter.
-		return nil, fmt.Errorf("distress.update: no open case: %w", err)
+		return nil, fmt.Errorf("distress.update: %w", err)
 	}
 	kind := job.Data["kind"]
 	if _, ok := map[string]bool{cases.EventPosition: true, cases.EventPeople: true, cases.EventChildren: true,
