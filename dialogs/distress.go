@@ -275,10 +275,7 @@ func (t *turn) dangerAnswer(c ChoiceDef, answerText string) {
 		t.startDistress("asked", pos)
 		return
 	}
-	prev := Position{}
-	if n := len(t.s.Back); n > 0 {
-		prev, t.s.Back = t.s.Back[n-1], t.s.Back[:n-1]
-	}
+	prev := t.popBack()
 	said := t.s.Answers[ansSaid]
 	delete(t.s.Answers, ansSaid)
 	switch {

@@ -366,6 +366,17 @@ func (t *turn) prompt() {
 	t.prompts = append(t.prompts, p)
 }
 
+// popBack takes the last place off the BACK history; the zero Position when empty.
+func (t *turn) popBack() Position {
+	n := len(t.s.Back)
+	if n == 0 {
+		return Position{}
+	}
+	prev := t.s.Back[n-1]
+	t.s.Back = t.s.Back[:n-1]
+	return prev
+}
+
 func (t *turn) back() {
 	if t.m.known(t.s.At) && t.m.flows[t.s.At.Flow].Steps[t.s.At.Step].Prompt == "" {
 		// Waiting on the hotline (a report being saved): there is nothing to go back

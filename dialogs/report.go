@@ -225,10 +225,7 @@ func (t *turn) eraseAnswer(ev Event) bool {
 // leaveErase returns from the erase question to where the contact was, or to a safe
 // place when that was a step waiting on the hotline.
 func (t *turn) leaveErase() {
-	prev := Position{}
-	if n := len(t.s.Back); n > 0 {
-		prev, t.s.Back = t.s.Back[n-1], t.s.Back[:n-1]
-	}
+	prev := t.popBack()
 	switch {
 	case t.s.Owner == OwnerQueue:
 		prev = Position{Flow: FlowPerson, Step: "queued"}
@@ -261,12 +258,10 @@ func answerWord(text string) string {
 	if t := strings.TrimSpace(text); t != "" && strings.Trim(t, "?؟") == "" {
 		return ValueUnknown
 	}
-	switch Normalize(text) {
-	case "DONT KNOW", "DON'T KNOW", "I DONT KNOW", "I DON'T KNOW", "UNKNOWN", "NOT SURE", "NO IDEA",
-		"JE NE SAIS PAS", "JE SAIS PAS", "SAIS PAS", "JSP", "INCONNU",
-		"NO SE", "NO LO SE", "NI IDEA", "DESCONOCIDO",
-		"لا اعرف", "ما اعرف", "ما بعرف", "مش عارف", "ما نعرفش", "معرفتش", "غير معروف", "لا ادري":
+	if dates.Unknown(text) {
 		return ValueUnknown
+	}
+	switch Normalize(text) {
 	case "SKIP", "PASS", "NEXT", "PASSER", "SUIVANT", "SALTAR", "SIGUIENTE", "تخطي", "التالي":
 		return ValueSkipped
 	}

@@ -43,20 +43,6 @@ redis.call('PEXPIRE', KEYS[1], 2000)
 return 0
 `)
 
-// stampScript moves a send's marks to when the provider answered: the request reached
-// it some time after it was allowed, and its limits count arrivals. The contact's mark
-// is set here and not when the send was allowed, so that a send the overall cap held
-// back does not cost the contact a second as well.
-var stampScript = redis.NewScript(`
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`)
-
-var globalStampScript = redis.NewScript(`
-redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2])
-return 1
-`)
-
 func (r *shardRun) contactKey(out channels.Outbound) string {
 	return r.tag + "rate:" + string(out.Channel) + ":" + r.o.cfg.Hash(out.Channel, out.Contact)
 }
@@ -115,14 +101,18 @@ func (r *shardRun) stamp(ctx context.Context, out channels.Outbound, place strin
 	if !ok {
 		return nil
 	}
+	// The marks move to when the provider answered: the request reached it some time
+	// after it was allowed, and its limits count arrivals. The contact's mark is set
+	// here, not when the send was allowed, so that a send the overall cap held back
+	// does not cost the contact a second as well.
 	now := r.o.now().UnixMilli()
 	if lim.PerContact > 0 {
-		if err := stampScript.Run(ctx, r.o.rdb, []string{r.contactKey(out)}, now, (2 * lim.PerContact).Milliseconds()).Err(); err != nil {
+		if err := r.o.rdb.Set(ctx, r.contactKey(out), now, 2*lim.PerContact).Err(); err != nil {
 			return fmt.Errorf("contact rate: %w", err)
 		}
 	}
 	if lim.PerSecond > 0 {
-		if err := globalStampScript.Run(ctx, r.o.rdb, []string{r.globalKey(out)}, now, place).Err(); err != nil {
+		if err := r.o.rdb.ZAddXX(ctx, r.globalKey(out), redis.Z{Score: float64(now), Member: place}).Err(); err != nil {
 			return fmt.Errorf("channel rate: %w", err)
 		}
 	}

@@ -35,15 +35,11 @@ func casesCommand(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
-	store, err := cases.Open(ctx, cfg.DatabaseURL, log)
+	store, err := openStore(ctx, cfg, newLogger(stderr, cfg.LogLevel))
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
 	hasher, err := lookupHasher(cfg.LookupKey)
 	if err != nil {
 		return err

@@ -37,20 +37,10 @@ func TestDistressEndToEnd(t *testing.T) {
 	defer recv.Close()
 	h := startHotline(t, map[string]string{"HOTLINE_NOTIFY_WEBHOOK_URL": recv.URL, "HOTLINE_NOTIFY_WEBHOOK_SECRET": secret})
 	const phone = "+15005550044"
-	n, sent := 0, 0
+	c := &talk{t: t, h: h, base: 3000}
 	say := func(text string, parts int) string {
 		t.Helper()
-		n++
-		if code := h.post(sid(3000+n), phone, text); code != 200 {
-			t.Fatalf("%q: webhook %d", text, code)
-		}
-		sent += parts
-		msgs := h.waitReplies(t, sent)
-		var b strings.Builder
-		for _, m := range msgs[sent-parts:] {
-			b.WriteString(m.Body + "\n")
-		}
-		return b.String()
+		return c.sms(phone, text, parts)
 	}
 	first := say("SOS", 2) // the guidance in every language (no language chosen yet), then the alert confirmed
 	if !strings.HasPrefix(first, "(1/") || !strings.Contains(first, "call 112 now") {
@@ -74,8 +64,8 @@ func TestDistressEndToEnd(t *testing.T) {
 	mu.Unlock()
 
 	for _, answer := range []string{"35°12.50'N 012°30.10'E", "40"} {
-		n++
-		h.post(sid(3000+n), phone, answer)
+		c.n++
+		h.post(sid(c.base+c.n), phone, answer)
 	}
 	h.settle()
 

@@ -228,6 +228,38 @@ func (h *hotline) waitReplies(t *testing.T, n int) []twiliotest.Message {
 	return msgs
 }
 
+// talk is one person's side of a conversation: each message gets a fresh provider
+// ID, and its reply's parts are waited for and returned.
+type talk struct {
+	t       *testing.T
+	h       *hotline
+	base, n int // message IDs are base+n
+	sent    int // reply parts the fake Twilio API should hold by now
+}
+
+// exchange sends one message through post (given its ID) and returns the text of the
+// parts of its reply.
+func (c *talk) exchange(post func(id string) int, text string, parts int) string {
+	c.t.Helper()
+	c.n++
+	if code := post(sid(c.base + c.n)); code != 200 {
+		c.t.Fatalf("%q: webhook %d", text, code)
+	}
+	c.sent += parts
+	msgs := c.h.waitReplies(c.t, c.sent)
+	var b strings.Builder
+	for _, m := range msgs[c.sent-parts:] {
+		b.WriteString(m.Body + "\n")
+	}
+	return b.String()
+}
+
+// sms is exchange by SMS from phone.
+func (c *talk) sms(phone, text string, parts int) string {
+	c.t.Helper()
+	return c.exchange(func(id string) int { return c.h.post(id, phone, text) }, text, parts)
+}
+
 // settle gives a wrongly sent extra reply the time to show up before counting.
 func (h *hotline) settle() { time.Sleep(500 * time.Millisecond) }
 

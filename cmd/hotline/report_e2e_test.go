@@ -22,25 +22,10 @@ var refPattern = regexp.MustCompile(`[2-9A-Z]{3}-[2-9A-Z]{3}-[2-9A-Z]{4}`)
 func TestMissingPersonReportEndToEnd(t *testing.T) {
 	const waFrom, phone = "whatsapp:+15005550001", "+15005550006"
 	h := startHotline(t, map[string]string{"TWILIO_WHATSAPP_FROM": waFrom})
-	n, sent := 0, 0
-	// exchange posts one message and returns the parts of its reply.
-	exchange := func(post func(id string) int, text string, parts int) string {
-		t.Helper()
-		n++
-		if code := post(sid(1000 + n)); code != 200 {
-			t.Fatalf("%q: webhook %d", text, code)
-		}
-		sent += parts
-		msgs := h.waitReplies(t, sent)
-		var b strings.Builder
-		for _, m := range msgs[sent-parts:] {
-			b.WriteString(m.Body + "\n")
-		}
-		return b.String()
-	}
+	conv := &talk{t: t, h: h, base: 1000}
 	say := func(text string, parts int) string {
 		t.Helper()
-		return exchange(func(id string) int { return h.post(id, phone, text) }, text, parts)
+		return conv.sms(phone, text, parts)
 	}
 	say("hello", 1)
 	say("1", 1) // English
@@ -98,7 +83,7 @@ func TestMissingPersonReportEndToEnd(t *testing.T) {
 	// From WhatsApp, another conversation, the same family follows up.
 	wsay := func(text string, parts int) string {
 		t.Helper()
-		return exchange(func(id string) int {
+		return conv.exchange(func(id string) int {
 			return h.whatsapp(t, url.Values{"MessageSid": {id}, "AccountSid": {accountSID}, "From": {"whatsapp:" + phone},
 				"To": {waFrom}, "Body": {text}, "NumMedia": {"0"}, "ApiVersion": {"2010-04-01"}})
 		}, text, parts)

@@ -433,16 +433,26 @@ func migrate(ctx context.Context, getenv func(string) string, stderr io.Writer) 
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	store, err := cases.Open(ctx, cfg.DatabaseURL, log)
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
 	log.Info("database is up to date", "backend", store.Backend())
 	return nil
+}
+
+// openStore opens the database of cfg and brings its schema up to date.
+func openStore(ctx context.Context, cfg config, log *slog.Logger) (*cases.Store, error) {
+	store, err := cases.Open(ctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return store, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {
