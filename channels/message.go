@@ -46,6 +46,10 @@ type EffectResult struct {
 // longer be reached on the channel (they blocked the bot).
 const EventBlocked = "channel.blocked"
 
+// EventOptedOut tells a conversation the provider refused a message because the
+// contact opted out there (Twilio's own STOP handling on US and Canadian numbers).
+const EventOptedOut = "channel.optout"
+
 // Inbound is one thing a contact sent (or an effect result for that contact), as it is
 // queued in the inbox.
 type Inbound struct {
@@ -114,6 +118,11 @@ type Outbound struct {
 	// Template marks the message that asks a contact outside WhatsApp's window to
 	// write: it goes as the deployment's approved template, in Lang, and has no Parts.
 	Template bool `json:"tpl,omitempty"`
+	// Expires is when the message stops being true (a route alert): not sent after it.
+	Expires time.Time `json:"exp,omitzero"`
+	// Alert names the route alert the message carries, whose counts it adds to and
+	// whose withdrawal stops it.
+	Alert string `json:"alert,omitempty"`
 }
 
 // Enqueuer takes an accepted inbound message and makes it durable. New is false when

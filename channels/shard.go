@@ -24,3 +24,12 @@ func ShardOf(ch Channel, contact string, shards int) int {
 func Tag(prefix string, shard int) string {
 	return prefix + "{s" + strconv.Itoa(shard) + "}:"
 }
+
+// BulkKey is a shard's bulk lane: route alerts wait there behind nothing and in front
+// of nothing, sent with the capacity replies leave.
+func BulkKey(prefix string, shard int) string { return Tag(prefix, shard) + "outbox:bulk" }
+
+// AlertKey is where a shard counts a route alert's messages (queued, sent, held…).
+func AlertKey(prefix string, shard int, alert string) string {
+	return Tag(prefix, shard) + "bcast:" + alert
+}

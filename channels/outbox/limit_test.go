@@ -43,7 +43,7 @@ func TestPacing(t *testing.T) {
 	for i, s := range steps {
 		now = now.Add(s.advance)
 		place := fmt.Sprint(i)
-		got, err := r.reserve(ctx, perChat, chat(s.to), place)
+		got, err := r.reserve(ctx, perChat, chat(s.to), place, channels.LaneReply)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +52,7 @@ func TestPacing(t *testing.T) {
 		}
 		if got == 0 {
 			now = now.Add(s.took)
-			if err := r.stamp(ctx, chat(s.to), place); err != nil {
+			if err := r.stamp(ctx, chat(s.to), place, channels.LaneReply); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -64,7 +64,7 @@ func TestPacing(t *testing.T) {
 	now = now.Truncate(time.Second).Add(1900 * time.Millisecond)
 	var waits []int64
 	for i := range 3 {
-		w, err := r.reserve(ctx, overall, chat(string(rune('a'+i))), fmt.Sprint("p", i))
+		w, err := r.reserve(ctx, overall, chat(string(rune('a'+i))), fmt.Sprint("p", i), channels.LaneReply)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +75,56 @@ func TestPacing(t *testing.T) {
 		t.Errorf("overall cap of 2/s: waits %v, want [0 0 801]", waits)
 	}
 	now = now.Add(801 * time.Millisecond)
-	if w, _ := r.reserve(ctx, overall, chat("c"), "p2"); w != 0 {
+	if w, _ := r.reserve(ctx, overall, chat("c"), "p2", channels.LaneReply); w != 0 {
 		t.Errorf("once the first left the window: wait %d, want 0", w)
+	}
+}
+
+// TestPacingLeavesRoomForReplies checks that route alerts take only the capacity
+// replies leave: a tenth of the cap at least, and as much as replies used in the last
+// second.
+func TestPacingLeavesRoomForReplies(t *testing.T) {
+	rdb, prefix := redistest.Single(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	o := New(rdb, nil, Config{Prefix: prefix, Hash: func(ch channels.Channel, c string) string { return "h-" + c }},
+		func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	r := &shardRun{o: o, tag: channels.Tag(prefix, 0)}
+	lim := Limit{PerSecond: 20}
+	msg := func(i int) channels.Outbound {
+		return channels.Outbound{ID: fmt.Sprint("m", i), Channel: channels.SMS, Contact: fmt.Sprint("+1555", i)}
+	}
+	took := func(lane channels.Lane, from, n int) (int, int64) {
+		for i := from; i < from+n; i++ {
+			w, err := r.reserve(ctx, lim, msg(i), fmt.Sprint("p", i), lane)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w > 0 {
+				return i - from, w
+			}
+			now = now.Add(time.Millisecond)
+		}
+		return n, 0
+	}
+	// An alert alone: 18 of the 20 places, two kept for replies.
+	if n, _ := took(channels.LaneBulk, 0, 20); n != 18 {
+		t.Fatalf("bulk took %d places of 20, want 18", n)
+	}
+	// A reply still goes at once, and one more.
+	if n, _ := took(channels.LaneReply, 100, 2); n != 2 {
+		t.Fatalf("replies took %d places while bulk filled its share, want 2", n)
+	}
+	// The second is full now: a reply waits too.
+	if n, w := took(channels.LaneReply, 200, 1); n != 0 || w <= 0 {
+		t.Fatalf("reply in a full second: took %d, wait %d; want a wait", n, w)
+	}
+	// A second later, with 5 replies in the window, alerts leave them 5 places.
+	now = now.Add(1100 * time.Millisecond)
+	if n, _ := took(channels.LaneReply, 300, 5); n != 5 {
+		t.Fatalf("replies took %d of 5", n)
+	}
+	if n, _ := took(channels.LaneBulk, 400, 20); n != 10 {
+		t.Fatalf("bulk took %d places next to 5 replies, want 10 (20 - 5 used - 5 kept)", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,10 +37,12 @@ return #due
 
 // markAckScript records that a message's last piece was sent and acknowledges it in
 // one round trip: the sent-mark comes first, so a crash cannot ack an unmarked send.
+// A route alert's message is counted in its alert's counts (KEYS[3]) at the same time.
 var markAckScript = redis.NewScript(`
 redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[1])
 redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
 redis.call('XDEL', KEYS[2], ARGV[3])
+if KEYS[3] then redis.call('HINCRBY', KEYS[3], 'sent', 1) end
 return 1
 `)
 
@@ -74,6 +77,11 @@ type Config struct {
 	// a contact's 24-hour window brings one, asking them to write. Without it, held
 	// replies wait until the contact writes of their own accord.
 	WhatsAppTemplate bool
+	// Live, when set, says whether a route alert may still go out (not withdrawn); a
+	// message of an alert that is not live is dropped.
+	Live func(ctx context.Context, alert string) (bool, error)
+	// Sleep waits (a test's clock moves faster); nil is the real sleep.
+	Sleep func(ctx context.Context, d time.Duration)
 }
 
 // Outbox sends the outbound messages of the shards this process holds.
@@ -110,12 +118,15 @@ func New(rdb redis.UniversalClient, senders map[channels.Channel]channels.Sender
 	if report == nil {
 		report = func(Result) {}
 	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
 	return &Outbox{rdb: rdb, senders: senders, cfg: cfg, now: now, log: log, report: report}
 }
 
 func (o *Outbox) keys(shard int) (reply, bulk, retry, dead, tag string) {
 	tag = channels.Tag(o.cfg.Prefix, shard)
-	return tag + "outbox", tag + "outbox:bulk", tag + "outbox:retry", tag + "outbox:dead", tag
+	return tag + "outbox", channels.BulkKey(o.cfg.Prefix, shard), tag + "outbox:retry", tag + "outbox:dead", tag
 }
 
 // queued is one message read from a lane.
@@ -131,13 +142,24 @@ type queued struct {
 	again bool
 }
 
-// shardRun is the state of one shard's sending loop.
+// shardRun is the state of one lane's sending loop in a shard.
 type shardRun struct {
-	o                        *Outbox
-	shard                    int
-	reply, bulk, retry, dead string
-	tag                      string
-	mu                       sync.Mutex
+	o     *Outbox
+	shard int
+	lane  channels.Lane
+	// lanes is the stream this loop reads; retry where its failed messages wait.
+	stream, retry, dead string
+	tag                 string
+	// peer is the shard's reply loop, seen from its bulk loop: a provider's "slow
+	// down" heard by either pauses both.
+	peer *shardRun
+	// busy counts the reply batches in hand; the bulk loop starts no send meanwhile.
+	busy atomic.Int32
+	// ready is closed once the reply loop has read what was left pending: alerts wait
+	// until replies a crash interrupted are on their way.
+	ready     chan struct{}
+	readyOnce sync.Once
+	mu        sync.Mutex
 	pauseUntil               time.Time
 	blocked                  map[string]time.Time // contact → due time of its last deferred message
 	nextPromote              time.Time
@@ -145,29 +167,59 @@ type shardRun struct {
 }
 
 // RunShard sends a shard's messages while token holds the shard's lease (leaseKey):
-// replies before bulk, several contacts at once, each contact's messages in order, due
-// retries moved back in.
+// several contacts at once, each contact's messages in order, due retries moved back
+// in. Replies and route alerts have loops of their own, so that no alert waits in
+// front of a reply; alerts take only the provider capacity replies leave (see wait).
 func (o *Outbox) RunShard(ctx context.Context, shard int, leaseKey, token string) error {
-	r := &shardRun{o: o, shard: shard, blocked: map[string]time.Time{}}
-	r.reply, r.bulk, r.retry, r.dead, r.tag = o.keys(shard)
-	rd := stream.NewReader(o.rdb, leaseKey, token, Group, "s"+strconv.Itoa(shard), []string{r.reply, r.bulk}, 64, o.cfg.Block)
+	reply, bulk, retry, dead, tag := o.keys(shard)
+	r := &shardRun{o: o, shard: shard, lane: channels.LaneReply, stream: reply, retry: retry, dead: dead, tag: tag,
+		blocked: map[string]time.Time{}, ready: make(chan struct{})}
+	b := &shardRun{o: o, shard: shard, lane: channels.LaneBulk, stream: bulk, retry: bulk + ":retry", dead: dead, tag: tag,
+		blocked: map[string]time.Time{}, peer: r}
+	consumer := "s" + strconv.Itoa(shard)
+	rr := stream.NewReader(o.rdb, leaseKey, token, Group, consumer, []string{reply}, 64, o.cfg.Block)
+	// Few alert messages at a time: a batch is sent before the next is read, and a
+	// withdrawn alert should stop soon.
+	br := stream.NewReader(o.rdb, leaseKey, token, Group, consumer, []string{bulk}, o.cfg.Concurrency, o.cfg.Block)
+	errs := make(chan error, 1)
+	go func() {
+		select {
+		case <-r.ready:
+		case <-ctx.Done():
+		}
+		errs <- b.loop(ctx, br)
+	}()
+	err := r.loop(ctx, rr)
+	if berr := <-errs; err == nil {
+		err = berr
+	}
+	return err
+}
+
+// loop works one lane until ctx ends or the lease is lost.
+func (r *shardRun) loop(ctx context.Context, rd *stream.Reader) error {
+	o, shard := r.o, r.shard
 	if err := rd.Prepare(ctx); err != nil {
 		return err
 	}
 	for ctx.Err() == nil {
 		if wait := r.paused(); wait > 0 {
-			sleep(ctx, wait)
+			o.cfg.Sleep(ctx, wait)
 			rd.Again()
 			continue
 		}
 		if now := o.now(); !now.Before(r.nextPromote) {
 			r.nextPromote = now.Add(250 * time.Millisecond)
-			if err := promoteScript.Run(ctx, o.rdb, []string{r.retry, r.reply}, now.UnixMilli()).Err(); err != nil && ctx.Err() == nil {
+			if err := promoteScript.Run(ctx, o.rdb, []string{r.retry, r.stream}, now.UnixMilli()).Err(); err != nil && ctx.Err() == nil {
 				o.log.Warn("promote retries", "shard", shard, "err", err)
 			}
 		}
 		entries, err := rd.Next(ctx)
+		if r.ready != nil && len(entries) == 0 {
+			r.readyOnce.Do(func() { close(r.ready) })
+		}
 		if errors.Is(err, stream.ErrLeaseLost) {
+			r.readyOnce.Do(func() { close(r.ready) })
 			return nil
 		}
 		if err != nil {
@@ -175,20 +227,23 @@ func (o *Outbox) RunShard(ctx context.Context, shard int, leaseKey, token string
 				return nil
 			}
 			o.log.Warn("read outbox", "shard", shard, "err", err)
-			sleep(ctx, time.Second)
+			o.cfg.Sleep(ctx, time.Second)
 			continue
 		}
 		batch, err := r.decode(ctx, entries)
 		if err != nil {
 			o.log.Error("outbox bookkeeping failed", "shard", shard, "err", err)
-			sleep(ctx, time.Second)
+			o.cfg.Sleep(ctx, time.Second)
 			rd.Again()
 			continue
 		}
 		// Messages in hand are finished even at shutdown: some may be half sent.
-		if err := r.send(context.WithoutCancel(ctx), batch); err != nil {
+		r.busy.Add(1)
+		err = r.send(context.WithoutCancel(ctx), batch)
+		r.busy.Add(-1)
+		if err != nil {
 			o.log.Error("outbox bookkeeping failed", "shard", shard, "err", err)
-			sleep(ctx, time.Second)
+			o.cfg.Sleep(ctx, time.Second)
 			rd.Again()
 			continue
 		}
@@ -211,8 +266,14 @@ func (r *shardRun) isStalled() bool {
 
 func (r *shardRun) paused() time.Duration {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.pauseUntil.Sub(r.o.now())
+	until := r.pauseUntil
+	r.mu.Unlock()
+	if r.peer != nil {
+		if p := r.peer.paused(); p > until.Sub(r.o.now()) {
+			return p
+		}
+	}
+	return until.Sub(r.o.now())
 }
 
 // decode turns stream entries into queued messages; one that cannot be read is
@@ -324,6 +385,13 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 		o.log.Error("no sender for channel, message set aside", "channel", q.out.Channel, "msg_id", q.out.ID)
 		return true, r.bury(ctx, q, "no sender for channel "+string(q.out.Channel))
 	}
+	if drop, err := r.stale(ctx, q.out); err != nil || drop {
+		if err != nil {
+			return false, err
+		}
+		o.report(Result{Channel: q.out.Channel, Outcome: "dropped"})
+		return true, r.count(ctx, q, "dropped", o.ack(ctx, q.stream, q.id))
+	}
 	pieces := sender.Render(q.out)
 	marks := make([]string, len(pieces))
 	for i, p := range pieces {
@@ -363,20 +431,30 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 			r.mu.Unlock()
 			return false, nil
 		}
+		if r.peer != nil {
+			// Replies in hand go first; an alert's send starts when none is.
+			for r.peer.busy.Load() > 0 && ctx.Err() == nil {
+				o.cfg.Sleep(ctx, 2*time.Millisecond)
+			}
+		}
 		place := q.out.ID + "/" + strconv.Itoa(p.Seq) + "/" + strconv.Itoa(q.attempt)
-		if err := r.wait(ctx, q.out, place); err != nil {
+		if err := r.wait(ctx, q.out, place, r.lane); err != nil {
 			return false, err
 		}
 		start := o.now()
 		err := sender.Send(ctx, q.out, p)
-		if err := r.stamp(ctx, q.out, place); err != nil {
+		if err := r.stamp(ctx, q.out, place, r.lane); err != nil {
 			// The send happened: go on; the next wait is only a little short.
 			o.log.Warn("rate mark", "shard", r.shard, "err", err)
 		}
 		if err == nil {
 			o.report(Result{Channel: q.out.Channel, Outcome: "sent", Duration: o.now().Sub(start)})
 			if i == len(pieces)-1 {
-				if err := markAckScript.Run(ctx, o.rdb, []string{marks[i], q.stream},
+				keys := []string{marks[i], q.stream}
+				if q.out.Alert != "" {
+					keys = append(keys, channels.AlertKey(o.cfg.Prefix, r.shard, q.out.Alert))
+				}
+				if err := markAckScript.Run(ctx, o.rdb, keys,
 					int(sentTTL/time.Second), Group, q.id, markValue(q.out)).Err(); err != nil {
 					return false, fmt.Errorf("mark sent: %w", err)
 				}
@@ -415,6 +493,15 @@ func (r *shardRun) failed(ctx context.Context, q queued, err error) (bool, error
 	case se.OptedOut:
 		o.report(Result{Channel: q.out.Channel, Outcome: "opted_out", Code: se.Code})
 		o.log.Warn("recipient opted out at the provider; not retried", "msg_id", q.out.ID, "code", se.Code)
+		if o.cfg.Events != nil {
+			// The provider took their STOP before we saw it: the conversation must know
+			// too, and their route alerts end.
+			if _, err := o.cfg.Events.Enqueue(ctx, channels.Inbound{ID: q.out.ID + ":optout", Channel: q.out.Channel,
+				Contact: q.out.Contact, Received: o.now(), Test: q.out.Test,
+				Effect: &channels.EffectResult{Kind: channels.EventOptedOut, OK: true}}); err != nil {
+				return false, fmt.Errorf("report opted-out contact: %w", err)
+			}
+		}
 		return true, r.bury(ctx, q, se.Error())
 	case se.Permanent:
 		o.report(Result{Channel: q.out.Channel, Outcome: "failed", Code: se.Code})
@@ -472,6 +559,34 @@ func (r *shardRun) deferAll(ctx context.Context, qs []queued, due time.Time, cou
 	return nil
 }
 
+// stale reports whether a message must not go any more: a route alert past its end or
+// withdrawn.
+func (r *shardRun) stale(ctx context.Context, out channels.Outbound) (bool, error) {
+	if !out.Expires.IsZero() && !r.o.now().Before(out.Expires) {
+		return true, nil
+	}
+	if out.Alert == "" || r.o.cfg.Live == nil {
+		return false, nil
+	}
+	live, err := r.o.cfg.Live(ctx, out.Alert)
+	if err != nil {
+		return false, fmt.Errorf("is alert %s live: %w", out.Alert, err)
+	}
+	return !live, nil
+}
+
+// count adds one to a route alert's count of what (once err, the bookkeeping it
+// follows, is nil).
+func (r *shardRun) count(ctx context.Context, q queued, what string, err error) error {
+	if err != nil || q.out.Alert == "" {
+		return err
+	}
+	if err := r.o.rdb.HIncrBy(ctx, channels.AlertKey(r.o.cfg.Prefix, r.shard, q.out.Alert), what, 1).Err(); err != nil {
+		return fmt.Errorf("count %s: %w", what, err)
+	}
+	return nil
+}
+
 func (o *Outbox) ack(ctx context.Context, stream, id string) error {
 	_, err := o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.XAck(ctx, stream, Group, id)
@@ -485,6 +600,9 @@ func (o *Outbox) ack(ctx context.Context, stream, id string) error {
 func (r *shardRun) bury(ctx context.Context, q queued, reason string) error {
 	letter, _ := json.Marshal(map[string]any{"out": q.out, "attempts": q.attempt, "error": reason, "at": r.o.now()})
 	_, err := r.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if q.out.Alert != "" {
+			p.HIncrBy(ctx, channels.AlertKey(r.o.cfg.Prefix, r.shard, q.out.Alert), "failed", 1)
+		}
 		p.LPush(ctx, r.dead, letter)
 		p.LTrim(ctx, r.dead, 0, 9999)
 		p.Expire(ctx, r.dead, 7*24*time.Hour)
@@ -568,6 +686,11 @@ func (o *Outbox) hold(ctx context.Context, out channels.Outbound, stream, id str
 		return time.UnixMilli(n).Add(window), nil
 	}
 	o.report(Result{Channel: out.Channel, Outcome: "held"})
+	if out.Alert != "" {
+		if err := o.rdb.HIncrBy(ctx, channels.AlertKey(o.cfg.Prefix, shard, out.Alert), "held", 1).Err(); err != nil {
+			return time.Time{}, fmt.Errorf("hold %s: count: %w", out.ID, err)
+		}
+	}
 	if n == -2 {
 		o.report(Result{Channel: out.Channel, Outcome: "template"})
 	}

@@ -1,0 +1,181 @@
+package broadcast
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/channels"
+)
+
+// Sealer encrypts what is kept about a subscriber: their address is personal data.
+type Sealer interface {
+	Seal(plaintext, aad []byte) ([]byte, error)
+	Open(sealed, aad []byte) ([]byte, error)
+}
+
+// Subscriber is who gets a route's alerts, and how.
+type Subscriber struct {
+	Channel channels.Channel `json:"ch"`
+	Contact string           `json:"to"`
+	From    string           `json:"from,omitempty"`
+	Lang    string           `json:"lang"`
+	Test    bool             `json:"test,omitempty"`
+}
+
+// keys of one shard. A subscriber's address is kept once, sealed, in the shard's info
+// hash; each route has a sorted set of subscriber hashes scored by when the
+// subscription ends; the shard remembers which routes it has, so that "stop all" and
+// the sweep can find them.
+func (b *Broadcasts) infoKey(shard int) string { return channels.Tag(b.cfg.Prefix, shard) + "subs:info" }
+func (b *Broadcasts) routesKey(shard int) string {
+	return channels.Tag(b.cfg.Prefix, shard) + "subs:routes"
+}
+func (b *Broadcasts) routeKey(shard int, route string) string {
+	return channels.Tag(b.cfg.Prefix, shard) + "subs:r:" + route
+}
+
+// Subscribe records that s gets route's alerts until until (a later Subscribe moves
+// the end; the language is the latest one).
+func (b *Broadcasts) Subscribe(ctx context.Context, s Subscriber, route string, until time.Time) error {
+	shard := channels.ShardOf(s.Channel, s.Contact, b.cfg.Shards)
+	h := b.cfg.Hash(s.Channel, s.Contact)
+	plain, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	sealed, err := b.cfg.Sealer.Seal(plain, []byte("sub:"+h))
+	if err != nil {
+		return fmt.Errorf("subscribe: seal: %w", err)
+	}
+	// One slot, one transaction: no subscription without its address.
+	_, err = b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, b.infoKey(shard), h, sealed)
+		p.ZAdd(ctx, b.routeKey(shard, route), redis.Z{Score: float64(until.UnixMilli()), Member: h})
+		p.SAdd(ctx, b.routesKey(shard), route)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	return nil
+}
+
+// unsubscribeScript takes a subscriber hash (ARGV[1]) off the route sets KEYS[2..n]
+// and, when none of the shard's routes (ARGV[2..]) keeps them, forgets their address
+// (KEYS[1]). The route sets named in ARGV are KEYS[2..] in order; ARGV[2] = '*' means
+// every one, else ARGV[2] is the index of the one to leave.
+var unsubscribeScript = redis.NewScript(`
+local h = ARGV[1]
+local removed = 0
+for i = 2, #KEYS do
+  if ARGV[2] == '*' or tonumber(ARGV[2]) == i then
+    removed = removed + redis.call('ZREM', KEYS[i], h)
+  end
+end
+for i = 2, #KEYS do
+  if redis.call('ZSCORE', KEYS[i], h) then return removed end
+end
+redis.call('HDEL', KEYS[1], h)
+return removed
+`)
+
+// Unsubscribe stops route's alerts for a contact; route "" stops them all. It reports
+// how many subscriptions ended.
+func (b *Broadcasts) Unsubscribe(ctx context.Context, ch channels.Channel, contact, route string) (int, error) {
+	shard := channels.ShardOf(ch, contact, b.cfg.Shards)
+	return b.unsubscribe(ctx, shard, b.cfg.Hash(ch, contact), route)
+}
+
+func (b *Broadcasts) unsubscribe(ctx context.Context, shard int, h, route string) (int, error) {
+	routes, err := b.rdb.SMembers(ctx, b.routesKey(shard)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("unsubscribe: %w", err)
+	}
+	keys := []string{b.infoKey(shard)}
+	which := "*"
+	for _, r := range routes {
+		keys = append(keys, b.routeKey(shard, r))
+		if r == route {
+			which = fmt.Sprint(len(keys))
+		}
+	}
+	if route != "" && which == "*" {
+		return 0, nil // not a route anyone here subscribed to
+	}
+	n, err := unsubscribeScript.Run(ctx, b.rdb, keys, h, which).Int()
+	if err != nil {
+		return 0, fmt.Errorf("unsubscribe: %w", err)
+	}
+	return n, nil
+}
+
+// Subscribed lists the routes a contact gets alerts for, with when each ends.
+func (b *Broadcasts) Subscribed(ctx context.Context, ch channels.Channel, contact string) (map[string]time.Time, error) {
+	shard := channels.ShardOf(ch, contact, b.cfg.Shards)
+	h := b.cfg.Hash(ch, contact)
+	routes, err := b.rdb.SMembers(ctx, b.routesKey(shard)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("subscriptions: %w", err)
+	}
+	out := map[string]time.Time{}
+	for _, r := range routes {
+		ms, err := b.rdb.ZScore(ctx, b.routeKey(shard, r), h).Result()
+		if err == redis.Nil {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("subscriptions: %w", err)
+		}
+		out[r] = time.UnixMilli(int64(ms))
+	}
+	return out, nil
+}
+
+// Sweep ends a shard's subscriptions whose time is up, and forgets the addresses no
+// subscription needs any more.
+func (b *Broadcasts) Sweep(ctx context.Context, shard int) (int, error) {
+	routes, err := b.rdb.SMembers(ctx, b.routesKey(shard)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("sweep: %w", err)
+	}
+	now := b.now().UnixMilli()
+	ended := 0
+	for _, r := range routes {
+		hs, err := b.rdb.ZRangeByScore(ctx, b.routeKey(shard, r), &redis.ZRangeBy{Min: "-inf", Max: fmt.Sprint(now), Count: 1000}).Result()
+		if err != nil {
+			return ended, fmt.Errorf("sweep: %w", err)
+		}
+		for _, h := range hs {
+			n, err := b.unsubscribe(ctx, shard, h, r)
+			if err != nil {
+				return ended, err
+			}
+			ended += n
+		}
+	}
+	return ended, nil
+}
+
+// Count is how many subscriptions a route has now, over every shard.
+func (b *Broadcasts) Count(ctx context.Context, route string) (int64, error) {
+	now := fmt.Sprint(b.now().UnixMilli())
+	cmds := make([]*redis.IntCmd, b.cfg.Shards)
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for s := range b.cfg.Shards {
+			cmds[s] = p.ZCount(ctx, b.routeKey(s, route), now, "+inf")
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count subscribers: %w", err)
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, nil
+}
