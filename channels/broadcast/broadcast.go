@@ -106,7 +106,7 @@ var ErrInvalid = errors.New("invalid alert")
 var ErrConflict = errors.New("another alert has that id")
 
 func (b *Broadcasts) alertKey(id string) string { return b.cfg.Prefix + "bcast:" + id }
-func (b *Broadcasts) activeKey() string        { return b.cfg.Prefix + "bcasts" }
+func (b *Broadcasts) activeKey() string         { return b.cfg.Prefix + "bcasts" }
 func (b *Broadcasts) stateKey(shard int, id string) string {
 	return channels.Tag(b.cfg.Prefix, shard) + "bcast:" + id
 }

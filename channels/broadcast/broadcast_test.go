@@ -50,7 +50,7 @@ func newTest(t *testing.T, rdb redis.UniversalClient, prefix string, clk *clock)
 	n := 0
 	var mu sync.Mutex
 	return New(rdb, Config{Prefix: prefix, Shards: shards, Sealer: ring, Langs: []string{"en", "fr", "ar"},
-		Hash: func(ch channels.Channel, c string) string { return fmt.Sprintf("%x", string(ch)+":"+c) },
+		Hash:   func(ch channels.Channel, c string) string { return fmt.Sprintf("%x", string(ch)+":"+c) },
 		Render: func(lang, route, text string) string { return "[" + lang + " " + route + "] " + text },
 		Budget: func(msg string) error {
 			if len(channels.SplitSMS(msg)) > 2 {

@@ -30,7 +30,9 @@ type Subscriber struct {
 // hash; each route has a sorted set of subscriber hashes scored by when the
 // subscription ends; the shard remembers which routes it has, so that "stop all" and
 // the sweep can find them.
-func (b *Broadcasts) infoKey(shard int) string { return channels.Tag(b.cfg.Prefix, shard) + "subs:info" }
+func (b *Broadcasts) infoKey(shard int) string {
+	return channels.Tag(b.cfg.Prefix, shard) + "subs:info"
+}
 func (b *Broadcasts) routesKey(shard int) string {
 	return channels.Tag(b.cfg.Prefix, shard) + "subs:routes"
 }

@@ -157,13 +157,13 @@ type shardRun struct {
 	busy atomic.Int32
 	// ready is closed once the reply loop has read what was left pending: alerts wait
 	// until replies a crash interrupted are on their way.
-	ready     chan struct{}
-	readyOnce sync.Once
-	mu        sync.Mutex
-	pauseUntil               time.Time
-	blocked                  map[string]time.Time // contact → due time of its last deferred message
-	nextPromote              time.Time
-	stalled                  bool // a message was left pending by a pause: re-read pending
+	ready       chan struct{}
+	readyOnce   sync.Once
+	mu          sync.Mutex
+	pauseUntil  time.Time
+	blocked     map[string]time.Time // contact → due time of its last deferred message
+	nextPromote time.Time
+	stalled     bool // a message was left pending by a pause: re-read pending
 }
 
 // RunShard sends a shard's messages while token holds the shard's lease (leaseKey):
