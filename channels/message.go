@@ -120,6 +120,9 @@ type Outbound struct {
 	Template bool `json:"tpl,omitempty"`
 	// Expires is when the message stops being true (a route alert): not sent after it.
 	Expires time.Time `json:"exp,omitzero"`
+	// KeysInText says the text itself tells what to type: text renderings (SMS,
+	// WhatsApp) do not list the choices again; buttons still show them.
+	KeysInText bool `json:"kit,omitempty"`
 	// Alert names the route alert the message carries, whose counts it adds to and
 	// whose withdrawal stops it.
 	Alert string `json:"alert,omitempty"`

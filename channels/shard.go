@@ -1,8 +1,12 @@
 package channels
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"hash/fnv"
 	"strconv"
+	"strings"
 )
 
 // DefaultShards is the number of shards when a deployment does not set one. It is fixed
@@ -32,4 +36,33 @@ func BulkKey(prefix string, shard int) string { return Tag(prefix, shard) + "out
 // AlertKey is where a shard counts a route alert's messages (queued, sent, held…).
 func AlertKey(prefix string, shard int, alert string) string {
 	return Tag(prefix, shard) + "bcast:" + alert
+}
+
+// AlertMessageID is the outbound ID of route alert alert's message to the subscriber
+// hashed h: one per subscriber and alert, so that the outbox sends it once.
+func AlertMessageID(alert, h string) string { return "b:" + alert + ":" + h }
+
+// AlertOfMessage is the route alert an outbound ID belongs to, "" for other messages
+// (a provider's delivery report names only the ID).
+func AlertOfMessage(id string) string {
+	rest, ok := strings.CutPrefix(id, "b:")
+	if !ok {
+		return ""
+	}
+	alert, _, ok := strings.Cut(rest, ":")
+	if !ok {
+		return ""
+	}
+	return alert
+}
+
+// ContactHasher names a contact in Redis keys and logs without their address: a keyed
+// hash (HOTLINE_LOOKUP_KEY), so that a leaked key list cannot be matched against a
+// phone book.
+func ContactHasher(key []byte) func(Channel, string) string {
+	return func(ch Channel, contact string) string {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(string(ch) + ":" + contact))
+		return hex.EncodeToString(m.Sum(nil))[:32]
+	}
 }

@@ -204,6 +204,9 @@ func renderText(o Outbound, split func(string) []string) []string {
 	var b strings.Builder
 	b.WriteString(strings.Join(o.Parts, "\n\n"))
 	for _, c := range o.Choices {
+		if o.KeysInText {
+			break
+		}
 		b.WriteString("\n" + c.Key + " " + c.Label)
 	}
 	if strings.TrimSpace(b.String()) == "" {

@@ -159,11 +159,12 @@ func (t *turn) startDistress(source, pos string) {
 
 // emergencyNumbers adds the numbers the deploying organisation checked, if any.
 func (t *turn) emergencyNumbers() {
-	if len(t.m.numbers) == 0 {
+	numbers := t.content().Numbers()
+	if len(numbers) == 0 {
 		return
 	}
 	var lines []string
-	for _, n := range t.m.numbers {
+	for _, n := range numbers {
 		lines = append(lines, n.LabelIn(t.s.Lang)+": "+n.Number)
 	}
 	t.say("distress.numbers", map[string]any{"List": strings.Join(lines, "\n")})

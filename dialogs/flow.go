@@ -60,7 +60,7 @@ const (
 )
 
 // flows declares every flow of the hotline. A menu entry appears only when its flow
-// works end to end; later flows (route information, reports, distress) join here.
+// works end to end.
 func flows(langs []string) map[string]Flow {
 	var langChoices []ChoiceDef
 	for i, l := range langs {
@@ -78,13 +78,15 @@ func flows(langs []string) map[string]Flow {
 				{Key: "2", Label: "menu.report", Goto: FlowReport},
 				{Key: "3", Label: "menu.followup", Goto: FlowFollowUp},
 				{Key: "4", Label: "menu.person", Goto: FlowPerson},
-				{Key: "5", Label: "menu.language", Goto: FlowLanguage},
+				{Key: "5", Label: "menu.route", Goto: FlowRoute},
+				{Key: "6", Label: "menu.language", Goto: FlowLanguage},
 			}},
 		}},
 		FlowReport:   reportFlow(),
 		FlowFollowUp: followUpFlow(),
 		FlowErase:    eraseFlow(),
 		FlowDistress: distressFlow(),
+		FlowRoute:    routeFlow(),
 		FlowPerson: {ID: FlowPerson, Start: "queued", Steps: map[string]StepDef{
 			"queued": {Prompt: "person.queued", Expect: channels.ExpectText, Owner: OwnerQueue,
 				Enter: []string{EffectHandoffEnqueue}},

@@ -22,6 +22,7 @@ const (
 	KwStart
 	KwDelete
 	KwDistress
+	KwStopAlerts
 )
 
 // keywordForms lists each keyword's forms in every language. Latin forms are accepted
@@ -35,6 +36,8 @@ func keywordForms() map[Keyword][]string {
 		KwLanguage: {"LANGUAGE", "LANG", "LANGUE", "IDIOMA", "لغة", "اللغة"},
 		KwStop:     {"STOP", "ARRÊT", "BAJA", "توقف", "إيقاف"},
 		KwStart:    {"START", "ALTA", "ابدأ"},
+		KwStopAlerts: {"STOP ALERTS", "STOP ALERT", "STOP ALERTES", "ARRÊT ALERTES", "ARRÊTER LES ALERTES", "STOP ALERTAS",
+			"BAJA ALERTAS", "PARAR ALERTAS", "إيقاف التنبيهات", "أوقف التنبيهات", "توقف التنبيهات", "إيقاف التنبيه"},
 		KwDistress: {"SOS", "MAYDAY", "DANGER", "EMERGENCY", "URGENCE", "AU SECOURS", "SECOURS", "SOCORRO", "AUXILIO",
 			"PELIGRO", "EMERGENCIA", "نجدة", "النجدة", "خطر", "استغاثة", "انقذونا", "النجده"},
 		KwDelete: {"DELETE", "ERASE", "DELETE MY DATA", "SUPPRIMER", "EFFACER", "BORRAR", "ELIMINAR", "BORRAR MIS DATOS", "احذف", "حذف", "امسح", "احذف بياناتي"},

@@ -45,7 +45,7 @@ func FuzzNormalize(f *testing.F) {
 // TestStepRemovedByADeployShowsTheMenu: a session saved at a step that no longer
 // exists must get the menu, never an empty reply.
 func TestStepRemovedByADeployShowsTheMenu(t *testing.T) {
-	m := NewMachine([]string{"en", "fr", "es", "ar"})
+	m := newMachine(t, []string{"en", "fr", "es", "ar"})
 	for _, lang := range []string{"fr", ""} {
 		s := Session{Version: 3, Lang: lang, Owner: OwnerBot, At: Position{Flow: "retired", Step: "gone"}}
 		s, prompts, _ := m.Step(s, Event{Kind: EventText, Text: "1"}, fixedNow())
@@ -63,7 +63,7 @@ func TestStepRemovedByADeployShowsTheMenu(t *testing.T) {
 }
 
 func TestTelegramStartIsStart(t *testing.T) {
-	m := NewMachine([]string{"en"})
+	m := newMachine(t, []string{"en"})
 	for _, text := range []string{"/start", "/start campaign-7", "/START"} {
 		if kw := m.keyword(text); kw != KwStart {
 			t.Errorf("%q → %v, want START", text, kw)

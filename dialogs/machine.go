@@ -6,23 +6,31 @@ import (
 	"time"
 
 	"github.com/hotline-org/hotline/channels"
-	"github.com/hotline-org/hotline/locales"
+	"github.com/hotline-org/hotline/locales/content"
 )
 
 // Machine holds the flows and keywords. Its Step is pure: no I/O, no clock, no
-// randomness, so that a turn can be replayed and golden-tested.
+// randomness, so that a turn can be replayed and golden-tested. The content (route
+// information, emergency numbers) is data it reads, which an organisation may change
+// between turns.
 type Machine struct {
-	langs    []string
-	flows    map[string]Flow
-	keywords map[string]Keyword
-	numbers  []locales.EmergencyNumber
+	langs     []string
+	flows     map[string]Flow
+	keywords  map[string]Keyword
+	content   func() *content.Content
+	alertsFor time.Duration
 }
 
+// DefaultAlertsFor is how long a route alert subscription lasts: long enough for a
+// journey, not forever (the address is kept only for it).
+const DefaultAlertsFor = 90 * 24 * time.Hour
+
 // NewMachine builds the flows for the given languages, in the order the language menu
-// lists them. numbers are the emergency numbers the deploying organisation checked,
-// shown after 112 and 911 (none by default).
-func NewMachine(langs []string, numbers ...locales.EmergencyNumber) *Machine {
-	return &Machine{langs: langs, flows: flows(langs), keywords: keywordIndex(), numbers: numbers}
+// lists them. src gives the content in use (route information and the emergency
+// numbers the deploying organisation checked, shown after 112 and 911); alertsFor is
+// how long a route alert subscription lasts.
+func NewMachine(langs []string, src func() *content.Content, alertsFor time.Duration) *Machine {
+	return &Machine{langs: langs, flows: flows(langs), keywords: keywordIndex(), content: src, alertsFor: alertsFor}
 }
 
 // Languages is the order of the language menu.
@@ -96,8 +104,17 @@ func (t *turn) step(ev Event) {
 
 	// Opting out and back in is honoured whoever owns the conversation.
 	switch {
+	case kw == KwStopAlerts:
+		// Alerts stop at once, whoever holds the conversation; nothing else changes.
+		t.stopAlerts()
+		t.say("alerts.stopped", nil)
+		if t.s.Owner == OwnerBot && t.s.At.Flow != "" && !t.s.OptedOut {
+			t.prompt()
+		}
+		return
 	case kw == KwStop:
 		t.s.OptedOut = true
+		t.stopAlerts()
 		if t.s.Owner == OwnerQueue {
 			// Nobody may write to them now; they need not wait for a person. START
 			// brings them back to the menu.
@@ -287,6 +304,17 @@ func (t *turn) effectResult(ev Event) {
 		}
 		t.s.Owner, t.s.Blocked = OwnerBot, true
 		t.s.At, t.s.Back = Position{}, nil
+		// Alerts cannot reach them either.
+		t.stopAlerts()
+	case channels.EventOptedOut:
+		// They sent STOP to the provider, which kept it from us: honour it here too.
+		if t.s.Owner == OwnerQueue {
+			t.effect(EffectHandoffLeave)
+			t.s.Owner = OwnerBot
+			t.s.At, t.s.Back = Position{Flow: FlowMenu, Step: "main"}, nil
+		}
+		t.s.OptedOut = true
+		t.stopAlerts()
 	case EffectHandoffEnqueue:
 		if t.s.Owner != OwnerQueue || !ev.Effect.OK {
 			return
@@ -350,6 +378,10 @@ func (t *turn) enter(p Position) {
 
 // prompt says the current step's question.
 func (t *turn) prompt() {
+	if t.s.At.Flow == FlowRoute {
+		t.routePrompt()
+		return
+	}
 	def := t.m.flows[t.s.At.Flow].Steps[t.s.At.Step]
 	if def.Summary {
 		t.summary()
@@ -399,6 +431,10 @@ func (t *turn) back() {
 }
 
 func (t *turn) answer(ev Event) {
+	if t.s.At.Flow == FlowRoute {
+		t.routeAnswer(ev)
+		return
+	}
 	def := t.m.flows[t.s.At.Flow].Steps[t.s.At.Step]
 	if def.Answer != "" {
 		t.question(def, ev)

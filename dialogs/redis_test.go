@@ -40,7 +40,7 @@ func newRig(t *testing.T, rdb redis.UniversalClient, prefix string, shards int) 
 		t.Fatal(err)
 	}
 	in := inbox.New(rdb, inbox.Config{Prefix: prefix, Shards: shards}, quiet)
-	r := NewRunner(rdb, in, NewMachine(b.Languages()), b, RunnerConfig{Prefix: prefix, Block: 50 * time.Millisecond},
+	r := NewRunner(rdb, in, newMachine(t, b.Languages()), b, RunnerConfig{Prefix: prefix, Block: 50 * time.Millisecond},
 		plainHash, fixedNow, quiet, nil)
 	return &rig{rdb: rdb, prefix: prefix, in: in, runner: r}
 }

@@ -27,6 +27,8 @@ func Localize(b *locales.Bundle, s Session, prompts []Prompt) (o channels.Outbou
 				lines = append(lines, b.Localize(l, p.ID, p.Args))
 			}
 			texts = append(texts, strings.Join(lines, "\n"))
+		} else if p.Text != "" {
+			texts = append(texts, p.Text)
 		} else if p.ID != "" {
 			text := b.Localize(lang, p.ID, localArgs(b, lang, p.Args))
 			if p.Join && len(texts) > 0 {
@@ -41,9 +43,14 @@ func Localize(b *locales.Bundle, s Session, prompts []Prompt) (o channels.Outbou
 			if cl == "" {
 				cl = lang
 			}
-			o.Choices = append(o.Choices, channels.Choice{Key: c.Key, Label: b.Localize(cl, c.Label, nil)})
+			label := c.Text
+			if label == "" {
+				label = b.Localize(cl, c.Label, nil)
+			}
+			o.Choices = append(o.Choices, channels.Choice{Key: c.Key, Label: label})
 		}
 		o.Expect = p.Expect
+		o.KeysInText = p.KeysInText
 	}
 	o.Parts = texts
 	return o, true

@@ -102,12 +102,18 @@ type PromptChoice struct {
 	Key       string
 	Label     string
 	LabelLang string
+	// Text is the label as it is, already in the contact's language (a route's name
+	// from the content); it wins over Label.
+	Text string
 }
 
 // Prompt is something the bot says: a message ID with arguments, and the answer it
 // waits for. The runner localizes it.
 type Prompt struct {
-	ID      string
+	ID string
+	// Text is said as it is, already in the contact's language (route information from
+	// the content); ID is then empty.
+	Text    string
 	Args    map[string]any
 	Choices []PromptChoice
 	Expect  channels.Expect
@@ -117,6 +123,9 @@ type Prompt struct {
 	// Join puts the text on the line after the previous prompt's, not in a paragraph
 	// of its own (the lines of a summary).
 	Join bool
+	// KeysInText: the text says what to type, so SMS need not list the choices again
+	// (they stay as buttons where the channel has them).
+	KeysInText bool
 }
 
 // Msg is a message ID (with arguments) used as an argument of another message: the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/locales"
+	"github.com/hotline-org/hotline/locales/content"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden transcripts in testdata/transcripts")
@@ -34,7 +35,7 @@ func TestTranscripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewMachine(b.Languages())
+	m := newMachine(t, b.Languages())
 	files, _ := filepath.Glob("testdata/transcripts/*.txt")
 	if len(files) == 0 {
 		t.Fatal("no transcripts")
@@ -174,7 +175,7 @@ func TestEveryFlowStepIsReachableAndLocalized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewMachine(b.Languages())
+	m := newMachine(t, b.Languages())
 	ids := map[string]bool{}
 	for name, f := range m.flows {
 		if _, ok := f.Steps[f.Start]; !ok {
@@ -248,5 +249,21 @@ func TestEveryFlowStepIsReachableAndLocalized(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestShippedContentFitsTheFlow: every route menu of the shipped content arrives as one
+// SMS in every language, and every section with the line after it stays short.
+func TestShippedContentFitsTheFlow(t *testing.T) {
+	b, err := locales.Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := content.Parse(content.Shipped(), b.Languages())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range CheckContent(b, c) {
+		t.Error(p)
 	}
 }

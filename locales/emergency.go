@@ -12,6 +12,9 @@ import (
 //go:embed emergency.toml
 var emergencyFile []byte
 
+// EmergencyFile is the shipped emergency.toml, for a content folder to override.
+func EmergencyFile() []byte { return emergencyFile }
+
 // EmergencyNumber is a number the deploying organisation checked and put in
 // emergency.toml, shown to a person in danger after 112 and 911.
 type EmergencyNumber struct {
@@ -30,15 +33,18 @@ func (n EmergencyNumber) LabelIn(lang string) string {
 
 var intlNumber = regexp.MustCompile(`^\+[1-9][0-9 ]{5,18}$`)
 
-// EmergencyNumbers reads the filled slots of emergency.toml. An empty number is an
+// EmergencyNumbers reads the filled slots of the shipped emergency.toml.
+func EmergencyNumbers() ([]EmergencyNumber, error) { return ParseEmergency(emergencyFile) }
+
+// ParseEmergency reads the filled slots of an emergency.toml. An empty number is an
 // unfilled slot and is left out; a filled one must be international, checked on a
 // date, and labelled in English, or loading fails (the hotline does not start with a
 // number nobody vouched for).
-func EmergencyNumbers() ([]EmergencyNumber, error) {
+func ParseEmergency(data []byte) ([]EmergencyNumber, error) {
 	var f struct {
 		Numbers []EmergencyNumber `toml:"numbers"`
 	}
-	if _, err := toml.Decode(string(emergencyFile), &f); err != nil {
+	if _, err := toml.Decode(string(data), &f); err != nil {
 		return nil, fmt.Errorf("emergency.toml: %w", err)
 	}
 	var out []EmergencyNumber

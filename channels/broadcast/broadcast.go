@@ -102,6 +102,9 @@ const MaxLifetime = 30 * 24 * time.Hour
 // ErrInvalid wraps what is wrong with an alert someone tried to publish.
 var ErrInvalid = errors.New("invalid alert")
 
+// retryWithin is how far apart a publish and its retry may put an alert's end.
+const retryWithin = 10 * time.Minute
+
 // ErrConflict means an alert with that ID exists with other content.
 var ErrConflict = errors.New("another alert has that id")
 
@@ -116,19 +119,6 @@ func (b *Broadcasts) todoKey(shard int, id string) string { return b.stateKey(sh
 // it sent.
 func StateKey(prefix string, shard int, id string) string {
 	return channels.Tag(prefix, shard) + "bcast:" + id
-}
-
-// IDPrefix starts the outbound IDs of alert messages: "b:<alert>:<subscriber hash>".
-const IDPrefix = "b:"
-
-// AlertOf is the alert an outbound message belongs to, "" for other messages.
-func AlertOf(outboundID string) string {
-	rest, ok := strings.CutPrefix(outboundID, IDPrefix)
-	if !ok {
-		return ""
-	}
-	id, _, _ := strings.Cut(rest, ":")
-	return id
 }
 
 // check says what is wrong with an alert, all at once.
@@ -197,7 +187,9 @@ func (b *Broadcasts) Publish(ctx context.Context, a Alert) (Alert, error) {
 		if err != nil {
 			return Alert{}, err
 		}
-		if old.Route != a.Route || !maps.Equal(old.Texts, a.Texts) || !old.Expires.Equal(a.Expires) {
+		// A retry of "expires in 12 hours" computes its end a little later: the same
+		// alert, as long as the retry comes soon.
+		if d := old.Expires.Sub(a.Expires).Abs(); old.Route != a.Route || !maps.Equal(old.Texts, a.Texts) || d > retryWithin {
 			return Alert{}, ErrConflict
 		}
 		return old, nil

@@ -176,7 +176,7 @@ func (b *Broadcasts) message(a Alert, h, sealed string) (string, error) {
 		lang, text = "en", a.Texts["en"]
 	}
 	out := channels.Outbound{
-		ID: IDPrefix + a.ID + ":" + h, Channel: s.Channel, Contact: s.Contact, From: s.From, Lang: lang,
+		ID: channels.AlertMessageID(a.ID, h), Channel: s.Channel, Contact: s.Contact, From: s.From, Lang: lang,
 		Parts: []string{b.cfg.Render(lang, a.Route, text)}, Lane: channels.LaneBulk, Test: s.Test || a.Test,
 		Expires: a.Expires, Alert: a.ID,
 	}

@@ -631,8 +631,9 @@ func sleep(ctx context.Context, d time.Duration) {
 // holdScript holds a WhatsApp reply outside its contact's window, unless the contact
 // wrote since it was made (ARGV[9] = '1' skips that check: the provider said closed).
 // It sends one template per NudgeEvery asking them to write, and acknowledges the
-// reply's entry when it has one. It returns the time the contact last wrote when
-// their window is open, -1 when held, -2 when held and a template queued.
+// reply's entry when it has one, and counts a route alert's hold (KEYS[6], when set).
+// It returns the time the contact last wrote when their window is open, -1 when held,
+// -2 when held and a template queued.
 var holdScript = redis.NewScript(`
 if ARGV[9] ~= '1' then
   local seen = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -649,6 +650,7 @@ if ARGV[8] ~= '' then
   redis.call('XACK', KEYS[5], ARGV[7], ARGV[8])
   redis.call('XDEL', KEYS[5], ARGV[8])
 end
+if KEYS[6] then redis.call('HINCRBY', KEYS[6], 'held', 1) end
 return r
 `)
 
@@ -676,7 +678,12 @@ func (o *Outbox) hold(ctx context.Context, out channels.Outbound, stream, id str
 		f = "1"
 	}
 	window := channels.WhatsAppWindow - channels.WindowMargin
-	n, err := holdScript.Run(ctx, o.rdb, []string{w.Seen, w.Held, w.Nudged, reply, stream},
+	keys := []string{w.Seen, w.Held, w.Nudged, reply, stream}
+	if out.Alert != "" {
+		// Counted with the hold, so that a crash cannot lose the count.
+		keys = append(keys, channels.AlertKey(o.cfg.Prefix, shard, out.Alert))
+	}
+	n, err := holdScript.Run(ctx, o.rdb, keys,
 		o.now().UnixMilli(), window.Milliseconds(), held, string(tpl), channels.HeldFor.Milliseconds(),
 		channels.NudgeEvery.Milliseconds(), Group, id, f).Int64()
 	if err != nil {
@@ -686,11 +693,6 @@ func (o *Outbox) hold(ctx context.Context, out channels.Outbound, stream, id str
 		return time.UnixMilli(n).Add(window), nil
 	}
 	o.report(Result{Channel: out.Channel, Outcome: "held"})
-	if out.Alert != "" {
-		if err := o.rdb.HIncrBy(ctx, channels.AlertKey(o.cfg.Prefix, shard, out.Alert), "held", 1).Err(); err != nil {
-			return time.Time{}, fmt.Errorf("hold %s: count: %w", out.ID, err)
-		}
-	}
 	if n == -2 {
 		o.report(Result{Channel: out.Channel, Outcome: "template"})
 	}
@@ -726,6 +728,21 @@ const maxRedeliveries = 3
 // failure that may pass (a full queue, an unknown carrier error) is sent again.
 func (o *Outbox) RecordDelivery(ctx context.Context, rep channels.DeliveryReport) error {
 	o.report(Result{Channel: rep.Channel, Outcome: "status_" + rep.Status, Code: rep.Code})
+	if alert := channels.AlertOfMessage(rep.OutboundID); alert != "" && o.cfg.Shards > 0 {
+		field := ""
+		switch rep.Status {
+		case "delivered":
+			field = "delivered"
+		case "failed", "undelivered":
+			field = "undelivered"
+		}
+		if field != "" {
+			key := channels.AlertKey(o.cfg.Prefix, channels.ShardOf(rep.Channel, rep.Contact, o.cfg.Shards), alert)
+			if err := o.rdb.HIncrBy(ctx, key, field, 1).Err(); err != nil {
+				return fmt.Errorf("count %s of %s: %w", field, rep.OutboundID, err)
+			}
+		}
+	}
 	if rep.Status != "failed" && rep.Status != "undelivered" {
 		return nil
 	}

@@ -42,6 +42,8 @@ type caseEffects struct {
 	// wake tells this process's writer that a write was parked (others find it within
 	// their poll).
 	wake chan struct{}
+	// unsubscribe ends a contact's route alert subscriptions (an erasure).
+	unsubscribe func(ctx context.Context, ch channels.Channel, contact string) error
 }
 
 // pendingWrite is a write waiting for the database.
@@ -195,6 +197,12 @@ func (c *caseEffects) erase(ctx context.Context, job dialogs.EffectJob) (*channe
 			if err := c.alerts.Ack(ctx, "A"+ref, "system:erasure"); err != nil && !errors.Is(err, handoff.ErrNoAlert) {
 				return nil, err
 			}
+		}
+	}
+	if c.unsubscribe != nil {
+		// Route alerts keep their address: it goes with the rest.
+		if err := c.unsubscribe(ctx, job.Channel, job.Contact); err != nil {
+			return nil, err
 		}
 	}
 	if job.Channel == channels.WhatsApp {

@@ -56,6 +56,14 @@ type config struct {
 	SpoolPath  string
 	Embedded   bool
 	DevKeyNote string
+
+	// ContentDir overrides the shipped route information and emergency numbers.
+	ContentDir string
+	// AlertsFor is how long a route alert subscription lasts.
+	AlertsFor time.Duration
+	// Rates are each channel's provider limit, messages a second for the whole
+	// deployment (0: none); route alerts take only what replies leave of it.
+	Rates map[string]int
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -177,6 +185,23 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if len(c.Escalate) > 2 {
 		return c, fmt.Errorf("HOTLINE_ESCALATE_AFTER has one delay per level after duty: backup, then supervisors (like 2m,5m)")
+	}
+	c.ContentDir = env("HOTLINE_CONTENT_DIR", "")
+	if c.ContentDir != "" {
+		if st, err := os.Stat(c.ContentDir); err != nil || !st.IsDir() {
+			return c, fmt.Errorf("HOTLINE_CONTENT_DIR %q is not a folder", c.ContentDir)
+		}
+	}
+	if c.AlertsFor, err = parseDays(env("HOTLINE_ALERTS_FOR", "90d")); err != nil || c.AlertsFor < 24*time.Hour || c.AlertsFor > 366*24*time.Hour {
+		return c, fmt.Errorf("HOTLINE_ALERTS_FOR must be a number of days from 1d to 366d (90d)")
+	}
+	c.Rates = map[string]int{}
+	for ch, def := range map[string]string{"SMS": "10", "WHATSAPP": "20", "TELEGRAM": "30"} {
+		n, err := strconv.Atoi(env("HOTLINE_RATE_"+ch, def))
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("HOTLINE_RATE_%s must be a whole number of messages a second (0 for no limit)", ch)
+		}
+		c.Rates[strings.ToLower(ch)] = n
 	}
 	if c.Hours, err = parseHours(env("HOTLINE_HOURS", "Mon-Sun 00:00-24:00 UTC")); err != nil {
 		return c, fmt.Errorf("HOTLINE_HOURS: %w", err)

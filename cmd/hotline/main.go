@@ -29,6 +29,7 @@ commands:
   migrate   apply the database migrations and exit
   cases     export, stats, purge, rekey: the case register (hotline cases for details)
   keys new ID             print a new data key entry for HOTLINE_DATA_KEYS
+  content check DIR       check a content folder (HOTLINE_CONTENT_DIR) as the hotline would load it
   telegram set-webhook    point Telegram at HOTLINE_PUBLIC_URL/webhooks/telegram, with the secret
   telegram webhook-info   show what Telegram has for the bot's webhook
   help      show this text
@@ -57,6 +58,8 @@ func runAt(ctx context.Context, args []string, getenv func(string) string, stdou
 		return casesCommand(ctx, args[2:], getenv, stdout, stderr, now)
 	case "keys":
 		return keysCommand(args[2:], stdout, stderr)
+	case "content":
+		return contentCommand(args[2:], stdout)
 	case "telegram":
 		sub := ""
 		if len(args) > 2 {

@@ -58,6 +58,11 @@ func (a *app) routes() http.Handler {
 	api.GET("/queue", handleQueue(a))
 	api.GET("/alerts", handleAlerts(a))
 	api.POST("/alerts/:id/ack", handleAck(a))
+	api.GET("/routes", handleRoutes(a))
+	api.GET("/route-alerts", handleRouteAlerts(a))
+	api.POST("/route-alerts", handlePublish(a))
+	api.GET("/route-alerts/:id", handleRouteAlert(a))
+	api.DELETE("/route-alerts/:id", handleCancelAlert(a))
 	return r
 }
 

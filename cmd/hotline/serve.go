@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +24,7 @@ import (
 	"github.com/hotline-org/hotline/cases"
 	"github.com/hotline-org/hotline/cases/ref"
 	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/broadcast"
 	"github.com/hotline-org/hotline/channels/inbox"
 	"github.com/hotline-org/hotline/channels/outbox"
 	"github.com/hotline-org/hotline/channels/telegram"
@@ -36,6 +34,7 @@ import (
 	"github.com/hotline-org/hotline/handoff"
 	"github.com/hotline-org/hotline/handoff/notify"
 	"github.com/hotline-org/hotline/locales"
+	"github.com/hotline-org/hotline/locales/content"
 )
 
 // app is the wired hotline: what the routes and workers share.
@@ -59,6 +58,8 @@ type app struct {
 	now      func() time.Time
 	hash     func(channels.Channel, string) string
 	senders  map[channels.Channel]channels.Sender
+	content  *content.Store
+	bcast    *broadcast.Broadcasts
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -98,7 +99,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
-	workers.Add(5)
+	workers.Add(6)
+	go func() { defer workers.Done(); a.content.Watch(workCtx, 5*time.Second) }()
 	go func() { defer workers.Done(); a.alerts.Run(workCtx) }()
 	go func() { defer workers.Done(); a.cases.runPending(workCtx) }()
 	go func() { defer workers.Done(); a.leases.Run(workCtx) }()
@@ -158,12 +160,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	fail := func(err error) (*app, func(), error) { cleanup(); return nil, nil, err }
 
 	a := &app{cfg: cfg, log: log, metrics: newMetrics(), now: now}
-	key := cfg.LookupKey
-	a.hash = func(ch channels.Channel, contact string) string {
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte(string(ch) + ":" + contact))
-		return hex.EncodeToString(m.Sum(nil))[:32]
-	}
+	a.hash = channels.ContactHasher(cfg.LookupKey)
 
 	redisURL := cfg.RedisURL
 	if cfg.Embedded {
@@ -215,11 +212,11 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 		log.Warn("spool holds messages from an earlier run; replaying", "count", n)
 	}
 	a.inbox = inbox.New(rdb, inbox.Config{Prefix: cfg.RedisPrefix, Shards: cfg.Shards, Spool: spool}, log)
-	numbers, err := locales.EmergencyNumbers()
-	if err != nil {
+	if a.content, err = content.Open(cfg.ContentDir, bundle.Languages(), contentCheck(bundle), log); err != nil {
 		return fail(err)
 	}
-	machine := dialogs.NewMachine(bundle.Languages(), numbers...)
+	machine := dialogs.NewMachine(bundle.Languages(), a.content.Current, cfg.AlertsFor)
+	a.bcast = newBroadcasts(a, bundle, a.content)
 	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix, Sealer: cfg.DataKeys}, a.hash, a.now, log, a.metrics.observeTurn)
 	a.queue = handoff.NewQueue(rdb, cfg.RedisPrefix, a.now)
 	a.cases = &caseEffects{reg: a.register, queue: a.queue, prefix: cfg.RedisPrefix, rdb: rdb,
@@ -240,6 +237,11 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	a.cases.alerts, a.cases.hours = a.alerts, cfg.Hours
 	handlers := a.queue.EffectHandlers()
 	maps.Copy(handlers, a.cases.handlers())
+	maps.Copy(handlers, alertEffects(a.bcast))
+	a.cases.unsubscribe = func(ctx context.Context, ch channels.Channel, contact string) error {
+		_, err := a.bcast.Unsubscribe(ctx, ch, contact, "")
+		return err
+	}
 	a.effects = dialogs.NewEffects(rdb, cfg.RedisPrefix, handlers, a.inbox, a.now, log)
 	a.effects.Sealer = cfg.DataKeys
 
@@ -270,11 +272,15 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 		a.telegram = tg
 	}
 	a.outbox = outbox.New(rdb, a.senders, outbox.Config{Prefix: cfg.RedisPrefix, Hash: a.hash, Events: a.inbox, Shards: cfg.Shards,
-		WhatsAppTemplate: len(cfg.WhatsAppTemplates) > 0,
+		WhatsAppTemplate: len(cfg.WhatsAppTemplates) > 0, Live: a.bcast.Live,
 		Limits: map[channels.Channel]outbox.Limit{
 			// Telegram's limits for bots: about one message a second per chat, thirty a
 			// second overall; over them it answers 429.
-			channels.Telegram: {PerContact: time.Second, PerSecond: 30},
+			channels.Telegram: {PerContact: time.Second, PerSecond: cfg.Rates["telegram"]},
+			// Twilio queues what is over a number's rate, for hours; pacing here keeps
+			// route alerts out of that queue, in front of which replies would wait.
+			channels.SMS:      {PerSecond: cfg.Rates["sms"]},
+			channels.WhatsApp: {PerSecond: cfg.Rates["whatsapp"]},
 		}}, a.now, log, a.metrics.observeSend)
 
 	host, _ := os.Hostname()
@@ -287,7 +293,13 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 // workShard runs everything a shard needs while this process holds its lease.
 func (a *app) workShard(ctx context.Context, shard int, token string) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		if err := a.bcast.RunShard(ctx, shard, dialogs.LeaseKey(a.cfg.RedisPrefix, shard), token); err != nil {
+			a.log.Error("route alert fan-out stopped", "shard", shard, "err", err)
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		if err := a.runner.RunShard(ctx, shard, token); err != nil && !errors.Is(err, dialogs.ErrLeaseLost) {

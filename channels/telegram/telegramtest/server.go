@@ -53,6 +53,7 @@ type Server struct {
 	fails     []Failure
 	nextID    int
 	webhook   Webhook
+	onMessage func(Message)
 	// added is closed and replaced whenever a message is recorded, so that waiters
 	// wake without polling.
 	added chan struct{}
@@ -65,6 +66,14 @@ func New(t testing.TB, token string) *Server {
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
+}
+
+// OnMessage makes f be called with each message accepted from then on, before its
+// request is answered; f runs on the request's goroutine and should be quick.
+func (s *Server) OnMessage(f func(Message)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onMessage = f
 }
 
 // URL is the server's base URL, for SenderConfig.APIURL.
@@ -182,12 +191,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.nextID++
 		id := s.nextID
-		s.msgs = append(s.msgs, Message{ChatID: chatID, Text: text, ReplyMarkup: params["reply_markup"]})
+		m := Message{ChatID: chatID, Text: text, ReplyMarkup: params["reply_markup"]}
+		s.msgs = append(s.msgs, m)
 		// Read under the lock, so that the times are in the order of msgs.
 		s.at = append(s.at, time.Now())
 		close(s.added)
 		s.added = make(chan struct{})
+		on := s.onMessage
 		s.mu.Unlock()
+		if on != nil {
+			on(m)
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": map[string]any{
 			"message_id": id, "date": 1764212345,
 			"chat": map[string]any{"id": json.Number(chatID), "type": "private"}, "text": text}})

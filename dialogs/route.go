@@ -1,0 +1,176 @@
+package dialogs
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/locales/content"
+)
+
+// FlowRoute is route safety information and alert subscriptions.
+const FlowRoute = "route"
+
+// Effects of route alerts: subscribe (data: route, until), unsubscribe (route; "" is
+// every route).
+const (
+	EffectAlertsSubscribe   = "alerts.subscribe"
+	EffectAlertsUnsubscribe = "alerts.unsubscribe"
+)
+
+const ansRoute = "_route"
+
+// routeFlow declares the steps so that positions are known and BACK works; their
+// choices come from the content, which an organisation can change at run time, so
+// route steps are prompted and answered by the code below.
+func routeFlow() Flow {
+	return Flow{ID: FlowRoute, Start: "choose", Steps: map[string]StepDef{
+		"choose":    {Prompt: "route.choose", Expect: channels.ExpectChoice},
+		"sections":  {Prompt: "route.sections", Expect: channels.ExpectChoice},
+		"subscribe": {Prompt: "route.subscribe", Expect: channels.ExpectChoice},
+	}}
+}
+
+// routeChoice keys: the sections are 1–5 in content.Sections order, then these.
+const (
+	keyAlerts     = "6"
+	keyOtherRoute = "7"
+)
+
+func (t *turn) content() *content.Content { return t.m.content() }
+
+// routePrompt says a route step's question with the content's choices.
+func (t *turn) routePrompt() {
+	c := t.content()
+	lang := t.lang()
+	switch t.s.At.Step {
+	case "choose":
+		p := Prompt{ID: "route.choose", Expect: channels.ExpectChoice}
+		for i, r := range append(c.Routes(), content.General) {
+			p.Choices = append(p.Choices, PromptChoice{Key: strconv.Itoa(i + 1), Text: c.Name(lang, r)})
+		}
+		t.prompts = append(t.prompts, p)
+	case "sections":
+		t.prompts = append(t.prompts, t.sectionsPrompt("route.sections"))
+	case "subscribe":
+		route := t.s.Answers[ansRoute]
+		t.prompts = append(t.prompts, Prompt{ID: "route.subscribe", Expect: channels.ExpectChoice,
+			Args:    map[string]any{"Route": c.Name(lang, route), "Until": t.alertsUntil().Format(time.DateOnly)},
+			Choices: []PromptChoice{{Key: "1", Label: "report.yes"}, {Key: "2", Label: "report.no"}}})
+	}
+}
+
+func (t *turn) sectionsPrompt(id string) Prompt {
+	c := t.content()
+	lang := t.lang()
+	p := Prompt{ID: id, Expect: channels.ExpectChoice, Args: map[string]any{"Route": c.Name(lang, t.s.Answers[ansRoute])}}
+	for i, s := range content.Sections {
+		p.Choices = append(p.Choices, PromptChoice{Key: strconv.Itoa(i + 1), Text: c.Title(lang, s)})
+	}
+	p.Choices = append(p.Choices, PromptChoice{Key: keyAlerts, Label: "route.alerts"},
+		PromptChoice{Key: keyOtherRoute, Label: "route.other"})
+	return p
+}
+
+func (t *turn) lang() string {
+	if t.s.Lang == "" {
+		return "en"
+	}
+	return t.s.Lang
+}
+
+// alertsUntil is when a subscription made now ends.
+func (t *turn) alertsUntil() time.Time { return t.now.Add(t.m.alertsFor).UTC() }
+
+// routeAnswer takes an answer at a route step.
+func (t *turn) routeAnswer(ev Event) {
+	c := t.content()
+	text := arabicDigits(Normalize(ev.Text))
+	key := trimKey(text)
+	if text == "0" {
+		t.goTo(FlowMenu, true)
+		return
+	}
+	route := t.s.Answers[ansRoute]
+	if t.s.At.Step != "choose" && !c.HasRoute(route) {
+		// The organisation removed the route since: choose again.
+		t.enter(Position{Flow: FlowRoute, Step: "choose"})
+		return
+	}
+	switch t.s.At.Step {
+	case "choose":
+		n, err := strconv.Atoi(key)
+		routes := c.Routes()
+		switch {
+		case err == nil && n >= 1 && n <= len(routes):
+			t.store(ansRoute, routes[n-1])
+			t.s.Back = append(t.s.Back, t.s.At)
+			t.enter(Position{Flow: FlowRoute, Step: "sections"})
+		case err == nil && n == len(routes)+1 || answerWord(ev.Text) == ValueUnknown:
+			// Not knowing the route is an answer: the advice for every route, then the
+			// choice again for more.
+			t.prompts = append(t.prompts, Prompt{Text: c.Section(t.lang(), content.General, "")})
+			t.routePrompt()
+		default:
+			t.routeMiss()
+		}
+	case "sections":
+		n, err := strconv.Atoi(key)
+		switch {
+		case err == nil && n >= 1 && n <= len(content.Sections):
+			// The menu was just read: a short line says how to go on, so that an SMS
+			// section does not cost a part more for the list again.
+			t.prompts = append(t.prompts, Prompt{Text: c.Section(t.lang(), route, content.Sections[n-1])})
+			more := t.sectionsPrompt("route.more")
+			more.KeysInText = true
+			t.prompts = append(t.prompts, more)
+			t.s.Misses = 0
+		case key == keyAlerts:
+			t.s.Back = append(t.s.Back, t.s.At)
+			t.enter(Position{Flow: FlowRoute, Step: "subscribe"})
+		case key == keyOtherRoute:
+			t.s.Back = nil
+			t.enter(Position{Flow: FlowRoute, Step: "choose"})
+		default:
+			t.routeMiss()
+		}
+	case "subscribe":
+		switch {
+		case key == "1" || yesNo[Normalize(ev.Text)] == "yes":
+			until := t.alertsUntil()
+			t.effects = append(t.effects, Effect{Kind: EffectAlertsSubscribe,
+				Data: map[string]string{"route": route, "until": until.Format(time.RFC3339)}})
+			t.say("route.subscribed", map[string]any{"Route": c.Name(t.lang(), route), "Until": until.Format(time.DateOnly)})
+			t.s.Back = t.s.Back[:0]
+			t.enter(Position{Flow: FlowRoute, Step: "sections"})
+		case key == "2" || yesNo[Normalize(ev.Text)] == "no":
+			t.s.Back = t.s.Back[:0]
+			t.enter(Position{Flow: FlowRoute, Step: "sections"})
+		default:
+			t.routeMiss()
+		}
+	}
+}
+
+func (t *turn) routeMiss() {
+	t.s.Misses++
+	if t.s.Misses >= 2 {
+		t.say("error.choice_person", nil)
+	} else {
+		t.say("error.choice", nil)
+	}
+	t.routePrompt()
+}
+
+// trimKey takes "2." or "2)" as 2.
+func trimKey(text string) string {
+	for len(text) > 0 && (text[len(text)-1] == '.' || text[len(text)-1] == ')') {
+		text = text[:len(text)-1]
+	}
+	return text
+}
+
+// stopAlerts ends every route alert subscription of the contact.
+func (t *turn) stopAlerts() {
+	t.effects = append(t.effects, Effect{Kind: EffectAlertsUnsubscribe, Data: map[string]string{"route": ""}})
+}
