@@ -21,13 +21,19 @@ func CheckContent(b *locales.Bundle, c *content.Content) []string {
 		o, _ := Localize(b, Session{Lang: lang}, prompts)
 		return channels.RenderText(o)
 	}
+	menu := func(lang, route, step string) int {
+		t := &turn{m: m, now: at, s: Session{Lang: lang, At: Position{FlowRoute, step}, Answers: map[string]string{ansRoute: route}}}
+		t.prompt()
+		return len(render(lang, t.prompts))
+	}
 	for _, lang := range b.Languages() {
+		if n := menu(lang, "", "choose"); n != 1 {
+			problems = append(problems, fmt.Sprintf("%s: the choose menu (route names) takes %d SMS parts, want 1: shorten the route names", lang, n))
+		}
 		for _, route := range c.Routes() {
-			for _, step := range []string{"choose", "sections", "subscribe"} {
-				t := &turn{m: m, now: at, s: Session{Lang: lang, At: Position{FlowRoute, step}, Answers: map[string]string{ansRoute: route}}}
-				t.prompt()
-				if n := len(render(lang, t.prompts)); n != 1 {
-					problems = append(problems, fmt.Sprintf("%s: the %s menu of %s takes %d SMS parts, want 1: shorten the route names or section titles", lang, step, route, n))
+			for _, step := range []string{"sections", "subscribe"} {
+				if n := menu(lang, route, step); n != 1 {
+					problems = append(problems, fmt.Sprintf("%s: the %s menu of %s takes %d SMS parts, want 1: shorten the route name or the section titles", lang, step, route, n))
 				}
 			}
 			for i, s := range content.Sections {

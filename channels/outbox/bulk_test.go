@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -167,5 +168,37 @@ func TestStaleAlertMessagesAreDropped(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s counts %v, want %v", alert, got, want)
 		}
+	}
+}
+
+// TestOrderHoldsWhenARetryIsLate: a reply waiting for a retry is due, but the
+// retries have not been read back yet (promotion runs on a tick; here the clock jumped
+// an hour, as a paused VM's does): the contact's next reply still waits behind it.
+func TestOrderHoldsWhenARetryIsLate(t *testing.T) {
+	g := newRig(t)
+	var skip atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(skip.Load())) }
+	sender := twilio.NewSender(twilio.SenderConfig{AccountSID: sid, AuthToken: token, APIURL: g.api.URL(), From: "+15005550001"})
+	g.ob = outbox.New(g.rdb, map[channels.Channel]channels.Sender{channels.SMS: sender},
+		outbox.Config{Prefix: g.prefix, Block: 50 * time.Millisecond, MaxAttempts: 5,
+			Backoff: func(int) time.Duration { return 30 * time.Second }},
+		now, quiet, nil)
+	g.api.FailNext(twiliotest.Failure{Status: 500, Code: 20500, Message: "internal"})
+	g.queue(t, "", reply("SM1:0", "+15005550006", "first"))
+	stop := g.run(t)
+	defer stop()
+	ctx := context.Background()
+	waitFor(t, "the first deferred", func() bool {
+		n, _ := g.rdb.ZCard(ctx, channels.Tag(g.prefix, 0)+"outbox:retry").Result()
+		return n == 1
+	})
+	skip.Add(int64(time.Hour))
+	g.queue(t, "", reply("SM2:0", "+15005550006", "second"))
+	msgs, err := g.api.WaitMessages(t.Context(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs[0].Body != "first" || msgs[1].Body != "second" {
+		t.Errorf("sent %q then %q, want first then second", msgs[0].Body, msgs[1].Body)
 	}
 }

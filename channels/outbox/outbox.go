@@ -135,6 +135,8 @@ type queued struct {
 	id      string
 	out     channels.Outbound
 	attempt int
+	// promoted marks a message back from the retry set.
+	promoted bool
 	// again is set for a message read again after a crash or a pause: some of its
 	// pieces may have gone out already. A first read cannot have sent-marks, since
 	// every outbound ID is queued once (turns commit once; effect results are
@@ -162,6 +164,11 @@ type shardRun struct {
 	mu          sync.Mutex
 	pauseUntil  time.Time
 	blocked     map[string]time.Time // contact → due time of its last deferred message
+	// away counts, per contact, their messages this loop moved to the retry set and
+	// has not read back: a new message waits behind them even once their time is due,
+	// since the retries come back only at the next promotion (or, on a clock that
+	// jumped, long after their due time).
+	away map[string]int
 	nextPromote time.Time
 	stalled     bool // a message was left pending by a pause: re-read pending
 }
@@ -173,9 +180,9 @@ type shardRun struct {
 func (o *Outbox) RunShard(ctx context.Context, shard int, leaseKey, token string) error {
 	reply, bulk, retry, dead, tag := o.keys(shard)
 	r := &shardRun{o: o, shard: shard, lane: channels.LaneReply, stream: reply, retry: retry, dead: dead, tag: tag,
-		blocked: map[string]time.Time{}, ready: make(chan struct{})}
+		blocked: map[string]time.Time{}, away: map[string]int{}, ready: make(chan struct{})}
 	b := &shardRun{o: o, shard: shard, lane: channels.LaneBulk, stream: bulk, retry: bulk + ":retry", dead: dead, tag: tag,
-		blocked: map[string]time.Time{}, peer: r}
+		blocked: map[string]time.Time{}, away: map[string]int{}, peer: r}
 	consumer := "s" + strconv.Itoa(shard)
 	rr := stream.NewReader(o.rdb, leaseKey, token, Group, consumer, []string{reply}, 64, o.cfg.Block)
 	// Few alert messages at a time: a batch is sent before the next is read, and a
@@ -291,6 +298,7 @@ func (r *shardRun) decode(ctx context.Context, entries []stream.Entry) ([]queued
 		}
 		if a, ok := e.Values["a"]; ok {
 			q.attempt, _ = strconv.Atoi(a)
+			q.promoted = true
 		}
 		// A retried message may have had pieces accepted before the one that failed,
 		// and a held one pieces sent before the window closed.
@@ -338,10 +346,16 @@ func (r *shardRun) sendGroup(ctx context.Context, qs []queued) error {
 	for i, q := range qs {
 		contact := string(q.out.Channel) + "\x00" + q.out.Contact
 		r.mu.Lock()
+		if q.promoted && r.away[contact] > 0 {
+			r.away[contact]--
+		}
 		due, blocked := r.blocked[contact]
-		if blocked && !r.o.now().Before(due) {
+		if blocked && !r.o.now().Before(due) && (q.promoted || r.away[contact] == 0) {
 			delete(r.blocked, contact)
 			blocked = false
+		}
+		if r.away[contact] == 0 {
+			delete(r.away, contact)
 		}
 		r.mu.Unlock()
 		if blocked {
@@ -555,6 +569,7 @@ func (r *shardRun) deferAll(ctx context.Context, qs []queued, due time.Time, cou
 	if last.After(r.blocked[contact]) {
 		r.blocked[contact] = last
 	}
+	r.away[contact] += len(qs)
 	r.mu.Unlock()
 	return nil
 }

@@ -181,11 +181,11 @@ func TestBroadcastToTenThousandSurvivesACrash(t *testing.T) {
 		"DATABASE_URL": "sqlite:" + t.TempDir() + "/hotline.db", "HOTLINE_DATA_DIR": t.TempDir(),
 		"HOTLINE_LOOKUP_KEY": base64.StdEncoding.EncodeToString(lookup), "HOTLINE_DATA_KEYS": keys,
 		"HOTLINE_SHARDS": fmt.Sprint(shards), "HOTLINE_API_TOKEN": "ops-token", "HOTLINE_LEASE_TTL": "2s",
-		"HOTLINE_LOG_LEVEL": "warn",
+		"HOTLINE_LOG_LEVEL":  "warn",
 		"TWILIO_ACCOUNT_SID": accountSID, "TWILIO_AUTH_TOKEN": authToken, "TWILIO_SMS_FROM": hotlineNum,
 		"TWILIO_API_URL": tw.URL(), "TWILIO_WHATSAPP_FROM": "whatsapp:" + hotlineNum,
 		"TWILIO_WHATSAPP_TEMPLATE_SID": "en:" + tplSID["en"] + ",fr:" + tplSID["fr"] + ",ar:" + tplSID["ar"],
-		"TELEGRAM_BOT_TOKEN": tgToken, "TELEGRAM_WEBHOOK_SECRET": "webhook-secret-0123456789", "TELEGRAM_API_URL": tg.URL(),
+		"TELEGRAM_BOT_TOKEN":           tgToken, "TELEGRAM_WEBHOOK_SECRET": "webhook-secret-0123456789", "TELEGRAM_API_URL": tg.URL(),
 		// Lifted: the test measures correctness, not the providers' pace.
 		"HOTLINE_RATE_SMS": "0", "HOTLINE_RATE_WHATSAPP": "0", "HOTLINE_RATE_TELEGRAM": "0",
 	}
@@ -389,7 +389,9 @@ func TestRouteInformationAndAlertsEndToEnd(t *testing.T) {
 	say("6")
 	say("sí")
 	routes := func() string { _, r := apiCall(t, "GET", h.base+"/api/routes", ""); return r }
-	waitUntil(t, 10*time.Second, "subscribed", func() bool { return strings.Contains(routes(), `"id":"central-med","name":"Central Mediterranean","subscribers":1`) })
+	waitUntil(t, 10*time.Second, "subscribed", func() bool {
+		return strings.Contains(routes(), `"id":"central-med","name":"Central Mediterranean","subscribers":1`)
+	})
 
 	// Refusals first: none of them publishes anything.
 	for _, tc := range []struct {
@@ -451,7 +453,9 @@ func TestRouteInformationAndAlertsEndToEnd(t *testing.T) {
 
 	// STOP ALERTS: the subscription ends, the conversation goes on.
 	say("STOP ALERTAS")
-	waitUntil(t, 10*time.Second, "unsubscribed", func() bool { return strings.Contains(routes(), `"central-med","name":"Central Mediterranean","subscribers":0`) })
+	waitUntil(t, 10*time.Second, "unsubscribed", func() bool {
+		return strings.Contains(routes(), `"central-med","name":"Central Mediterranean","subscribers":0`)
+	})
 	if last := h.twilio.Messages(); !strings.Contains(last[len(last)-1].Body, "Ya no recibirá alertas de ruta") &&
 		!strings.Contains(last[len(last)-2].Body, "Ya no recibirá alertas de ruta") {
 		t.Errorf("no confirmation of STOP ALERTAS:\n%s", bodies(last[len(last)-2:]))
@@ -464,6 +468,14 @@ func TestRouteInformationAndAlertsEndToEnd(t *testing.T) {
 	if got := h.twilio.Messages(); len(got) != before {
 		t.Errorf("after STOP ALERTAS the next alert still came:\n%s", bodies(got[before:]))
 	}
+	// Subscribed again, then DELETE: erasure takes the subscription with the rest.
+	say("6")
+	say("1")
+	waitUntil(t, 10*time.Second, "subscribed again", func() bool { return strings.Contains(routes(), `"subscribers":1`) })
+	say("BORRAR")
+	say("1")
+	waitUntil(t, 10*time.Second, "erased", func() bool { return strings.Contains(routes(), `"central-med","name":"Central Mediterranean","subscribers":0`) })
+
 	// Withdrawn: gone from the list of alerts in force.
 	if code, _ := apiCall(t, "DELETE", h.base+"/api/route-alerts/storm-1", ""); code != http.StatusOK {
 		t.Errorf("cancel: %d", code)

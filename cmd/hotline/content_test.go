@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hotline-org/hotline/locales/content"
+)
+
+// TestContentCheck runs `hotline content check DIR` as an organisation would after
+// editing its content: the shipped content passes; a file with a problem is refused
+// with where and what; names that each fit but together make the route menu two SMS
+// are caught too.
+func TestContentCheck(t *testing.T) {
+	check := func(dir string) (string, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"hotline", "content", "check", dir}, func(string) string { return "" }, &out, &out)
+		return out.String(), err
+	}
+	dir := t.TempDir()
+	if out, err := check(dir); err != nil || !strings.Contains(out, "ok: 8 routes in en, fr, es, ar") {
+		t.Fatalf("empty folder (the shipped content): %v\n%s", err, out)
+	}
+
+	es, err := content.Shipped()("es.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "es.toml"), []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(strings.Replace(string(es), `reviewed = "2026-11-27"`, `reviewed = ""`, 1))
+	out, err := check(dir)
+	if err == nil || !strings.Contains(out, "es.toml: [general]: reviewed must be the date") {
+		t.Errorf("undated text: %v\n%s", err, out)
+	}
+
+	// Every name under 28 characters, and all of them too long for one SMS.
+	long := string(es)
+	for _, name := range []string{"Hacia España", "Balcanes", "Sahara"} {
+		long = strings.Replace(long, `name = "`+name+`"`, `name = "`+name+` (ruta larga)"`, 1)
+	}
+	if long == string(es) {
+		t.Fatal("test setup: no Spanish route name replaced")
+	}
+	write(long)
+	out, err = check(dir)
+	if err == nil || !strings.Contains(out, "es: the choose menu") {
+		t.Errorf("route menu over one SMS: %v\n%s", err, out)
+	}
+}
