@@ -159,16 +159,16 @@ type shardRun struct {
 	busy atomic.Int32
 	// ready is closed once the reply loop has read what was left pending: alerts wait
 	// until replies a crash interrupted are on their way.
-	ready       chan struct{}
-	readyOnce   sync.Once
-	mu          sync.Mutex
-	pauseUntil  time.Time
-	blocked     map[string]time.Time // contact → due time of its last deferred message
+	ready      chan struct{}
+	readyOnce  sync.Once
+	mu         sync.Mutex
+	pauseUntil time.Time
+	blocked    map[string]time.Time // contact → due time of its last deferred message
 	// away counts, per contact, their messages this loop moved to the retry set and
 	// has not read back: a new message waits behind them even once their time is due,
 	// since the retries come back only at the next promotion (or, on a clock that
 	// jumped, long after their due time).
-	away map[string]int
+	away        map[string]int
 	nextPromote time.Time
 	stalled     bool // a message was left pending by a pause: re-read pending
 }

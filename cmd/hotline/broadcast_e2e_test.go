@@ -474,7 +474,9 @@ func TestRouteInformationAndAlertsEndToEnd(t *testing.T) {
 	waitUntil(t, 10*time.Second, "subscribed again", func() bool { return strings.Contains(routes(), `"subscribers":1`) })
 	say("BORRAR")
 	say("1")
-	waitUntil(t, 10*time.Second, "erased", func() bool { return strings.Contains(routes(), `"central-med","name":"Central Mediterranean","subscribers":0`) })
+	waitUntil(t, 10*time.Second, "erased", func() bool {
+		return strings.Contains(routes(), `"central-med","name":"Central Mediterranean","subscribers":0`)
+	})
 
 	// Withdrawn: gone from the list of alerts in force.
 	if code, _ := apiCall(t, "DELETE", h.base+"/api/route-alerts/storm-1", ""); code != http.StatusOK {
