@@ -495,6 +495,10 @@ func (t *turn) answer(ev Event) {
 		return
 	}
 	if c.SetLang != "" {
+		if t.s.Lang != "" && t.s.Lang != c.SetLang {
+			// Route alerts they subscribed to follow them into the new language.
+			t.effect(EffectAlertsLang)
+		}
 		t.s.Lang = c.SetLang
 		if n := len(t.s.Back); n > 0 {
 			prev := t.s.Back[n-1]

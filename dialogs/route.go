@@ -16,6 +16,8 @@ const FlowRoute = "route"
 const (
 	EffectAlertsSubscribe   = "alerts.subscribe"
 	EffectAlertsUnsubscribe = "alerts.unsubscribe"
+	// EffectAlertsLang makes any alerts come in the language just chosen.
+	EffectAlertsLang = "alerts.lang"
 )
 
 const ansRoute = "_route"

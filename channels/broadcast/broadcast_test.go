@@ -99,6 +99,20 @@ func TestSubscriptions(t *testing.T) {
 			}
 		}
 
+		// A new language follows them; someone without alerts is not added by it.
+		must(t, b.SetLang(ctx, c.Channel, c.Contact, "en"))
+		stranger := sub(3, "fr")
+		must(t, b.SetLang(ctx, stranger.Channel, stranger.Contact, "en"))
+		info := b.infoKey(channels.ShardOf(c.Channel, c.Contact, shards))
+		sealed, _ := rdb.HGet(ctx, info, b.cfg.Hash(c.Channel, c.Contact)).Bytes()
+		plain, err := b.cfg.Sealer.Open(sealed, []byte("sub:"+b.cfg.Hash(c.Channel, c.Contact)))
+		if err != nil || !strings.Contains(string(plain), `"lang":"en"`) {
+			t.Errorf("after SetLang: %s %v", plain, err)
+		}
+		if ok, _ := rdb.HExists(ctx, b.infoKey(channels.ShardOf(stranger.Channel, stranger.Contact, shards)), b.cfg.Hash(stranger.Channel, stranger.Contact)).Result(); ok {
+			t.Error("SetLang kept the address of someone who never subscribed")
+		}
+
 		// One route stopped: the other stays, and so does the address it needs.
 		if n, err := b.Unsubscribe(ctx, a.Channel, a.Contact, "central-med"); err != nil || n != 1 {
 			t.Fatalf("unsubscribe one: %d %v", n, err)

@@ -115,6 +115,45 @@ func (b *Broadcasts) unsubscribe(ctx context.Context, shard int, h, route string
 	return n, nil
 }
 
+// SetLang makes a subscriber's alerts come in lang from now on (they changed language);
+// someone with no subscription is left alone.
+func (b *Broadcasts) SetLang(ctx context.Context, ch channels.Channel, contact, lang string) error {
+	shard := channels.ShardOf(ch, contact, b.cfg.Shards)
+	h := b.cfg.Hash(ch, contact)
+	sealed, err := b.rdb.HGet(ctx, b.infoKey(shard), h).Bytes()
+	if err == redis.Nil {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("subscriber language: %w", err)
+	}
+	plain, err := b.cfg.Sealer.Open(sealed, []byte("sub:"+h))
+	if err != nil {
+		return fmt.Errorf("subscriber language: open: %w", err)
+	}
+	var s Subscriber
+	if err := json.Unmarshal(plain, &s); err != nil {
+		return fmt.Errorf("subscriber language: %w", err)
+	}
+	s.Lang = lang
+	if plain, err = json.Marshal(s); err != nil {
+		return fmt.Errorf("subscriber language: %w", err)
+	}
+	if sealed, err = b.cfg.Sealer.Seal(plain, []byte("sub:"+h)); err != nil {
+		return fmt.Errorf("subscriber language: seal: %w", err)
+	}
+	// Only if still there: an unsubscribe in between must not bring the address back.
+	if err := setIfExists.Run(ctx, b.rdb, []string{b.infoKey(shard)}, h, sealed).Err(); err != nil {
+		return fmt.Errorf("subscriber language: %w", err)
+	}
+	return nil
+}
+
+var setIfExists = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1
+`)
+
 // Subscribed lists the routes a contact gets alerts for, with when each ends.
 func (b *Broadcasts) Subscribed(ctx context.Context, ch channels.Channel, contact string) (map[string]time.Time, error) {
 	shard := channels.ShardOf(ch, contact, b.cfg.Shards)

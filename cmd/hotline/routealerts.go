@@ -56,6 +56,9 @@ func alertEffects(b *broadcast.Broadcasts) map[string]dialogs.EffectHandler {
 			return nil, b.Subscribe(ctx, broadcast.Subscriber{Channel: job.Channel, Contact: job.Contact,
 				Lang: job.Lang, Test: job.Test}, job.Data["route"], until)
 		},
+		dialogs.EffectAlertsLang: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
+			return nil, b.SetLang(ctx, job.Channel, job.Contact, job.Lang)
+		},
 		dialogs.EffectAlertsUnsubscribe: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
 			_, err := b.Unsubscribe(ctx, job.Channel, job.Contact, job.Data["route"])
 			return nil, err
