@@ -253,7 +253,7 @@ func TestFanOutQueuesEverySubscriberOnce(t *testing.T) {
 		for s := range shards {
 			bulk := channels.BulkKey(prefix, s)
 			for {
-				busy, err := b.step(ctx, s, lease(s), "tok")
+				st, err := b.step(ctx, s, lease(s), "tok")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -282,7 +282,7 @@ func TestFanOutQueuesEverySubscriberOnce(t *testing.T) {
 					}
 					rdb.XDel(ctx, bulk, m.ID)
 				}
-				if !busy && len(msgs) == 0 {
+				if st == idle && len(msgs) == 0 {
 					break
 				}
 			}

@@ -67,30 +67,46 @@ func (b *Broadcasts) RunShard(ctx context.Context, shard int, leaseKey, token st
 				b.log.Info("subscriptions ended", "shard", shard, "count", n)
 			}
 		}
-		busy, err := b.step(ctx, shard, leaseKey, token)
+		st, err := b.step(ctx, shard, leaseKey, token)
 		if errors.Is(err, ErrLeaseLost) {
 			return nil
 		}
-		if err != nil && ctx.Err() == nil {
-			b.log.Warn("fan out alerts", "shard", shard, "err", err)
-		}
-		if !busy || err != nil {
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				b.log.Warn("fan out alerts", "shard", shard, "err", err)
+			}
 			sleep(ctx, time.Second)
+		case st == idle:
+			sleep(ctx, time.Second)
+		case st == waiting:
+			// The outbox empties a full lane in a fraction of a second when the
+			// provider is fast: look again soon.
+			sleep(ctx, 50*time.Millisecond)
 		}
 	}
 	return nil
 }
 
-// step does one round of work on every live alert; busy says there is more now.
-func (b *Broadcasts) step(ctx context.Context, shard int, leaseKey, token string) (busy bool, err error) {
+// progress is how a round of fan-out went.
+type progress int
+
+const (
+	idle    progress = iota // nothing to send
+	waiting                 // subscribers left, the bulk lane full
+	busy                    // a batch queued: go on at once
+)
+
+// step does one round of work on every live alert.
+func (b *Broadcasts) step(ctx context.Context, shard int, leaseKey, token string) (st progress, err error) {
 	ids, err := b.rdb.ZRangeByScore(ctx, b.activeKey(), &redis.ZRangeBy{Min: fmt.Sprint(b.now().UnixMilli()), Max: "+inf"}).Result()
 	if err != nil {
-		return false, fmt.Errorf("list alerts: %w", err)
+		return idle, fmt.Errorf("list alerts: %w", err)
 	}
 	for _, id := range ids {
 		done, err := b.rdb.HGet(ctx, b.stateKey(shard, id), "done").Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return false, fmt.Errorf("alert %s: %w", id, err)
+			return idle, fmt.Errorf("alert %s: %w", id, err)
 		}
 		if done != "" {
 			continue
@@ -100,45 +116,44 @@ func (b *Broadcasts) step(ctx context.Context, shard int, leaseKey, token string
 			continue
 		}
 		if err != nil {
-			return false, err
+			return idle, err
 		}
-		more, err := b.feed(ctx, shard, leaseKey, token, a)
+		p, err := b.feed(ctx, shard, leaseKey, token, a)
 		if err != nil {
-			return false, err
+			return idle, err
 		}
-		busy = busy || more
+		st = max(st, p)
 	}
-	return busy, nil
+	return st, nil
 }
 
-// feed queues one batch of an alert's subscribers if the bulk lane has room. more
-// says a batch was queued and others may follow.
-func (b *Broadcasts) feed(ctx context.Context, shard int, leaseKey, token string, a Alert) (more bool, err error) {
+// feed queues one batch of an alert's subscribers if the bulk lane has room.
+func (b *Broadcasts) feed(ctx context.Context, shard int, leaseKey, token string, a Alert) (progress, error) {
 	state, todo := b.stateKey(shard, a.ID), b.todoKey(shard, a.ID)
 	keep := a.Expires.Add(7 * 24 * time.Hour).UnixMilli()
-	_, err = startScript.Run(ctx, b.rdb, []string{leaseKey, state, b.routeKey(shard, a.Route), todo},
+	_, err := startScript.Run(ctx, b.rdb, []string{leaseKey, state, b.routeKey(shard, a.Route), todo},
 		token, b.now().UnixMilli(), keep).Result()
 	if err != nil {
-		return false, leaseErr(err)
+		return idle, leaseErr(err)
 	}
-	bulk := channels.Tag(b.cfg.Prefix, shard) + "outbox:bulk"
+	bulk := channels.BulkKey(b.cfg.Prefix, shard)
 	n, err := b.rdb.XLen(ctx, bulk).Result()
 	if err != nil {
-		return false, fmt.Errorf("bulk lane length: %w", err)
+		return idle, fmt.Errorf("bulk lane length: %w", err)
 	}
 	if n >= int64(b.cfg.Backlog) {
-		return false, nil
+		return waiting, nil
 	}
 	members, err := b.rdb.ZRange(ctx, todo, 0, int64(b.cfg.Batch-1)).Result()
 	if err != nil {
-		return false, fmt.Errorf("alert %s: %w", a.ID, err)
+		return idle, fmt.Errorf("alert %s: %w", a.ID, err)
 	}
 	if len(members) == 0 {
-		return false, b.rdb.HSet(ctx, state, "done", b.now().UnixMilli()).Err()
+		return idle, b.rdb.HSet(ctx, state, "done", b.now().UnixMilli()).Err()
 	}
 	sealed, err := b.rdb.HMGet(ctx, b.infoKey(shard), members...).Result()
 	if err != nil {
-		return false, fmt.Errorf("alert %s: subscribers: %w", a.ID, err)
+		return idle, fmt.Errorf("alert %s: subscribers: %w", a.ID, err)
 	}
 	args := []any{token, b.now().UnixMilli()}
 	for i, h := range members {
@@ -154,9 +169,9 @@ func (b *Broadcasts) feed(ctx context.Context, shard int, leaseKey, token string
 		args = append(args, h, msg)
 	}
 	if _, err := queueScript.Run(ctx, b.rdb, []string{leaseKey, todo, bulk, state}, args...).Result(); err != nil {
-		return false, leaseErr(err)
+		return idle, leaseErr(err)
 	}
-	return true, nil
+	return busy, nil
 }
 
 // message is the outbound message of alert a for the subscriber h, as JSON.
