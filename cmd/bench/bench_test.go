@@ -12,9 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestRunSmall runs the whole command with tiny settings, so that it cannot rot
-// unnoticed: it builds and starts the hotline, and measures both servers.
-func TestRunSmall(t *testing.T) {
+// needRedis skips the test when no Redis answers (fails it on CI).
+func needRedis(t *testing.T) {
+	t.Helper()
 	url := os.Getenv("REDIS_URL")
 	if url == "" {
 		url = "redis://127.0.0.1:6379"
@@ -34,7 +34,12 @@ func TestRunSmall(t *testing.T) {
 		}
 		t.Skipf("no Redis at %s: %v", redactURL(url), err)
 	}
+}
 
+// TestRunSmall runs the whole command with tiny settings, so that it cannot rot
+// unnoticed: it builds and starts the hotline, and measures both servers.
+func TestRunSmall(t *testing.T) {
+	needRedis(t)
 	var out, progress bytes.Buffer
 	args := []string{"bench", "-contacts", "2", "-duration", "1s", "-warmup", "0s"}
 	if err := run(t.Context(), args, &out, &progress); err != nil {
@@ -51,15 +56,46 @@ func TestRunSmall(t *testing.T) {
 	}
 }
 
+// TestRunBroadcast runs the route alert benchmark with a small crowd: every subscriber
+// gets the alert once, and the API counts agree.
+func TestRunBroadcast(t *testing.T) {
+	needRedis(t)
+	var out, progress bytes.Buffer
+	args := []string{"bench", "-broadcast", "2000"}
+	if err := run(t.Context(), args, &out, &progress); err != nil {
+		t.Fatalf("run: %v\nprogress:\n%s", err, progress.String())
+	}
+	report := out.String()
+	for _, want := range []string{
+		"| all arrived | yes (2,000 of 2,000 subscribers) |",
+		"| duplicates (numbers that received the alert more than once) | 0 |",
+		"| messages not in the subscriber's language | 0 |",
+		"| messages to numbers nobody subscribed | 0 |",
+		"| queued = sent = N | yes |",
+		"queued 2,000, sent 2,000,",
+		"per subscriber",
+		"go run ./cmd/bench -broadcast 2000",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	if !strings.Contains(progress.String(), "deleted") {
+		t.Errorf("no cleanup reported:\n%s", progress.String())
+	}
+}
+
 func TestFlagsRefused(t *testing.T) {
-	for _, args := range [][]string{{"-contacts", "0"}, {"-duration", "0s"}, {"-rate", "-1"}, {"extra"}} {
+	for _, args := range [][]string{{"-contacts", "0"}, {"-duration", "0s"}, {"-rate", "-1"}, {"extra"},
+		{"-broadcast", "-1"}, {"-broadcast", "2000000"}, {"-broadcast", "10", "-contacts", "5"}} {
 		var out, errs bytes.Buffer
 		if err := run(t.Context(), append([]string{"bench"}, args...), &out, &errs); err == nil {
 			t.Errorf("%v accepted", args)
 		}
 	}
 	var out, errs bytes.Buffer
-	if err := run(t.Context(), []string{"bench", "-h"}, &out, &errs); err != nil || !strings.Contains(errs.String(), "-contacts") {
+	if err := run(t.Context(), []string{"bench", "-h"}, &out, &errs); err != nil || !strings.Contains(errs.String(), "-contacts") ||
+		!strings.Contains(errs.String(), "-broadcast") {
 		t.Errorf("-h: %v\n%s", err, errs.String())
 	}
 }

@@ -2,26 +2,18 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/hotline-org/hotline/channels/twilio"
-	"github.com/hotline-org/hotline/channels/twilio/twiliotest"
 )
 
 func main() {
@@ -41,6 +33,13 @@ Twilio API, and through a floor server measured in the same run: it checks the
 signature, makes two Redis round trips, answers empty TwiML and replies through the
 same API. First a closed loop finds each server's maximum turns per second, then an
 open loop at half the hotline's maximum measures the webhook answer time there.
+
+With -broadcast N it measures a route alert instead: it subscribes N SMS numbers to
+the route central-med with the broadcast package directly (and measures the Redis
+memory they take), publishes one alert through the hotline's API with the provider
+rate limits lifted, and times the N messages the fake Twilio API accepts. A subscriber
+left without the alert (none more arriving for a minute) fails the run, after the
+report; -shards and -api-latency apply, the turn benchmark's other flags do not.
 
 The markdown report goes to stdout, progress to stderr. A missed target is reported,
 not an error: the exit status is non-zero only when the measurement itself failed.
@@ -70,6 +69,7 @@ type options struct {
 	shards       int
 	replyTimeout time.Duration
 	apiLatency   time.Duration
+	broadcast    int // subscribers of the route alert benchmark; 0: the turn benchmark
 }
 
 // run is the whole command, so that the test runs what people run.
@@ -91,9 +91,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.rate, "rate", 0, "open-loop messages per second; 0 is half the hotline's measured maximum")
 	fs.StringVar(&o.redisURL, "redis", defRedis, "Redis URL (REDIS_URL)")
 	fs.StringVar(&o.hotlineBin, "hotline", "", "a hotline binary to run instead of building ./cmd/hotline")
-	fs.IntVar(&o.shards, "shards", 0, "HOTLINE_SHARDS for the hotline; 0 keeps its default")
+	fs.IntVar(&o.shards, "shards", 0, "HOTLINE_SHARDS for the hotline; 0 keeps its default (16, set explicitly with -broadcast)")
 	fs.DurationVar(&o.replyTimeout, "reply-timeout", 10*time.Second, "how long a contact waits for a reply before giving up")
 	fs.DurationVar(&o.apiLatency, "api-latency", 0, "time the fake Twilio API takes to answer each send, to mimic a remote API (0: at once)")
+	fs.IntVar(&o.broadcast, "broadcast", 0, "measure one route alert to this many SMS subscribers instead of turns (0: off)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -117,10 +118,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("-reply-timeout must be from 100ms to 5m")
 	case o.apiLatency < 0 || o.apiLatency > 10*time.Second:
 		return errors.New("-api-latency must be from 0 to 10s")
+	case o.broadcast < 0 || o.broadcast > maxSubscribers:
+		return fmt.Errorf("-broadcast must be from 0 to %d", maxSubscribers)
+	}
+	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+	if o.broadcast > 0 {
+		var set, ignored []string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "broadcast":
+			case "contacts", "duration", "warmup", "rate", "reply-timeout":
+				ignored = append(ignored, "-"+f.Name)
+			case "redis":
+				set = append(set, "-redis "+redactURL(f.Value.String()))
+			default:
+				set = append(set, "-"+f.Name+" "+f.Value.String())
+			}
+		})
+		if len(ignored) > 0 {
+			return fmt.Errorf("-broadcast does not use %s (they set up the turn benchmark): leave them out", strings.Join(ignored, ", "))
+		}
+		command := fmt.Sprintf("go run ./cmd/bench -broadcast %d", o.broadcast)
+		if len(set) > 0 {
+			command += " " + strings.Join(set, " ")
+		}
+		return benchBroadcast(ctx, o, command, progress, stdout)
 	}
 	var set []string
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name != "contacts" && f.Name != "duration" && f.Name != "warmup" {
+		if f.Name != "contacts" && f.Name != "duration" && f.Name != "warmup" && f.Name != "broadcast" {
 			v := f.Value.String()
 			if f.Name == "redis" {
 				v = redactURL(v)
@@ -132,94 +158,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(set) > 0 {
 		command += " " + strings.Join(set, " ")
 	}
-	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
 	return bench(ctx, o, command, progress, stdout)
 }
 
 func bench(ctx context.Context, o options, command string, progress func(string, ...any), stdout io.Writer) (err error) {
-	ropt, err := redis.ParseURL(o.redisURL)
-	if err != nil {
-		return fmt.Errorf("redis URL: %w", err)
-	}
-	rdb := redis.NewClient(ropt)
-	defer rdb.Close()
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err = rdb.Ping(pctx).Err()
-	cancel()
-	if err != nil {
-		return fmt.Errorf("no Redis at %s: %w", redactURL(o.redisURL), err)
-	}
-
-	var random [44]byte
-	rand.Read(random[:])
-	prefix := "bench" + hex.EncodeToString(random[:8]) + ":"
-	runID := binary.BigEndian.Uint32(random[8:12])
-	authToken := hex.EncodeToString(random[12:28])
-	accountSID := "AC" + hex.EncodeToString(random[28:44])
-	defer func() {
-		// The run's context may be cancelled by now; the keys must go all the same.
-		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		n, derr := deletePrefix(dctx, rdb, prefix)
-		if derr != nil {
-			err = errors.Join(err, fmt.Errorf("deleting keys under %s: %w", prefix, derr))
-		} else {
-			progress("deleted %d Redis keys under %s", n, prefix)
-		}
-	}()
-
-	tmp, err := os.MkdirTemp("", "hotline-bench-")
+	r, err := setUp(ctx, o, progress)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-
-	fake := twiliotest.Start(accountSID, authToken)
-	defer fake.Close()
+	defer func() { err = errors.Join(err, r.tearDown()) }()
+	rdb, prefix, runID, authToken, accountSID, apiURL, facts := r.rdb, r.prefix, r.runID, r.authToken, r.accountSID, r.apiURL, r.facts
 	rt := newRouter()
-	fake.OnMessage(rt.deliver)
-	apiURL := fake.URL()
-	if o.apiLatency > 0 {
-		slow, err := startSlowAPI(apiURL, o.apiLatency)
-		if err != nil {
-			return err
-		}
-		defer slow.close()
-		apiURL = slow.url
-	}
+	r.fake.OnMessage(rt.deliver)
 
-	facts := machineFacts(ctx, rdb, o.redisURL)
-	bin := o.hotlineBin
-	if bin == "" {
-		progress("building the hotline")
-		if bin, err = buildHotline(ctx, filepath.Join(tmp, "hotline")); err != nil {
-			return err
-		}
-		facts.commit = gitCommit(ctx)
-	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	env := map[string]string{
-		"HOTLINE_ADDR":         "127.0.0.1:0",
-		"HOTLINE_PUBLIC_URL":   publicURL,
-		"REDIS_URL":            o.redisURL,
-		"HOTLINE_REDIS_PREFIX": prefix,
-		"DATABASE_URL":         "sqlite:" + filepath.Join(tmp, "h.db"),
-		"HOTLINE_DATA_DIR":     tmp,
-		"HOTLINE_LOOKUP_KEY":   base64.StdEncoding.EncodeToString(key),
-		"HOTLINE_DATA_KEYS":    "bench:" + base64.StdEncoding.EncodeToString(key),
-		"TWILIO_ACCOUNT_SID":   accountSID,
-		"TWILIO_AUTH_TOKEN":    authToken,
-		"TWILIO_SMS_FROM":      hotlineNumber,
-		"TWILIO_API_URL":       apiURL,
-		"HOTLINE_LOG_LEVEL":    "warn",
-		"HOTLINE_SIMULATOR":    "off",
-	}
-	if o.shards > 0 {
-		env["HOTLINE_SHARDS"] = fmt.Sprint(o.shards)
-	}
 	progress("starting the hotline")
-	h, err := startHotline(ctx, bin, hotlineEnv(os.Environ(), env))
+	h, err := startHotline(ctx, r.bin, hotlineEnv(os.Environ(), r.env))
 	if err != nil {
 		return err
 	}
@@ -258,7 +211,7 @@ func bench(ctx context.Context, o options, command string, progress func(string,
 	rep := &report{opts: o, command: command, facts: facts, servers: servers}
 	for i, t := range servers {
 		progress("%s: closed loop, %d contacts, %s warm-up + %s", t.name, o.contacts, o.warmup, o.duration)
-		p := l.closedLoop(ctx, t, 2+i, o.contacts, o.warmup, o.duration, l.cpuProbe(rdb, t.pid))
+		p := l.closedLoop(ctx, t, 2+i, o.contacts, o.warmup, o.duration, cpuProbe(rdb, t.pid))
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -275,7 +228,7 @@ func bench(ctx context.Context, o options, command string, progress func(string,
 	rep.rate = rate
 	for i, t := range servers {
 		progress("%s: open loop at %.0f messages/s, %s warm-up + %s", t.name, rate, o.warmup, o.duration)
-		p := l.openLoop(ctx, t, 4+i, o.contacts, rate, o.warmup, o.duration, l.cpuProbe(rdb, t.pid))
+		p := l.openLoop(ctx, t, 4+i, o.contacts, rate, o.warmup, o.duration, cpuProbe(rdb, t.pid))
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -35,7 +35,7 @@ type cpuUse struct {
 
 // cpuProbe reads the CPU time of process pid (0: none apart from this one), of Redis
 // (from INFO, so only a Redis on this machine makes sense) and of this process.
-func (l *load) cpuProbe(rdb *redis.Client, pid int) func() cpuSnap {
+func cpuProbe(rdb *redis.Client, pid int) func() cpuSnap {
 	return func() cpuSnap {
 		s := cpuSnap{at: time.Now(), server: -1, redis: -1, self: procCPU("self")}
 		s.machine, s.steal = machineCPU()
