@@ -98,7 +98,7 @@ func (r *broadcastReport) write(w io.Writer) {
 	p("### Redis after the fan-out")
 	p("")
 	fan := r.memAfterFanout - r.memAfter
-	p("`used_memory` grew by %s over the fan-out (%s per message). The outbox keeps a sent-mark per message for 72 h, holding the message itself: %s of them now, one takes %s (MEMORY USAGE).",
+	p("`used_memory` grew by %s over the fan-out (%s per message). The outbox keeps a sent-mark per message, holding the message itself, until an hour after the alert ends (7 h here): %s of them now, one takes %s (MEMORY USAGE).",
 		bytesSI(fan), perItem(fan, r.n), thousands(int64(r.sentMarks)), bytesIEC(r.sentMarkBytes))
 	if r.logLines > 0 {
 		p("")
