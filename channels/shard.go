@@ -38,22 +38,27 @@ func AlertKey(prefix string, shard int, alert string) string {
 	return Tag(prefix, shard) + "bcast:" + alert
 }
 
+// SubsKey is the hash of a shard's route alert subscribers' sealed details, by
+// contact hash: without an entry there, nobody gets an alert.
+func SubsKey(prefix string, shard int) string { return Tag(prefix, shard) + "subs:info" }
+
 // AlertMessageID is the outbound ID of route alert alert's message to the subscriber
 // hashed h: one per subscriber and alert, so that the outbox sends it once.
 func AlertMessageID(alert, h string) string { return "b:" + alert + ":" + h }
 
-// AlertOfMessage is the route alert an outbound ID belongs to, "" for other messages
-// (a provider's delivery report names only the ID).
-func AlertOfMessage(id string) string {
+// AlertOfMessage is the route alert and the subscriber hash of an alert message's
+// outbound ID; "" for any other message, including the template sent for one (a
+// provider's delivery report names only the ID).
+func AlertOfMessage(id string) (alert, h string) {
 	rest, ok := strings.CutPrefix(id, "b:")
 	if !ok {
-		return ""
+		return "", ""
 	}
-	alert, _, ok := strings.Cut(rest, ":")
-	if !ok {
-		return ""
+	alert, h, ok = strings.Cut(rest, ":")
+	if !ok || h == "" || strings.Contains(h, ":") {
+		return "", ""
 	}
-	return alert
+	return alert, h
 }
 
 // ContactHasher names a contact in Redis keys and logs without their address: a keyed

@@ -30,6 +30,12 @@ func CheckContent(b *locales.Bundle, c *content.Content) []string {
 		if n := menu(lang, "", "choose"); n != 1 {
 			problems = append(problems, fmt.Sprintf("%s: the choose menu (route names) takes %d SMS parts, want 1: shorten the route names", lang, n))
 		}
+		// "I don't know": the general advice, then the route menu again.
+		t := &turn{m: m, now: at, s: Session{Lang: lang, At: Position{FlowRoute, "choose"}}}
+		t.routeAnswer(Event{Kind: EventText, Text: itoa(len(c.Routes()) + 1)})
+		if n := len(render(lang, t.prompts)); n > content.MaxParts+1 {
+			problems = append(problems, fmt.Sprintf("%s: the general advice with the route menu takes %d SMS parts, at most %d: shorten it", lang, n, content.MaxParts+1))
+		}
 		for _, route := range c.Routes() {
 			for _, step := range []string{"sections", "subscribe"} {
 				if n := menu(lang, route, step); n != 1 {

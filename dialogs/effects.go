@@ -22,11 +22,13 @@ type EffectJob struct {
 	Data    map[string]string `json:"data,omitempty"`
 	Channel channels.Channel  `json:"ch"`
 	Contact string            `json:"contact"`
-	Hash    string            `json:"hash"`
-	Shard   int               `json:"shard"`
-	Lang    string            `json:"lang,omitempty"`
-	Test    bool              `json:"test,omitempty"`
-	At      time.Time         `json:"at"`
+	// To is the hotline's address the contact wrote to: route alerts come from it.
+	To    string    `json:"to,omitempty"`
+	Hash  string    `json:"hash"`
+	Shard int       `json:"shard"`
+	Lang  string    `json:"lang,omitempty"`
+	Test  bool      `json:"test,omitempty"`
+	At    time.Time `json:"at"`
 	// Sealed holds Data encrypted (bound to ID) while the job waits in Redis.
 	Sealed []byte `json:"sealed,omitempty"`
 }

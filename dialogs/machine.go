@@ -107,6 +107,10 @@ func (t *turn) step(ev Event) {
 	case kw == KwStopAlerts:
 		// Alerts stop at once, whoever holds the conversation; nothing else changes.
 		t.stopAlerts()
+		if t.s.OptedOut {
+			// They asked for no messages at all: not even this confirmation.
+			return
+		}
 		t.say("alerts.stopped", nil)
 		if t.s.Owner == OwnerBot && t.s.At.Flow != "" && !t.s.OptedOut {
 			t.prompt()

@@ -2,6 +2,7 @@ package dialogs
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hotline-org/hotline/channels"
@@ -20,7 +21,13 @@ const (
 	EffectAlertsLang = "alerts.lang"
 )
 
-const ansRoute = "_route"
+// The answers the route flow keeps: the route chosen, and the routes the menu showed
+// (an organisation may change the content between the menu and the answer: "7" means
+// what the person read, not what is seventh now).
+const (
+	ansRoute = "_route"
+	ansShown = "_routes"
+)
 
 // routeFlow declares the steps so that positions are known and BACK works; their
 // choices come from the content, which an organisation can change at run time, so
@@ -51,6 +58,7 @@ func (t *turn) routePrompt() {
 		for i, r := range append(c.Routes(), content.General) {
 			p.Choices = append(p.Choices, PromptChoice{Key: strconv.Itoa(i + 1), Text: c.Name(lang, r)})
 		}
+		t.store(ansShown, strings.Join(c.Routes(), ","))
 		t.prompts = append(t.prompts, p)
 	case "sections":
 		t.prompts = append(t.prompts, t.sectionsPrompt("route.sections"))
@@ -95,7 +103,9 @@ func (t *turn) routeAnswer(ev Event) {
 	}
 	route := t.s.Answers[ansRoute]
 	if t.s.At.Step != "choose" && !c.HasRoute(route) {
-		// The organisation removed the route since: choose again.
+		// The organisation removed the route since: say so, and choose again.
+		t.say("route.changed", nil)
+		t.s.Back = nil
 		t.enter(Position{Flow: FlowRoute, Step: "choose"})
 		return
 	}
@@ -103,7 +113,13 @@ func (t *turn) routeAnswer(ev Event) {
 	case "choose":
 		n, err := strconv.Atoi(key)
 		routes := c.Routes()
+		if shown := t.s.Answers[ansShown]; shown != "" {
+			routes = strings.Split(shown, ",")
+		}
 		switch {
+		case err == nil && n >= 1 && n <= len(routes) && !c.HasRoute(routes[n-1]):
+			t.say("route.changed", nil)
+			t.routePrompt()
 		case err == nil && n >= 1 && n <= len(routes):
 			t.store(ansRoute, routes[n-1])
 			t.s.Back = append(t.s.Back, t.s.At)
@@ -155,6 +171,11 @@ func (t *turn) routeAnswer(ev Event) {
 }
 
 func (t *turn) routeMiss() {
+	if t.s.Held > 0 {
+		// Their words answered our "you have a message" template: the held messages
+		// are what they asked for.
+		return
+	}
 	t.s.Misses++
 	if t.s.Misses >= 2 {
 		t.say("error.choice_person", nil)

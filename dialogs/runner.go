@@ -169,9 +169,13 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 		outs = append(outs, o)
 	}
 	var jobs []EffectJob
+	stopAlerts := ""
 	for i, ef := range effects {
+		if ef.Kind == EffectAlertsUnsubscribe && ef.Data["route"] == "" || ef.Kind == EffectErase {
+			stopAlerts = hash
+		}
 		job := EffectJob{ID: in.ID + ":e" + strconv.Itoa(i), Kind: ef.Kind, Data: ef.Data,
-			Channel: in.Channel, Contact: in.Contact, Hash: hash, Shard: shard, Lang: next.Lang, Test: in.Test, At: r.now()}
+			Channel: in.Channel, Contact: in.Contact, To: in.To, Hash: hash, Shard: shard, Lang: next.Lang, Test: in.Test, At: r.now()}
 		if err := job.seal(r.cfg.Sealer); err != nil {
 			return err
 		}
@@ -189,7 +193,7 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 		LangTTL: int64(r.cfg.LangTTL / time.Second), Outbound: outs, Effects: jobs, StreamID: e.StreamID,
 		InboxKey: r.in.StreamKey(shard), InboxGrp: inbox.Group, Attempts: keys.Tag + "attempts",
 		OutboxKey: OutboxKey(r.cfg.Prefix, shard), EffectKey: EffectsKey(r.cfg.Prefix, shard),
-		Seen: seen(in), Sealer: r.cfg.Sealer,
+		Seen: seen(in), Sealer: r.cfg.Sealer, StopAlerts: stopAlerts,
 	}.Save(ctx, r.rdb)
 	if err != nil {
 		return err

@@ -117,7 +117,10 @@ var (
 // remembered language, TTL -1, when the contact asked to be forgotten), releases the replies
 // held for a WhatsApp contact outside their window (before this turn's, and marked so
 // that pieces already sent are skipped), queues replies and effects, and acknowledges
-// (and deletes, since it holds message text) the inbound entry.
+// (and deletes, since it holds message text) the inbound entry. A turn that stops the
+// contact's route alerts forgets their subscriber details (KEYS[11]) here, in the
+// same step that releases held replies: an alert held for them must not go out after
+// they asked to stop. (The effect then takes them off the routes.)
 var commitScript = redis.NewScript(`
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('LEASE')
@@ -143,7 +146,8 @@ if ARGV[10] ~= '' then
   end
   redis.call('DEL', KEYS[9], KEYS[10])
 end
-local i = 12
+if ARGV[12] ~= '' then redis.call('HDEL', KEYS[11], ARGV[12]) end
+local i = 13
 for _ = 1, tonumber(ARGV[9]) do
   redis.call('XADD', KEYS[4], '*', 'm', ARGV[i]); i = i + 1
 end
@@ -180,6 +184,8 @@ type Commit struct {
 	Seen time.Time
 	// Sealer, when set, encrypts the session.
 	Sealer Sealer
+	// StopAlerts, when set, is the contact hash whose route alert details go now.
+	StopAlerts string
 }
 
 // Save runs the commit script and returns the session's new version.
@@ -199,7 +205,7 @@ func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, err
 		ttl, lang = -1, ""
 	}
 	args := []any{c.Token, strconv.FormatInt(c.Session.Version, 10), data, ttl, lang, c.LangTTL,
-		c.InboxGrp, c.StreamID, len(c.Outbound), "", 0}
+		c.InboxGrp, c.StreamID, len(c.Outbound), "", 0, c.StopAlerts}
 	if !c.Seen.IsZero() && c.Keys.Window.Seen != "" {
 		// The mark outlives the window a little, so that a late check still finds it.
 		args[9], args[10] = strconv.FormatInt(c.Seen.UnixMilli(), 10), (channels.WhatsAppWindow + time.Hour).Milliseconds()
@@ -220,7 +226,7 @@ func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, err
 		args = append(args, b)
 	}
 	keys := []string{c.LeaseKey, c.Keys.Session, c.Keys.Lang, c.OutboxKey, c.EffectKey, c.InboxKey, c.Attempts,
-		c.Keys.Window.Seen, c.Keys.Window.Held, c.Keys.Window.Nudged}
+		c.Keys.Window.Seen, c.Keys.Window.Held, c.Keys.Window.Nudged, c.Keys.Tag + "subs:info"}
 	for i := 7; i < 10; i++ {
 		if keys[i] == "" {
 			// Unused on this channel; a Cluster still wants every key in the slot.

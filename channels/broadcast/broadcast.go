@@ -78,7 +78,6 @@ type Alert struct {
 	// Cancelled is set when a supervisor withdrew it: what was not sent is not sent.
 	Cancelled time.Time `json:"cancelled,omitzero"`
 	By        string    `json:"by,omitempty"`
-	Test      bool      `json:"test,omitempty"`
 }
 
 // Counts is how far an alert's delivery has gone, summed over the shards. Delivered
@@ -192,10 +191,20 @@ func (b *Broadcasts) Publish(ctx context.Context, a Alert) (Alert, error) {
 		if d := old.Expires.Sub(a.Expires).Abs(); old.Route != a.Route || !maps.Equal(old.Texts, a.Texts) || d > retryWithin {
 			return Alert{}, ErrConflict
 		}
+		if old.Cancelled.IsZero() {
+			// The first attempt may have stopped before the alert was set going.
+			if err := b.rdb.ZAddNX(ctx, b.activeKey(), redis.Z{Score: float64(old.Expires.UnixMilli()), Member: old.ID}).Err(); err != nil {
+				return Alert{}, fmt.Errorf("publish: %w", err)
+			}
+		}
 		return old, nil
 	}
 	if err := b.rdb.ZAdd(ctx, b.activeKey(), redis.Z{Score: float64(a.Expires.UnixMilli()), Member: a.ID}).Err(); err != nil {
 		return Alert{}, fmt.Errorf("publish: %w", err)
+	}
+	// Alerts that ended a day ago leave the list of those in force.
+	if err := b.rdb.ZRemRangeByScore(ctx, b.activeKey(), "-inf", fmt.Sprint(b.now().Add(-24*time.Hour).UnixMilli())).Err(); err != nil {
+		b.log.Warn("trim ended alerts", "err", err)
 	}
 	b.log.Info("route alert published", "alert", a.ID, "route", a.Route, "expires", a.Expires)
 	return a, nil
@@ -238,14 +247,14 @@ func (b *Broadcasts) Cancel(ctx context.Context, id string) (Alert, error) {
 	if err != nil {
 		return Alert{}, err
 	}
-	if !a.Cancelled.IsZero() {
-		return a, nil
+	if a.Cancelled.IsZero() {
+		a.Cancelled = b.now().UTC()
+		raw, _ := json.Marshal(a)
+		if err := b.rdb.Set(ctx, b.alertKey(id), raw, redis.KeepTTL).Err(); err != nil {
+			return Alert{}, fmt.Errorf("cancel %s: %w", id, err)
+		}
 	}
-	a.Cancelled = b.now().UTC()
-	raw, _ := json.Marshal(a)
-	if err := b.rdb.Set(ctx, b.alertKey(id), raw, redis.KeepTTL).Err(); err != nil {
-		return Alert{}, fmt.Errorf("cancel %s: %w", id, err)
-	}
+	// Also when it was cancelled before: a first attempt may have stopped here.
 	if err := b.rdb.ZRem(ctx, b.activeKey(), id).Err(); err != nil {
 		return Alert{}, fmt.Errorf("cancel %s: %w", id, err)
 	}

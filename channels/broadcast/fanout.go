@@ -114,15 +114,20 @@ func (b *Broadcasts) step(ctx context.Context, shard int, leaseKey, token string
 			continue
 		}
 		a, err := b.Get(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrNotFound) || err == nil && !a.Cancelled.IsZero() {
 			continue
 		}
 		if err != nil {
 			return idle, err
 		}
 		p, err := b.feed(ctx, shard, leaseKey, token, a)
-		if err != nil {
+		if errors.Is(err, ErrLeaseLost) {
 			return idle, err
+		}
+		if err != nil {
+			// One alert failing must not hold up the others.
+			b.log.Warn("fan out alert", "alert", a.ID, "shard", shard, "err", err)
+			continue
 		}
 		st = max(st, p)
 	}
@@ -194,7 +199,7 @@ func (b *Broadcasts) message(a Alert, h, sealed string) (string, error) {
 	}
 	out := channels.Outbound{
 		ID: channels.AlertMessageID(a.ID, h), Channel: s.Channel, Contact: s.Contact, From: s.From, Lang: lang,
-		Parts: []string{b.cfg.Render(lang, a.Route, text)}, Lane: channels.LaneBulk, Test: s.Test || a.Test,
+		Parts: []string{b.cfg.Render(lang, a.Route, text)}, Lane: channels.LaneBulk, Test: s.Test,
 		Expires: a.Expires, Alert: a.ID,
 	}
 	if s.Channel == channels.WhatsApp {

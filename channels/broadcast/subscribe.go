@@ -3,6 +3,7 @@ package broadcast
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,7 +32,7 @@ type Subscriber struct {
 // subscription ends; the shard remembers which routes it has, so that "stop all" and
 // the sweep can find them.
 func (b *Broadcasts) infoKey(shard int) string {
-	return channels.Tag(b.cfg.Prefix, shard) + "subs:info"
+	return channels.SubsKey(b.cfg.Prefix, shard)
 }
 func (b *Broadcasts) routesKey(shard int) string {
 	return channels.Tag(b.cfg.Prefix, shard) + "subs:routes"
@@ -66,19 +67,26 @@ func (b *Broadcasts) Subscribe(ctx context.Context, s Subscriber, route string, 
 	return nil
 }
 
-// unsubscribeScript takes a subscriber hash (ARGV[1]) off the route sets KEYS[2..n]
-// and, when none of the shard's routes (ARGV[2..]) keeps them, forgets their address
-// (KEYS[1]). The route sets named in ARGV are KEYS[2..] in order; ARGV[2] = '*' means
-// every one, else ARGV[2] is the index of the one to leave.
+// unsubscribeScript takes a subscriber hash (ARGV[1]) off route sets and, when none
+// of the shard's routes keeps them, forgets their details (KEYS[1]). KEYS[2] is the
+// shard's set of routes, KEYS[3..] its route sets; ARGV[2] is '*' for every one, else
+// the index in KEYS of the one to leave. Only subscriptions ending by ARGV[3] go (the
+// sweep must not end one renewed meanwhile), and the details stay if a route was added
+// since the caller listed them (ARGV[4], the count it saw): a subscription to it may
+// be on its way.
 var unsubscribeScript = redis.NewScript(`
 local h = ARGV[1]
 local removed = 0
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   if ARGV[2] == '*' or tonumber(ARGV[2]) == i then
-    removed = removed + redis.call('ZREM', KEYS[i], h)
+    local sc = redis.call('ZSCORE', KEYS[i], h)
+    if sc and (ARGV[3] == '+inf' or tonumber(sc) <= tonumber(ARGV[3])) then
+      removed = removed + redis.call('ZREM', KEYS[i], h)
+    end
   end
 end
-for i = 2, #KEYS do
+if redis.call('SCARD', KEYS[2]) ~= tonumber(ARGV[4]) then return removed end
+for i = 3, #KEYS do
   if redis.call('ZSCORE', KEYS[i], h) then return removed end
 end
 redis.call('HDEL', KEYS[1], h)
@@ -89,15 +97,15 @@ return removed
 // how many subscriptions ended.
 func (b *Broadcasts) Unsubscribe(ctx context.Context, ch channels.Channel, contact, route string) (int, error) {
 	shard := channels.ShardOf(ch, contact, b.cfg.Shards)
-	return b.unsubscribe(ctx, shard, b.cfg.Hash(ch, contact), route)
+	return b.unsubscribe(ctx, shard, b.cfg.Hash(ch, contact), route, "+inf")
 }
 
-func (b *Broadcasts) unsubscribe(ctx context.Context, shard int, h, route string) (int, error) {
+func (b *Broadcasts) unsubscribe(ctx context.Context, shard int, h, route, until string) (int, error) {
 	routes, err := b.rdb.SMembers(ctx, b.routesKey(shard)).Result()
 	if err != nil {
 		return 0, fmt.Errorf("unsubscribe: %w", err)
 	}
-	keys := []string{b.infoKey(shard)}
+	keys := []string{b.infoKey(shard), b.routesKey(shard)}
 	which := "*"
 	for _, r := range routes {
 		keys = append(keys, b.routeKey(shard, r))
@@ -108,7 +116,7 @@ func (b *Broadcasts) unsubscribe(ctx context.Context, shard int, h, route string
 	if route != "" && which == "*" {
 		return 0, nil // not a route anyone here subscribed to
 	}
-	n, err := unsubscribeScript.Run(ctx, b.rdb, keys, h, which).Int()
+	n, err := unsubscribeScript.Run(ctx, b.rdb, keys, h, which, until, len(routes)).Int()
 	if err != nil {
 		return 0, fmt.Errorf("unsubscribe: %w", err)
 	}
@@ -121,7 +129,7 @@ func (b *Broadcasts) SetLang(ctx context.Context, ch channels.Channel, contact, 
 	shard := channels.ShardOf(ch, contact, b.cfg.Shards)
 	h := b.cfg.Hash(ch, contact)
 	sealed, err := b.rdb.HGet(ctx, b.infoKey(shard), h).Bytes()
-	if err == redis.Nil {
+	if errors.Is(err, redis.Nil) {
 		return nil
 	}
 	if err != nil {
@@ -165,7 +173,7 @@ func (b *Broadcasts) Subscribed(ctx context.Context, ch channels.Channel, contac
 	out := map[string]time.Time{}
 	for _, r := range routes {
 		ms, err := b.rdb.ZScore(ctx, b.routeKey(shard, r), h).Result()
-		if err == redis.Nil {
+		if errors.Is(err, redis.Nil) {
 			continue
 		}
 		if err != nil {
@@ -191,7 +199,7 @@ func (b *Broadcasts) Sweep(ctx context.Context, shard int) (int, error) {
 			return ended, fmt.Errorf("sweep: %w", err)
 		}
 		for _, h := range hs {
-			n, err := b.unsubscribe(ctx, shard, h, r)
+			n, err := b.unsubscribe(ctx, shard, h, r, fmt.Sprint(now))
 			if err != nil {
 				return ended, err
 			}

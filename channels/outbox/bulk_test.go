@@ -38,9 +38,17 @@ func (c *fastClock) sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-func alertMsg(i int, alert string, expires time.Time) channels.Outbound {
-	o := reply(fmt.Sprintf("b:%s:h%d", alert, i), fmt.Sprintf("+1500777%04d", i), "Storm tonight. Stay ashore.")
+// alertMsg is alert's message to subscriber i, who is subscribed (their details are
+// in the shard) unless gone.
+func (g *rig) alertMsg(t *testing.T, i int, alert string, expires time.Time, gone bool) channels.Outbound {
+	t.Helper()
+	o := reply(channels.AlertMessageID(alert, fmt.Sprint("h", i)), fmt.Sprintf("+1500777%04d", i), "Storm tonight. Stay ashore.")
 	o.Lane, o.Alert, o.Expires = channels.LaneBulk, alert, expires
+	if !gone {
+		if err := g.rdb.HSet(context.Background(), channels.SubsKey(g.prefix, 0), fmt.Sprint("h", i), "sealed").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return o
 }
 
@@ -73,7 +81,7 @@ func TestBroadcastIsPacedAndRepliesGoFirst(t *testing.T) {
 	})
 	expires := clk.now().Add(24 * time.Hour)
 	for i := range n {
-		g.queue(t, ":bulk", alertMsg(i, "A1", expires))
+		g.queue(t, ":bulk", g.alertMsg(t, i, "A1", expires, false))
 	}
 	stop := g.run(t)
 	defer stop()
@@ -132,8 +140,8 @@ func TestBroadcastIsPacedAndRepliesGoFirst(t *testing.T) {
 	}
 }
 
-// TestStaleAlertMessagesAreDropped: an alert past its end, or withdrawn, is not sent;
-// a failure is counted.
+// TestStaleAlertMessagesAreDropped: an alert past its end, withdrawn, or to someone
+// who has stopped alerts since it was queued, is not sent; a failure is counted.
 func TestStaleAlertMessagesAreDropped(t *testing.T) {
 	g := newRig(t)
 	withdrawn := map[string]bool{"A2": true}
@@ -142,10 +150,11 @@ func TestStaleAlertMessagesAreDropped(t *testing.T) {
 		outbox.Config{Prefix: g.prefix, Block: 50 * time.Millisecond, MaxAttempts: 1,
 			Live: func(_ context.Context, id string) (bool, error) { return !withdrawn[id], nil }},
 		time.Now, quiet, nil)
-	g.queue(t, ":bulk", alertMsg(1, "A1", time.Now().Add(-time.Minute))) // ended
-	g.queue(t, ":bulk", alertMsg(2, "A2", time.Now().Add(time.Hour)))    // withdrawn
+	g.queue(t, ":bulk", g.alertMsg(t, 1, "A1", time.Now().Add(-time.Minute), false)) // ended
+	g.queue(t, ":bulk", g.alertMsg(t, 2, "A2", time.Now().Add(time.Hour), false))    // withdrawn
+	g.queue(t, ":bulk", g.alertMsg(t, 5, "A3", time.Now().Add(time.Hour), true))     // they sent STOP ALERTS
 	// Two messages to one contact go one after the other: the first is refused.
-	refused, sent := alertMsg(3, "A3", time.Now().Add(time.Hour)), alertMsg(4, "A3", time.Now().Add(time.Hour))
+	refused, sent := g.alertMsg(t, 3, "A3", time.Now().Add(time.Hour), false), g.alertMsg(t, 4, "A3", time.Now().Add(time.Hour), false)
 	sent.Contact = refused.Contact
 	g.queue(t, ":bulk", refused)
 	g.queue(t, ":bulk", sent)
@@ -162,7 +171,7 @@ func TestStaleAlertMessagesAreDropped(t *testing.T) {
 		t.Errorf("sent %+v, want only the live alert's second message", msgs)
 	}
 	for alert, want := range map[string]map[string]string{
-		"A1": {"dropped": "1"}, "A2": {"dropped": "1"}, "A3": {"failed": "1", "sent": "1"},
+		"A1": {"dropped": "1"}, "A2": {"dropped": "1"}, "A3": {"dropped": "1", "failed": "1", "sent": "1"},
 	} {
 		got, _ := g.rdb.HGetAll(ctx, channels.AlertKey(g.prefix, 0, alert)).Result()
 		if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -200,5 +209,39 @@ func TestOrderHoldsWhenARetryIsLate(t *testing.T) {
 	}
 	if msgs[0].Body != "first" || msgs[1].Body != "second" {
 		t.Errorf("sent %q then %q, want first then second", msgs[0].Body, msgs[1].Body)
+	}
+}
+
+// TestLeaseLostStopsBothLoops: another process takes the shard (a long pause, a
+// network blip): both loops stop, leaving what they had not started for the new
+// holder, and the process goes on.
+func TestLeaseLostStopsBothLoops(t *testing.T) {
+	g := newRig(t)
+	ctx := context.Background()
+	lease := channels.Tag(g.prefix, 0) + "lease"
+	if err := g.rdb.Set(ctx, lease, "tok", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.ob.RunShard(ctx, 0, lease, "tok") }()
+	g.queue(t, "", reply("SM1:0", "+15005550006", "before"))
+	if _, err := g.api.WaitMessages(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.rdb.Set(ctx, lease, "someone-else", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	g.queue(t, ":bulk", g.alertMsg(t, 1, "A1", time.Now().Add(time.Hour), false))
+	g.queue(t, "", reply("SM2:0", "+15005550006", "after"))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("RunShard: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loops did not stop when the lease went to another process")
+	}
+	if n := len(g.api.Messages()); n != 1 {
+		t.Errorf("%d messages sent; the stale holder must send nothing after losing the lease", n)
 	}
 }

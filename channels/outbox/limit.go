@@ -34,8 +34,9 @@ return 0
 //
 // Replies (ARGV[4] = 'reply') may fill the second; they are also counted in KEYS[2].
 // Route alerts (bulk) only take what replies leave: they stop short of the cap by as
-// many places as replies took in the last second, and by a tenth of the cap at least,
-// so that a reply arriving in the middle of a broadcast finds a place at once.
+// many places as replies took in the last second, and by a tenth of the cap at least
+// (one at least, from a cap of 2), so that a reply arriving in the middle of a
+// broadcast finds a place at once.
 var globalScript = redis.NewScript(`
 local now, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1000)
@@ -44,7 +45,9 @@ local n = redis.call('ZCARD', KEYS[1])
 local room = cap
 if ARGV[4] ~= 'reply' then
   local replies = redis.call('ZCARD', KEYS[2])
-  room = cap - math.max(replies, math.floor(cap / 10))
+  local keep = math.floor(cap / 10)
+  if keep < 1 and cap >= 2 then keep = 1 end
+  room = cap - math.max(replies, keep)
   if room < 1 and replies == 0 then room = 1 end
 end
 if n >= room then

@@ -23,7 +23,7 @@ const Group = "sender"
 // sentTTL is how long a sent-mark is kept: longer than any retry or replay can take.
 const sentTTL = 72 * time.Hour
 
-// promoteScript moves retries that are due back into the reply lane, in the order they
+// promoteScript moves retries that are due back into their lane, in the order they
 // were deferred, keeping how many attempts each has had.
 var promoteScript = redis.NewScript(`
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 64)
@@ -152,18 +152,23 @@ type shardRun struct {
 	// lanes is the stream this loop reads; retry where its failed messages wait.
 	stream, retry, dead string
 	tag                 string
-	// peer is the shard's reply loop, seen from its bulk loop: a provider's "slow
-	// down" heard by either pauses both.
+	// peer is the shard's reply loop, seen from its bulk loop: alerts wait while
+	// replies are in hand.
 	peer *shardRun
+	// pause is shared by the shard's two loops: a provider's "slow down" heard by
+	// either holds both (Telegram's applies to the whole bot).
+	pause *pause
+	// run is the loop's own context: an alert not yet started is left for the next
+	// holder when it ends, rather than sent late by a process that lost the shard.
+	run context.Context
 	// busy counts the reply batches in hand; the bulk loop starts no send meanwhile.
 	busy atomic.Int32
 	// ready is closed once the reply loop has read what was left pending: alerts wait
 	// until replies a crash interrupted are on their way.
-	ready      chan struct{}
-	readyOnce  sync.Once
-	mu         sync.Mutex
-	pauseUntil time.Time
-	blocked    map[string]time.Time // contact → due time of its last deferred message
+	ready     chan struct{}
+	readyOnce sync.Once
+	mu        sync.Mutex
+	blocked   map[string]time.Time // contact → due time of its last deferred message
 	// away counts, per contact, their messages this loop moved to the retry set and
 	// has not read back: a new message waits behind them even once their time is due,
 	// since the retries come back only at the next promotion (or, on a clock that
@@ -179,10 +184,11 @@ type shardRun struct {
 // front of a reply; alerts take only the provider capacity replies leave (see wait).
 func (o *Outbox) RunShard(ctx context.Context, shard int, leaseKey, token string) error {
 	reply, bulk, retry, dead, tag := o.keys(shard)
+	p := &pause{}
 	r := &shardRun{o: o, shard: shard, lane: channels.LaneReply, stream: reply, retry: retry, dead: dead, tag: tag,
-		blocked: map[string]time.Time{}, away: map[string]int{}, ready: make(chan struct{})}
+		blocked: map[string]time.Time{}, away: map[string]int{}, ready: make(chan struct{}), pause: p}
 	b := &shardRun{o: o, shard: shard, lane: channels.LaneBulk, stream: bulk, retry: bulk + ":retry", dead: dead, tag: tag,
-		blocked: map[string]time.Time{}, away: map[string]int{}, peer: r}
+		blocked: map[string]time.Time{}, away: map[string]int{}, peer: r, pause: p}
 	consumer := "s" + strconv.Itoa(shard)
 	rr := stream.NewReader(o.rdb, leaseKey, token, Group, consumer, []string{reply}, 64, o.cfg.Block)
 	// Few alert messages at a time: a batch is sent before the next is read, and a
@@ -206,6 +212,8 @@ func (o *Outbox) RunShard(ctx context.Context, shard int, leaseKey, token string
 // loop works one lane until ctx ends or the lease is lost.
 func (r *shardRun) loop(ctx context.Context, rd *stream.Reader) error {
 	o, shard := r.o, r.shard
+	r.run = ctx
+	defer r.markReady()
 	if err := rd.Prepare(ctx); err != nil {
 		return err
 	}
@@ -222,11 +230,10 @@ func (r *shardRun) loop(ctx context.Context, rd *stream.Reader) error {
 			}
 		}
 		entries, err := rd.Next(ctx)
-		if r.ready != nil && len(entries) == 0 {
-			r.readyOnce.Do(func() { close(r.ready) })
+		if len(entries) == 0 {
+			r.markReady()
 		}
 		if errors.Is(err, stream.ErrLeaseLost) {
-			r.readyOnce.Do(func() { close(r.ready) })
 			return nil
 		}
 		if err != nil {
@@ -271,16 +278,39 @@ func (r *shardRun) isStalled() bool {
 	return r.stalled
 }
 
-func (r *shardRun) paused() time.Duration {
-	r.mu.Lock()
-	until := r.pauseUntil
-	r.mu.Unlock()
-	if r.peer != nil {
-		if p := r.peer.paused(); p > until.Sub(r.o.now()) {
-			return p
-		}
+// markReady lets the bulk loop start (the reply loop has one; the bulk loop none).
+func (r *shardRun) markReady() {
+	if r.ready != nil {
+		r.readyOnce.Do(func() { close(r.ready) })
 	}
-	return until.Sub(r.o.now())
+}
+
+// pause is until when a provider asked a shard's loops to wait.
+type pause struct {
+	mu    sync.Mutex
+	until time.Time
+}
+
+func (p *pause) set(until time.Time) {
+	p.mu.Lock()
+	if until.After(p.until) {
+		p.until = until
+	}
+	p.mu.Unlock()
+}
+
+func (r *shardRun) paused() time.Duration {
+	r.pause.mu.Lock()
+	defer r.pause.mu.Unlock()
+	return r.pause.until.Sub(r.o.now())
+}
+
+// leave leaves a message pending for later (a pause, or a bulk loop told to stop).
+func (r *shardRun) leave() (bool, error) {
+	r.mu.Lock()
+	r.stalled = true
+	r.mu.Unlock()
+	return false, nil
 }
 
 // decode turns stream entries into queued messages; one that cannot be read is
@@ -440,19 +470,26 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 			q.out.Until = open
 		}
 		if wait := r.paused(); wait > 0 {
-			r.mu.Lock()
-			r.stalled = true
-			r.mu.Unlock()
-			return false, nil
+			return r.leave()
 		}
-		if r.peer != nil {
-			// Replies in hand go first; an alert's send starts when none is.
-			for r.peer.busy.Load() > 0 && ctx.Err() == nil {
-				o.cfg.Sleep(ctx, 2*time.Millisecond)
+		waitCtx := ctx
+		if r.lane == channels.LaneBulk {
+			// An alert piece not yet started when the shard is given up stays pending
+			// for the next holder: only a send already under way is finished.
+			waitCtx = r.run
+			for r.peer != nil && r.peer.busy.Load() > 0 && waitCtx.Err() == nil {
+				// Replies in hand go first; an alert's send starts when none is.
+				o.cfg.Sleep(waitCtx, 2*time.Millisecond)
+			}
+			if waitCtx.Err() != nil {
+				return r.leave()
 			}
 		}
 		place := q.out.ID + "/" + strconv.Itoa(p.Seq) + "/" + strconv.Itoa(q.attempt)
-		if err := r.wait(ctx, q.out, place, r.lane); err != nil {
+		if err := r.wait(waitCtx, q.out, place, r.lane); err != nil {
+			if r.lane == channels.LaneBulk && waitCtx.Err() != nil {
+				return r.leave()
+			}
 			return false, err
 		}
 		start := o.now()
@@ -534,9 +571,7 @@ func (r *shardRun) failed(ctx context.Context, q queued, err error) (bool, error
 	}
 	if se.RetryAfter > 0 {
 		// A provider that says "slow down" means it for every message, not this one.
-		r.mu.Lock()
-		r.pauseUntil = o.now().Add(se.RetryAfter)
-		r.mu.Unlock()
+		r.pause.set(o.now().Add(se.RetryAfter))
 	}
 	o.report(Result{Channel: q.out.Channel, Outcome: "retry", Code: se.Code})
 	o.log.Warn("send failed, will retry", "msg_id", q.out.ID, "attempt", q.attempt, "status", se.Status,
@@ -580,14 +615,28 @@ func (r *shardRun) stale(ctx context.Context, out channels.Outbound) (bool, erro
 	if !out.Expires.IsZero() && !r.o.now().Before(out.Expires) {
 		return true, nil
 	}
-	if out.Alert == "" || r.o.cfg.Live == nil {
+	if out.Alert == "" {
 		return false, nil
 	}
-	live, err := r.o.cfg.Live(ctx, out.Alert)
-	if err != nil {
-		return false, fmt.Errorf("is alert %s live: %w", out.Alert, err)
+	if r.o.cfg.Live != nil {
+		live, err := r.o.cfg.Live(ctx, out.Alert)
+		if err != nil {
+			return false, fmt.Errorf("is alert %s live: %w", out.Alert, err)
+		}
+		if !live {
+			return true, nil
+		}
 	}
-	return !live, nil
+	// They may have asked to stop since it was queued or held (STOP ALERTS, STOP,
+	// DELETE forget their details at once): then it does not go.
+	if _, h := channels.AlertOfMessage(out.ID); h != "" {
+		ok, err := r.o.rdb.HExists(ctx, channels.SubsKey(r.o.cfg.Prefix, r.shard), h).Result()
+		if err != nil {
+			return false, fmt.Errorf("is %s still subscribed: %w", out.ID, err)
+		}
+		return !ok, nil
+	}
+	return false, nil
 }
 
 // count adds one to a route alert's count of what (once err, the bookkeeping it
@@ -678,14 +727,20 @@ func (o *Outbox) hold(ctx context.Context, out channels.Outbound, stream, id str
 	}
 	shard := channels.ShardOf(out.Channel, out.Contact, o.cfg.Shards)
 	w := channels.WindowKeysFor(o.cfg.Prefix, shard, o.cfg.Hash(out.Channel, out.Contact))
-	reply, _, _, _, _ := o.keys(shard)
+	reply, bulk, _, _, _ := o.keys(shard)
 	if stream == "" {
 		stream = reply
+	}
+	// The template a route alert brings goes with the alerts: thousands of them must
+	// not stand in front of replies.
+	tplLane, tplStream := channels.LaneReply, reply
+	if out.Alert != "" {
+		tplLane, tplStream = channels.LaneBulk, bulk
 	}
 	var tpl []byte
 	if o.cfg.WhatsAppTemplate {
 		tpl, _ = json.Marshal(channels.Outbound{ID: out.ID + ":tpl", Channel: out.Channel, Contact: out.Contact,
-			From: out.From, Lang: out.Lang, Lane: channels.LaneReply, Test: out.Test, Template: true})
+			From: out.From, Lang: out.Lang, Lane: tplLane, Test: out.Test, Template: true})
 	}
 	held, _ := json.Marshal(out)
 	f := ""
@@ -693,7 +748,7 @@ func (o *Outbox) hold(ctx context.Context, out channels.Outbound, stream, id str
 		f = "1"
 	}
 	window := channels.WhatsAppWindow - channels.WindowMargin
-	keys := []string{w.Seen, w.Held, w.Nudged, reply, stream}
+	keys := []string{w.Seen, w.Held, w.Nudged, tplStream, stream}
 	if out.Alert != "" {
 		// Counted with the hold, so that a crash cannot lose the count.
 		keys = append(keys, channels.AlertKey(o.cfg.Prefix, shard, out.Alert))
@@ -728,6 +783,11 @@ func (o *Outbox) markTTL(out channels.Outbound) time.Duration {
 // markValue is what a sent-mark holds: the message itself, so that a provider's later
 // report of a failed delivery can send it again without a copy kept elsewhere.
 func markValue(o channels.Outbound) string {
+	if o.Alert != "" {
+		// A route alert is not sent again on a carrier's failure report, and its mark
+		// keeps no number in clear: just that it went.
+		return "1"
+	}
 	b, _ := json.Marshal(o)
 	return string(b)
 }
@@ -753,7 +813,9 @@ const maxRedeliveries = 3
 // failure that may pass (a full queue, an unknown carrier error) is sent again.
 func (o *Outbox) RecordDelivery(ctx context.Context, rep channels.DeliveryReport) error {
 	o.report(Result{Channel: rep.Channel, Outcome: "status_" + rep.Status, Code: rep.Code})
-	if alert := channels.AlertOfMessage(rep.OutboundID); alert != "" && o.cfg.Shards > 0 {
+	// An alert message in several parts gets a report per part: its first part's
+	// counts for it.
+	if alert, _ := channels.AlertOfMessage(rep.OutboundID); alert != "" && rep.Seq == 0 && o.cfg.Shards > 0 {
 		field := ""
 		switch rep.Status {
 		case "delivered":

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-org/hotline/cases"
 	"github.com/hotline-org/hotline/cases/keyring"
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/broadcast"
@@ -365,7 +366,8 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 // STOP ALERTS the next alert does not reach them. The API refuses what it cannot take
 // with a clear answer.
 func TestRouteInformationAndAlertsEndToEnd(t *testing.T) {
-	h := startHotline(t, map[string]string{"HOTLINE_RATE_SMS": "0"})
+	// Another default number: alerts come from the number the person wrote to.
+	h := startHotline(t, map[string]string{"HOTLINE_RATE_SMS": "0", "TWILIO_SMS_FROM": "+15005550999"})
 	const phone = "+15005550010"
 	n := 0
 	say := func(text string) {
@@ -379,13 +381,12 @@ func TestRouteInformationAndAlertsEndToEnd(t *testing.T) {
 	for _, m := range []string{"hola", "3", "5", "1", "3"} {
 		say(m)
 	}
-	msgs := h.waitReplies(t, 5)
+	h.waitReplies(t, 5)
 	all := bodies(h.twilio.Messages())
 	if !strings.Contains(all, "¿Cuál es su ruta?") || !strings.Contains(all, "Libia/Túnez-Italia") ||
 		!strings.Contains(all, "112") {
 		t.Fatalf("route information in Spanish, with how to ask for help:\n%s", all)
 	}
-	_ = msgs
 	say("6")
 	say("sí")
 	routes := func() string { _, r := apiCall(t, "GET", h.base+"/api/routes", ""); return r }
@@ -431,9 +432,9 @@ func TestRouteInformationAndAlertsEndToEnd(t *testing.T) {
 	if code, _ := apiCall(t, "POST", h.base+"/api/route-alerts", `{"id":"storm-1","route":"central-med","expires_in":"12h",`+texts+`}`); code != http.StatusAccepted {
 		t.Errorf("retried publish: %d", code)
 	}
-	msgs = h.waitReplies(t, before+1)
+	msgs := h.waitReplies(t, before+1)
 	alert := msgs[before]
-	if alert.To != phone || alert.Body != "Alerta de la línea de ayuda - Libia/Túnez-Italia:\nTormenta desde esta noche. No salga.\nEnvíe STOP ALERTAS para dejar de recibirlas." {
+	if alert.To != phone || alert.From != hotlineNum || alert.Body != "Alerta de la línea de ayuda - Libia/Túnez-Italia:\nTormenta desde esta noche. No salga.\nEnvíe STOP ALERTAS para dejar de recibirlas." {
 		t.Fatalf("alert message %+v", alert)
 	}
 	// Twilio reports it delivered: the alert's counts say so.
@@ -482,7 +483,98 @@ func TestRouteInformationAndAlertsEndToEnd(t *testing.T) {
 	if code, _ := apiCall(t, "DELETE", h.base+"/api/route-alerts/storm-1", ""); code != http.StatusOK {
 		t.Errorf("cancel: %d", code)
 	}
+	// Who published and withdrew it is in the audit log.
+	store, err := cases.Open(context.Background(), h.env["DATABASE_URL"], slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	entries, err := store.AuditLog(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Action, "alert.") {
+			actions = append(actions, e.Actor+" "+e.Action+" "+e.Reason)
+		}
+	}
+	if got := strings.Join(actions, "; "); !strings.Contains(got, "api-token:api alert.publish route alert storm-1 on central-med") ||
+		!strings.Contains(got, "alert.cancel route alert storm-1") {
+		t.Errorf("audit log: %s", got)
+	}
 	if _, r := apiCall(t, "GET", h.base+"/api/route-alerts", ""); strings.Contains(r, "storm-1") {
 		t.Errorf("a withdrawn alert is still listed: %s", r)
 	}
+}
+
+// TestHeldWhatsAppAlertAndStop: two WhatsApp subscribers are outside their 24-hour
+// window when an alert comes: each gets the approved template, and the alert waits.
+// One answers "ok" and gets it; the other answers STOP ALERTS and does not.
+func TestHeldWhatsAppAlertAndStop(t *testing.T) {
+	const waFrom = "whatsapp:+15005550001"
+	tpl := "HX" + strings.Repeat("0", 30) + "e5"
+	clock := &testClock{}
+	_, prefix := redistest.Single(t)
+	tw := twiliotest.New(t, accountSID, authToken)
+	key := make([]byte, 32)
+	rand.Read(key)
+	h := startAt(t, prefix, tw, base64.StdEncoding.EncodeToString(key), map[string]string{
+		"TWILIO_WHATSAPP_FROM": waFrom, "TWILIO_WHATSAPP_TEMPLATE_SID": tpl, "HOTLINE_RATE_WHATSAPP": "0"}, clock.now)
+	n := 600
+	say := func(contact, text string) {
+		t.Helper()
+		n++
+		form := url.Values{"MessageSid": {sid(n)}, "AccountSid": {accountSID}, "From": {contact}, "To": {waFrom},
+			"Body": {text}, "NumMedia": {"0"}, "ApiVersion": {"2010-04-01"}}
+		if code := h.whatsapp(t, form); code != 200 {
+			t.Fatalf("webhook answered %d", code)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	const ok, stop = "whatsapp:+33600000001", "whatsapp:+33600000002"
+	for _, c := range []string{ok, stop} {
+		for _, m := range []string{"hello", "1", "5", "1", "6", "1"} {
+			say(c, m)
+		}
+	}
+	routes := func() string { _, r := apiCall(t, "GET", h.base+"/api/routes", ""); return r }
+	waitUntil(t, 10*time.Second, "both subscribed", func() bool { return strings.Contains(routes(), `"subscribers":2`) })
+	before := len(tw.Messages())
+
+	clock.advance(25 * time.Hour)
+	code, resp := apiCall(t, "POST", h.base+"/api/route-alerts", `{"id":"heat-1","route":"central-med","expires_in":"12h",`+
+		`"texts":{"en":"Heat wave: carry water.","fr":"Canicule : emportez de l'eau.","es":"Ola de calor: lleve agua.","ar":"موجة حر: احمل الماء."}}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("publish: %d %s", code, resp)
+	}
+	msgs := h.waitReplies(t, before+2)
+	h.settle()
+	msgs = tw.Messages()
+	if len(msgs) != before+2 || msgs[before].ContentSid != tpl || msgs[before+1].ContentSid != tpl {
+		t.Fatalf("outside the window: want one template each, got:\n%s", bodies(msgs[before:]))
+	}
+	say(ok, "ok")
+	say(stop, "STOP ALERTS")
+	h.settle()
+	msgs = tw.Messages()[before+2:]
+	var toOK, toStop []string
+	for _, m := range msgs {
+		switch m.To {
+		case ok:
+			toOK = append(toOK, m.Body)
+		case stop:
+			toStop = append(toStop, m.Body)
+		}
+	}
+	if len(toOK) != 1 || !strings.Contains(toOK[0], "Heat wave: carry water.") {
+		t.Errorf("the contact who answered got %q, want the held alert", toOK)
+	}
+	if len(toStop) != 1 || strings.Contains(toStop[0], "Heat wave") || !strings.Contains(toStop[0], "no more route alerts") {
+		t.Errorf("the contact who sent STOP ALERTS got %q, want only the confirmation", toStop)
+	}
+	waitUntil(t, 10*time.Second, "counts", func() bool {
+		_, r := apiCall(t, "GET", h.base+"/api/route-alerts/heat-1", "")
+		return strings.Contains(r, `"queued":2,"sent":1,`) && strings.Contains(r, `"held":2,"dropped":1`)
+	})
 }

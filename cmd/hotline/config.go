@@ -186,12 +186,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if len(c.Escalate) > 2 {
 		return c, fmt.Errorf("HOTLINE_ESCALATE_AFTER has one delay per level after duty: backup, then supervisors (like 2m,5m)")
 	}
+	// A folder that is not there is refused when the content loads, loudly, and the
+	// shipped content serves: the hotline still starts.
 	c.ContentDir = env("HOTLINE_CONTENT_DIR", "")
-	if c.ContentDir != "" {
-		if st, err := os.Stat(c.ContentDir); err != nil || !st.IsDir() {
-			return c, fmt.Errorf("HOTLINE_CONTENT_DIR %q is not a folder", c.ContentDir)
-		}
-	}
 	if c.AlertsFor, err = parseDays(env("HOTLINE_ALERTS_FOR", "90d")); err != nil || c.AlertsFor < 24*time.Hour || c.AlertsFor > 366*24*time.Hour {
 		return c, fmt.Errorf("HOTLINE_ALERTS_FOR must be a number of days from 1d to 366d (90d)")
 	}

@@ -21,6 +21,9 @@ func TestContentCheck(t *testing.T) {
 		err := run(context.Background(), []string{"hotline", "content", "check", dir}, func(string) string { return "" }, &out, &out)
 		return out.String(), err
 	}
+	if _, err := check(filepath.Join(t.TempDir(), "no-such-folder")); err == nil {
+		t.Error("a folder that is not there passed the check")
+	}
 	dir := t.TempDir()
 	if out, err := check(dir); err != nil || !strings.Contains(out, "ok: 8 routes in en, fr, es, ar") {
 		t.Fatalf("empty folder (the shipped content): %v\n%s", err, out)

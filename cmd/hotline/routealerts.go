@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hotline-org/hotline/cases"
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/broadcast"
 	"github.com/hotline-org/hotline/dialogs"
@@ -29,7 +31,11 @@ const alertParts = 2
 // (the header and footer every alert carries) and the SMS budget.
 func newBroadcasts(a *app, bundle *locales.Bundle, store *content.Store) *broadcast.Broadcasts {
 	render := func(lang, route, text string) string {
-		head := bundle.Localize(lang, "alert.header", map[string]any{"Route": store.Current().Name(lang, route)})
+		name := store.Current().Name(lang, route)
+		if name == "" {
+			name = route // removed from the content since it was published
+		}
+		head := bundle.Localize(lang, "alert.header", map[string]any{"Route": name})
 		return head + "\n" + text + "\n" + bundle.Localize(lang, "alert.footer", nil)
 	}
 	budget := func(msg string) error {
@@ -54,7 +60,7 @@ func alertEffects(b *broadcast.Broadcasts) map[string]dialogs.EffectHandler {
 				return nil, nil
 			}
 			return nil, b.Subscribe(ctx, broadcast.Subscriber{Channel: job.Channel, Contact: job.Contact,
-				Lang: job.Lang, Test: job.Test}, job.Data["route"], until)
+				From: job.To, Lang: job.Lang, Test: job.Test}, job.Data["route"], until)
 		},
 		dialogs.EffectAlertsLang: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
 			return nil, b.SetLang(ctx, job.Channel, job.Contact, job.Lang)
@@ -83,7 +89,6 @@ func handlePublish(a *app) gin.HandlerFunc {
 			Expires   time.Time         `json:"expires"`
 			ExpiresIn string            `json:"expires_in"`
 			By        string            `json:"by"`
-			Test      bool              `json:"test"`
 		}
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxAlertBody)
 		raw, err := io.ReadAll(c.Request.Body)
@@ -99,6 +104,14 @@ func handlePublish(a *app) gin.HandlerFunc {
 			c.JSON(http.StatusBadRequest, gin.H{"error": "the body must be JSON like {\"route\": \"central-med\", \"texts\": {\"en\": \"…\"}, \"expires_in\": \"12h\"}: " + err.Error()})
 			return
 		}
+		if len(body.By) > 100 {
+			c.JSON(http.StatusBadRequest, gin.H{"error": "by must be at most 100 characters"})
+			return
+		}
+		if body.ExpiresIn != "" && !body.Expires.IsZero() {
+			c.JSON(http.StatusBadRequest, gin.H{"error": "give expires or expires_in, not both"})
+			return
+		}
 		if body.ExpiresIn != "" {
 			d, err := time.ParseDuration(body.ExpiresIn)
 			if err != nil || d <= 0 {
@@ -112,7 +125,7 @@ func handlePublish(a *app) gin.HandlerFunc {
 			by = "api"
 		}
 		alert, err := a.bcast.Publish(c.Request.Context(), broadcast.Alert{ID: body.ID, Route: body.Route,
-			Texts: body.Texts, Expires: body.Expires, By: by, Test: body.Test})
+			Texts: body.Texts, Expires: body.Expires, By: by})
 		switch {
 		case errors.Is(err, broadcast.ErrInvalid):
 			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
@@ -125,7 +138,12 @@ func handlePublish(a *app) gin.HandlerFunc {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the alert cannot be published now; try again"})
 			return
 		}
-		subs, _ := a.bcast.Count(c.Request.Context(), alert.Route)
+		a.auditAlert(c.Request.Context(), by, "alert.publish", alert)
+		subs, err := a.bcast.Count(c.Request.Context(), alert.Route)
+		if err != nil {
+			// Published all the same: only the number is missing from the answer.
+			a.log.Warn("count subscribers", "err", err)
+		}
 		c.JSON(http.StatusAccepted, gin.H{"alert": alert, "subscribers": subs})
 	}
 }
@@ -189,8 +207,22 @@ func handleCancelAlert(a *app) gin.HandlerFunc {
 			a.log.Error("cancel route alert", "err", err)
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the alert cannot be cancelled now; try again"})
 		default:
+			a.auditAlert(c.Request.Context(), "api", "alert.cancel", al)
 			c.JSON(http.StatusOK, gin.H{"alert": al})
 		}
+	}
+}
+
+// auditAlert writes who published or withdrew an alert to the audit log. The alert is
+// out either way: a database that does not answer must not hold up a warning, so a
+// failure is logged instead. "by" is what the caller said (the token is shared until
+// the console has accounts), marked as such.
+func (a *app) auditAlert(ctx context.Context, by, action string, al broadcast.Alert) {
+	dbctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	if err := a.store.Audit(dbctx, cases.Entry{Actor: "api-token:" + by, Action: action,
+		Reason: "route alert " + al.ID + " on " + al.Route}); err != nil {
+		a.log.Error("route alert not audited", "alert", al.ID, "action", action, "err", err)
 	}
 }
 
@@ -221,6 +253,9 @@ func handleRoutes(a *app) gin.HandlerFunc {
 func contentCommand(args []string, stdout io.Writer) error {
 	if len(args) != 2 || args[0] != "check" {
 		return fmt.Errorf("usage: hotline content check DIR")
+	}
+	if st, err := os.Stat(args[1]); err != nil || !st.IsDir() {
+		return fmt.Errorf("%s is not a folder", args[1])
 	}
 	bundle, err := locales.Load(nil)
 	if err != nil {

@@ -379,6 +379,12 @@ func (a *app) registerGauges() {
 		}
 		return float64(n), err
 	})
+	a.metrics.gauge("hotline_content_refused", "1 while the files of HOTLINE_CONTENT_DIR are refused (problems logged) and older or shipped content serves.", func(context.Context) (float64, error) {
+		if a.content.Refused() != nil {
+			return 1, nil
+		}
+		return 0, nil
+	})
 	a.metrics.gauge("hotline_spooled_messages", "Accepted messages waiting in the local spool for Redis.", func(context.Context) (float64, error) {
 		return float64(a.inbox.Spooled()), nil
 	})

@@ -176,12 +176,63 @@ func TestFolderOverridesAndReloads(t *testing.T) {
 	if got := s.Current().Name("en", "central-med"); got != "Central Med (again)" {
 		t.Errorf("after a broken edit the name is %q; the last good content should stay", got)
 	}
-	if err := s.Reload(); err == nil {
+	if err := s.Reload(); err == nil || s.Refused() == nil {
 		t.Error("Reload took a broken file")
 	}
-	if _, err := Open(dir, []string{"en"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
-		t.Error("Open took a broken folder: the hotline must not start on it")
+	// Started on a broken folder: the shipped content serves, and says why.
+	s2, err := Open(dir, []string{"en"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil || s2.Refused() == nil || s2.Current().Name("en", "central-med") != "Central Mediterranean" {
+		t.Errorf("start on a broken folder: %v, refused %v; want the shipped content and the reason", err, s2.Refused())
 	}
+	// Fixed: taken, and no longer refused.
+	write(strings.Replace(en, `name = "Central Mediterranean"`, `name = "Central Med (fixed)"`, 1))
+	eventually(t, func() bool {
+		return s.Current().Name("en", "central-med") == "Central Med (fixed)" && s.Refused() == nil
+	})
+	// The folder goes away: the content in use stays, it is not swapped for the shipped one.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reload(); err == nil || s.Current().Name("en", "central-med") != "Central Med (fixed)" {
+		t.Errorf("after the folder went: %v, name %q", err, s.Current().Name("en", "central-med"))
+	}
+}
+
+// TestFolderMountedAsAConfigMap: Kubernetes links each file to a folder it swaps on
+// update; the change is seen through the links.
+func TestFolderMountedAsAConfigMap(t *testing.T) {
+	dir := t.TempDir()
+	en := shipped(t, "en.toml")
+	version := func(name, text string) {
+		t.Helper()
+		v := filepath.Join(dir, name)
+		if err := os.MkdirAll(v, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(v, "en.toml"), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(dir, "..data_tmp")
+		os.Remove(tmp)
+		if err := os.Symlink(name, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version("..v1", strings.Replace(en, `name = "Central Mediterranean"`, `name = "Version one"`, 1))
+	if err := os.Symlink("..data/en.toml", filepath.Join(dir, "en.toml")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, []string{"en"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil || s.Current().Name("en", "central-med") != "Version one" {
+		t.Fatalf("open: %v", err)
+	}
+	go s.Watch(t.Context(), 10*time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	version("..v2", strings.Replace(en, `name = "Central Mediterranean"`, `name = "Version two, longer"`, 1))
+	eventually(t, func() bool { return s.Current().Name("en", "central-med") == "Version two, longer" })
 }
 
 func eventually(t *testing.T, cond func() bool) {

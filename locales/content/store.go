@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -19,25 +21,56 @@ type Store struct {
 	log   *slog.Logger
 	stamp string
 	check func(*Content) error
+
+	mu      sync.Mutex
+	refused error
 }
 
 // Open loads the shipped content, overridden by the files in dir when dir is set.
 // check (may be nil) finds what only the flows can see (a menu too long with the
-// hotline's own words). Content with problems does not load: the hotline does not
-// start on a broken file.
+// hotline's own words). A folder with problems is refused, loudly, and the shipped
+// content serves meanwhile (see Refused): a hotline that does not start because of a
+// typo in a file would leave people in danger with nothing. An error means the shipped
+// content itself is broken.
 func Open(dir string, langs []string, check func(*Content) error, log *slog.Logger) (*Store, error) {
 	s := &Store{dir: dir, langs: langs, log: log, check: check}
 	s.stamp = s.fingerprint()
-	c, err := s.load()
+	c, err := s.load(s.files())
+	if err != nil && dir != "" {
+		s.refuse(err)
+		log.Error("content folder refused: the shipped content is in use until it is fixed", "dir", dir, "err", err)
+		c, err = s.load(Shipped())
+	}
 	if err != nil {
-		return nil, fmt.Errorf("content: %w", err)
+		return nil, fmt.Errorf("shipped content: %w", err)
 	}
 	s.cur.Store(c)
 	return s, nil
 }
 
-func (s *Store) load() (*Content, error) {
-	c, err := Parse(s.files(), s.langs)
+// Refused is why the folder's content is not in use, nil when it is (or there is no
+// folder).
+func (s *Store) Refused() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
+func (s *Store) refuse(err error) {
+	s.mu.Lock()
+	s.refused = err
+	s.mu.Unlock()
+}
+
+func (s *Store) load(files Files) (*Content, error) {
+	if s.dir != "" {
+		// A folder that went away must not quietly bring back the shipped content
+		// (and drop the organisation's checked emergency numbers).
+		if st, err := os.Stat(s.dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("content folder %s is not there", s.dir)
+		}
+	}
+	c, err := Parse(files, s.langs)
 	if err != nil {
 		return nil, err
 	}
@@ -87,17 +120,21 @@ func (s *Store) Watch(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Reload loads the content again now.
+// Reload loads the folder again now.
 func (s *Store) Reload() error {
-	c, err := s.load()
+	c, err := s.load(s.files())
 	if err != nil {
+		s.refuse(err)
 		return err
 	}
+	s.refuse(nil)
 	s.cur.Store(c)
 	return nil
 }
 
-// fingerprint names the folder's files with their sizes and times: any edit changes it.
+// fingerprint names the folder's files with their sizes and times: any edit changes
+// it. Files are looked at through links, as Kubernetes mounts a ConfigMap (its
+// files link to a folder that is swapped on update).
 func (s *Store) fingerprint() string {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -105,8 +142,12 @@ func (s *Store) fingerprint() string {
 	}
 	var b []string
 	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil || !strings.HasSuffix(e.Name(), ".toml") {
+		if !strings.HasSuffix(e.Name(), ".toml") {
+			continue
+		}
+		info, err := os.Stat(filepath.Join(s.dir, e.Name()))
+		if err != nil {
+			b = append(b, e.Name()+" error")
 			continue
 		}
 		b = append(b, fmt.Sprintf("%s %d %d", e.Name(), info.Size(), info.ModTime().UnixNano()))
