@@ -682,6 +682,25 @@ func TestTelegramConversationWithButtons(t *testing.T) {
 		!strings.Contains(msgs[3].ReplyMarkup, `"callback_data":"1"`) {
 		t.Errorf("language menu and back:\n%q\n%q", msgs[2].Text, msgs[3].Text)
 	}
+	// Route information: the routes as buttons, in Arabic; a section, then its buttons
+	// again under one short line.
+	route := `{"update_id":10004,"message":{"message_id":5,"date":1764212380,"from":{"id":1111111,"is_bot":false,"first_name":"A"},"chat":{"id":1111111,"type":"private"},"text":"٥"}}`
+	first := `{"update_id":10005,"callback_query":{"id":"cb2","chat_instance":"-7","from":{"id":1111111,"is_bot":false,"first_name":"A"},"message":{"message_id":6,"date":1764212390,"chat":{"id":1111111,"type":"private"},"text":"…"},"data":"1"}}`
+	dangers := `{"update_id":10006,"callback_query":{"id":"cb3","chat_instance":"-7","from":{"id":1111111,"is_bot":false,"first_name":"A"},"message":{"message_id":7,"date":1764212400,"chat":{"id":1111111,"type":"private"},"text":"…"},"data":"1"}}`
+	for _, u := range []string{route, first, dangers} {
+		post(u, secret)
+		time.Sleep(1100 * time.Millisecond) // a chat's messages go a second apart
+	}
+	if msgs, err = tg.WaitMessages(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msgs[4].Text, "ما طريقك") || !strings.Contains(msgs[4].ReplyMarkup, "وسط المتوسط") ||
+		!strings.Contains(msgs[4].ReplyMarkup, `"callback_data":"9"`) {
+		t.Errorf("route menu: %q %s", msgs[4].Text, msgs[4].ReplyMarkup)
+	}
+	if last := msgs[len(msgs)-1]; !strings.Contains(last.Text, "أرسل رقماً آخر (1-7)") || !strings.Contains(last.ReplyMarkup, `"callback_data":"7"`) {
+		t.Errorf("after a section: %q %s", last.Text, last.ReplyMarkup)
+	}
 }
 
 func TestTelegramWebhookCommands(t *testing.T) {
