@@ -46,6 +46,16 @@ type EffectResult struct {
 // longer be reached on the channel (they blocked the bot).
 const EventBlocked = "channel.blocked"
 
+// EventCallEnded tells a voice conversation its call is over (Twilio's status
+// callback).
+const EventCallEnded = "call.ended"
+
+// A call put through to a person ended: answered and over, or nobody answered.
+const (
+	EventDialDone       = "call.dial_done"
+	EventDialUnanswered = "call.dial_unanswered"
+)
+
 // EventOptedOut tells a conversation the provider refused a message because the
 // contact opted out there (Twilio's own STOP handling on US and Canadian numbers).
 const EventOptedOut = "channel.optout"
@@ -80,12 +90,25 @@ const (
 	ExpectNumber   Expect = "number"
 	ExpectYesNo    Expect = "yesno"
 	ExpectLocation Expect = "location"
+	// ExpectPerson: the conversation goes to a person now (voice puts the call
+	// through).
+	ExpectPerson Expect = "person"
 )
 
 // Choice is one option of a menu: Key is what the contact types (or presses).
 type Choice struct {
 	Key   string `json:"key"`
 	Label string `json:"label"`
+	// Lang is the label's language when it is not the message's (the language menu
+	// names each language in itself).
+	Lang string `json:"lang,omitempty"`
+}
+
+// Utterance is one thing said on a call, in its language: voice speaks each with that
+// language's voice.
+type Utterance struct {
+	Text string `json:"text"`
+	Lang string `json:"lang"`
 }
 
 // Lane orders outbound traffic: replies never wait behind broadcasts.
@@ -120,6 +143,9 @@ type Outbound struct {
 	Template bool `json:"tpl,omitempty"`
 	// Expires is when the message stops being true (a route alert): not sent after it.
 	Expires time.Time `json:"exp,omitzero"`
+	// Speech is the message as a call says it, when it differs from Parts (the
+	// choices spoken as "for English, press 1", each in its own language).
+	Speech []Utterance `json:"speech,omitempty"`
 	// KeysInText says the text itself tells what to type: text renderings (SMS,
 	// WhatsApp) do not list the choices again; buttons still show them.
 	KeysInText bool `json:"kit,omitempty"`

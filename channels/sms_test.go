@@ -86,7 +86,7 @@ func TestSplitSMSKeepsEveryPartWithinBudget(t *testing.T) {
 
 func TestRenderTextPutsTheMenuUnderItsQuestion(t *testing.T) {
 	o := Outbound{Parts: []string{strings.Repeat("x ", 150), "Main menu:"},
-		Choices: []Choice{{"1", "One"}, {"2", "Two"}}}
+		Choices: []Choice{{Key: "1", Label: "One"}, {Key: "2", Label: "Two"}}}
 	parts := RenderText(o)
 	if len(parts) != 2 {
 		t.Fatalf("parts %q", parts)
@@ -158,7 +158,7 @@ func TestSplitAtSentencesNeverMidWord(t *testing.T) {
 
 func TestRenderWhatsAppKeepsLongTextWhole(t *testing.T) {
 	o := Outbound{Parts: []string{strings.Repeat("Keep water with you. ", 40), "Main menu:"},
-		Choices: []Choice{{"1", "One"}, {"2", "Two"}}}
+		Choices: []Choice{{Key: "1", Label: "One"}, {Key: "2", Label: "Two"}}}
 	if sms := RenderText(o); len(sms) < 3 {
 		t.Fatalf("SMS rendering should need several parts, got %d", len(sms))
 	}

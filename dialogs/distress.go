@@ -150,6 +150,12 @@ func (t *turn) startDistress(source, pos string) {
 	}
 	t.s.Owner = OwnerBot
 	t.s.Answers = nil
+	if t.voice() {
+		// On a call the fastest help is a person: the call is put through (or, when
+		// nobody is on duty, the numbers again and the menu).
+		t.goTo(FlowPerson, false)
+		return
+	}
 	if pos != "" {
 		t.enter(Position{Flow: FlowDistress, Step: "people"})
 		return

@@ -81,6 +81,7 @@ func flows(langs []string) map[string]Flow {
 				{Key: "5", Label: "menu.route", Goto: FlowRoute},
 				{Key: "6", Label: "menu.language", Goto: FlowLanguage},
 			}},
+			"voice": voiceMenu(),
 		}},
 		FlowReport:   reportFlow(),
 		FlowFollowUp: followUpFlow(),

@@ -19,6 +19,16 @@ type Machine struct {
 	keywords  map[string]Keyword
 	content   func() *content.Content
 	alertsFor time.Duration
+	// personOpen says whether a call can be put through to a person at a time (an
+	// operator number and the operators' hours); nil means always.
+	personOpen func(time.Time) bool
+}
+
+// WithPersonOpen sets when a call can be put through to a person: outside it, a
+// caller who asks for one hears the emergency numbers and goes back to the menu.
+func (m *Machine) WithPersonOpen(open func(time.Time) bool) *Machine {
+	m.personOpen = open
+	return m
 }
 
 // DefaultAlertsFor is how long a route alert subscription lasts: long enough for a
@@ -31,6 +41,16 @@ const DefaultAlertsFor = 90 * 24 * time.Hour
 // how long a route alert subscription lasts.
 func NewMachine(langs []string, src func() *content.Content, alertsFor time.Duration) *Machine {
 	return &Machine{langs: langs, flows: flows(langs), keywords: keywordIndex(), content: src, alertsFor: alertsFor}
+}
+
+// Prompts is what the session's current step asks, said again (a voice turn Twilio
+// asked for twice).
+func (m *Machine) Prompts(s Session) []Prompt {
+	t := &turn{m: m, s: s}
+	if s.At.Flow != "" && m.known(s.At) {
+		t.prompt()
+	}
+	return t.prompts
 }
 
 // Languages is the order of the language menu.
@@ -226,6 +246,9 @@ func (t *turn) step(ev Event) {
 		t.askDanger(positionValue(ev))
 		return
 	}
+	if t.atChoice() && t.voiceKey(ev) {
+		return
+	}
 	switch kw {
 	case KwMenu:
 		t.goTo(FlowMenu, true)
@@ -319,6 +342,28 @@ func (t *turn) effectResult(ev Event) {
 		}
 		t.s.OptedOut = true
 		t.stopAlerts()
+	case channels.EventDialDone, channels.EventDialUnanswered:
+		// Back from the person the call was put through to: out of the queue, and the
+		// menu. Nobody answered: what to do in danger first.
+		if t.s.Owner == OwnerQueue {
+			t.effect(EffectHandoffLeave)
+			t.s.Owner = OwnerBot
+		}
+		if ev.Effect.Kind == channels.EventDialUnanswered {
+			t.say("person.closed", nil)
+			t.emergencyNumbers()
+			t.goTo(FlowMenu, true)
+			return
+		}
+		t.say("person.left", nil)
+		t.goTo(FlowMenu, true)
+	case channels.EventCallEnded:
+		// The caller hung up: they wait for nobody any more, and the call's session ends.
+		if t.s.Owner == OwnerQueue {
+			t.effect(EffectHandoffLeave)
+			t.s.Owner = OwnerBot
+		}
+		t.s.At, t.s.Back = Position{}, nil
 	case EffectHandoffEnqueue:
 		if t.s.Owner != OwnerQueue || !ev.Effect.OK {
 			return
@@ -354,17 +399,24 @@ func (t *turn) goTo(flow string, reset bool) {
 		t.startDistress("menu", "")
 		return
 	}
-	f := t.m.flows[flow]
+	if flow == FlowPerson && t.voice() && !t.personOpen() {
+		// Nobody can take the call now: what to do in danger, and the menu again.
+		t.say("person.closed", nil)
+		t.emergencyNumbers()
+		t.goTo(FlowMenu, true)
+		return
+	}
+	start := t.start(flow)
 	if flow == FlowMenu {
 		// Leaving a report or a follow-up: what was typed for it is not kept.
 		t.s.Answers = nil
 	}
 	if reset {
 		t.s.Back = nil
-	} else if t.s.At.Flow != "" && t.s.At != (Position{flow, f.Start}) {
+	} else if t.s.At.Flow != "" && t.s.At != (Position{flow, start}) {
 		t.s.Back = append(t.s.Back, t.s.At)
 	}
-	t.enter(Position{Flow: flow, Step: f.Start})
+	t.enter(Position{Flow: flow, Step: start})
 }
 
 func (t *turn) enter(p Position) {
@@ -396,6 +448,10 @@ func (t *turn) prompt() {
 	// Someone in danger before choosing a language reads every language.
 	all := def.AllLanguages || t.s.At.Flow == FlowDistress && t.s.Lang == ""
 	p := Prompt{ID: def.Prompt, Expect: def.Expect, AllLanguages: all}
+	if t.voice() && def.Owner == OwnerQueue {
+		// On a call, "a person" is the call put through.
+		p.Expect = channels.ExpectPerson
+	}
 	for _, c := range def.Choices {
 		p.Choices = append(p.Choices, PromptChoice{Key: c.Key, Label: c.Label, LabelLang: c.LabelLang})
 	}
@@ -486,6 +542,9 @@ func (t *turn) answer(ev Event) {
 	}
 	if !ok {
 		t.s.Misses++
+		if t.voiceMiss() {
+			return
+		}
 		if def.AllLanguages {
 			t.prompt()
 			return

@@ -53,7 +53,63 @@ func Localize(b *locales.Bundle, s Session, prompts []Prompt) (o channels.Outbou
 		o.KeysInText = p.KeysInText
 	}
 	o.Parts = texts
+	if s.Channel == channels.Voice {
+		o.Speech = speech(b, lang, prompts)
+	}
 	return o, true
+}
+
+// voiceID is the voice form of a message when there is one ("Reply with a number"
+// does not suit a call).
+func voiceID(b *locales.Bundle, id string) string {
+	if b.HasID("voice." + id) {
+		return "voice." + id
+	}
+	return id
+}
+
+// speech is what a call says for a turn's prompts: each text in the caller's
+// language, then the last prompt's choices, each as "label: press N" in the label's own
+// language (the language menu speaks each option in its language), then the keys
+// that work at every menu.
+func speech(b *locales.Bundle, lang string, prompts []Prompt) []channels.Utterance {
+	var out []channels.Utterance
+	for _, p := range prompts {
+		switch {
+		case p.AllLanguages:
+			for _, l := range b.Languages() {
+				out = append(out, channels.Utterance{Text: b.Localize(l, voiceID(b, p.ID), p.Args), Lang: l})
+			}
+		case p.Text != "":
+			out = append(out, channels.Utterance{Text: p.Text, Lang: lang})
+		case p.ID != "":
+			out = append(out, channels.Utterance{Text: b.Localize(lang, voiceID(b, p.ID), localArgs(b, lang, p.Args)), Lang: lang})
+		}
+	}
+	if len(prompts) == 0 {
+		return out
+	}
+	last := prompts[len(prompts)-1]
+	if last.Expect != channels.ExpectChoice {
+		return out
+	}
+	if !last.KeysInText {
+		for _, c := range last.Choices {
+			cl := c.LabelLang
+			if cl == "" {
+				cl = lang
+			}
+			label := c.Text
+			if label == "" {
+				label = b.Localize(cl, c.Label, nil)
+			}
+			out = append(out, channels.Utterance{Text: b.Localize(cl, "voice.choice", map[string]any{"Label": label, "Key": c.Key}), Lang: cl})
+		}
+	}
+	if !last.AllLanguages {
+		out = append(out, channels.Utterance{Text: b.Localize(lang, "voice.keys", nil), Lang: lang})
+	}
+	return out
 }
 
 // localArgs localizes the arguments that are messages themselves.

@@ -55,10 +55,24 @@ func (t *turn) routePrompt() {
 	switch t.s.At.Step {
 	case "choose":
 		p := Prompt{ID: "route.choose", Expect: channels.ExpectChoice}
-		for i, r := range append(c.Routes(), content.General) {
-			p.Choices = append(p.Choices, PromptChoice{Key: strconv.Itoa(i + 1), Text: c.Name(lang, r)})
+		shown := c.Routes()
+		if t.voice() {
+			var more bool
+			shown, more = t.voiceRoutePage(c)
+			for i, r := range shown {
+				p.Choices = append(p.Choices, PromptChoice{Key: strconv.Itoa(i + 1), Text: c.Name(lang, r)})
+			}
+			if more {
+				p.Choices = append(p.Choices, PromptChoice{Key: strconv.Itoa(routesPerPage + 1), Label: "route.more_routes"})
+			} else {
+				p.Choices = append(p.Choices, PromptChoice{Key: strconv.Itoa(routesPerPage + 1), Text: c.Name(lang, content.General)})
+			}
+		} else {
+			for i, r := range append(c.Routes(), content.General) {
+				p.Choices = append(p.Choices, PromptChoice{Key: strconv.Itoa(i + 1), Text: c.Name(lang, r)})
+			}
 		}
-		t.store(ansShown, strings.Join(c.Routes(), ","))
+		t.store(ansShown, strings.Join(shown, ","))
 		t.prompts = append(t.prompts, p)
 	case "sections":
 		t.prompts = append(t.prompts, t.sectionsPrompt("route.sections"))
@@ -76,6 +90,10 @@ func (t *turn) sectionsPrompt(id string) Prompt {
 	p := Prompt{ID: id, Expect: channels.ExpectChoice, Args: map[string]any{"Route": c.Name(lang, t.s.Answers[ansRoute])}}
 	for i, s := range content.Sections {
 		p.Choices = append(p.Choices, PromptChoice{Key: strconv.Itoa(i + 1), Text: c.Title(lang, s)})
+	}
+	if t.voice() {
+		// Five keys on a call: another route is *, and alerts need a number to text.
+		return p
 	}
 	p.Choices = append(p.Choices, PromptChoice{Key: keyAlerts, Label: "route.alerts"},
 		PromptChoice{Key: keyOtherRoute, Label: "route.other"})
@@ -116,6 +134,16 @@ func (t *turn) routeAnswer(ev Event) {
 		if shown := t.s.Answers[ansShown]; shown != "" {
 			routes = strings.Split(shown, ",")
 		}
+		if t.voice() && err == nil && n == routesPerPage+1 {
+			if _, more := t.voiceRoutePage(c); more {
+				page, _ := strconv.Atoi(t.s.Answers[ansPage])
+				t.store(ansPage, strconv.Itoa(page+1))
+				t.routePrompt()
+				return
+			}
+			n = len(c.Routes()) + 1 // "I don't know"
+			routes = c.Routes()
+		}
 		switch {
 		case err == nil && n >= 1 && n <= len(routes) && !c.HasRoute(routes[n-1]):
 			t.say("route.changed", nil)
@@ -143,10 +171,10 @@ func (t *turn) routeAnswer(ev Event) {
 			more.KeysInText = true
 			t.prompts = append(t.prompts, more)
 			t.s.Misses = 0
-		case key == keyAlerts:
+		case key == keyAlerts && !t.voice():
 			t.s.Back = append(t.s.Back, t.s.At)
 			t.enter(Position{Flow: FlowRoute, Step: "subscribe"})
-		case key == keyOtherRoute:
+		case key == keyOtherRoute && !t.voice():
 			t.s.Back = nil
 			t.enter(Position{Flow: FlowRoute, Step: "choose"})
 		default:
@@ -177,6 +205,9 @@ func (t *turn) routeMiss() {
 		return
 	}
 	t.s.Misses++
+	if t.voiceMiss() {
+		return
+	}
 	if t.s.Misses >= 2 {
 		t.say("error.choice_person", nil)
 	} else {

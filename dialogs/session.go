@@ -48,6 +48,9 @@ type Session struct {
 	// LastSeen is when the contact last sent something (not an effect result): it
 	// opens WhatsApp's 24-hour window.
 	LastSeen time.Time `json:"seen,omitempty"`
+	// Turn is the last voice turn taken (Twilio asks again for a turn it got no answer
+	// to: the same question is said again, the keys are not taken twice).
+	Turn int `json:"turn,omitempty"`
 	// Resumed marks a session started for a contact whose earlier one expired: only the
 	// language survived, so the bot greets them back instead of asking it again.
 	Resumed bool `json:"-"`

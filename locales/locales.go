@@ -24,6 +24,7 @@ type Bundle struct {
 	localizers map[string]*i18n.Localizer
 	langs      []string
 	ids        []string
+	idset      map[string]bool
 	missing    func(lang, id string)
 }
 
@@ -63,6 +64,10 @@ func Load(missing func(lang, id string)) (*Bundle, error) {
 		}
 	}
 	sort.Strings(b.ids)
+	b.idset = make(map[string]bool, len(b.ids))
+	for _, id := range b.ids {
+		b.idset[id] = true
+	}
 	// English first, then the order people see in the language menu.
 	sort.SliceStable(b.langs, func(i, j int) bool { return rank(b.langs[i]) < rank(b.langs[j]) })
 	for _, l := range b.langs {
@@ -85,6 +90,10 @@ func (b *Bundle) Languages() []string { return b.langs }
 
 // IDs lists every message ID of the English file.
 func (b *Bundle) IDs() []string { return b.ids }
+
+// HasID reports whether the English file has a message id (a voice form of a message
+// exists only where the text one does not suit a call).
+func (b *Bundle) HasID(id string) bool { return b.idset[id] }
 
 // Has reports whether lang has its own message file.
 func (b *Bundle) Has(lang string) bool { _, ok := b.localizers[lang]; return ok }

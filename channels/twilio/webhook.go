@@ -181,3 +181,11 @@ func readSigned(c *gin.Context, v *Verifier, refuse func(status int, reason stri
 	}
 	return form, idAttr, true
 }
+
+// ReadSigned reads a Twilio webhook's form and checks its signature (over the full URL,
+// query string included), refusing through refuse as the message webhooks do: 413 too
+// large, 403 no or bad signature, 400 unparsable. The voice adapter uses it.
+func ReadSigned(c *gin.Context, v *Verifier, refuse func(status int, reason string, attrs ...any)) (url.Values, bool) {
+	form, _, ok := readSigned(c, v, refuse)
+	return form, ok
+}

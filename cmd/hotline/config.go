@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -47,9 +48,13 @@ type config struct {
 	// CaseRetention is how long a closed case keeps its personal data.
 	CaseRetention time.Duration
 	// Notify configures who hears of a distress alert, level by level.
-	Notify     notify.Config
-	Escalate   []time.Duration
-	Hours      hours
+	Notify   notify.Config
+	Escalate []time.Duration
+	Hours    hours
+	// Operator is the number a caller who asks for a person is put through to;
+	// Fallback the one a call goes to when the hotline cannot run it.
+	Operator   string
+	Fallback   string
 	APIToken   string
 	Simulator  string // on, operators, off
 	LeaseTTL   time.Duration
@@ -189,6 +194,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	// A folder that is not there is refused when the content loads, loudly, and the
 	// shipped content serves: the hotline still starts.
 	c.ContentDir = env("HOTLINE_CONTENT_DIR", "")
+	c.Operator, c.Fallback = env("HOTLINE_OPERATOR_NUMBER", ""), env("HOTLINE_FALLBACK_NUMBER", "")
+	for name, v := range map[string]string{"HOTLINE_OPERATOR_NUMBER": c.Operator, "HOTLINE_FALLBACK_NUMBER": c.Fallback} {
+		if v != "" && !e164.MatchString(v) {
+			return c, fmt.Errorf("%s must be an international number like +390612345678", name)
+		}
+	}
 	if c.AlertsFor, err = parseDays(env("HOTLINE_ALERTS_FOR", "90d")); err != nil || c.AlertsFor < 24*time.Hour || c.AlertsFor > 366*24*time.Hour {
 		return c, fmt.Errorf("HOTLINE_ALERTS_FOR must be a number of days from 1d to 366d (90d)")
 	}
@@ -205,6 +216,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	return c, nil
 }
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // hours are when operators are on duty: days of the week and a time range in a zone.
 type hours struct {

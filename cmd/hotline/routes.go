@@ -17,6 +17,7 @@ import (
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/telegram"
 	"github.com/hotline-org/hotline/channels/twilio"
+	"github.com/hotline-org/hotline/channels/voice"
 	"github.com/hotline-org/hotline/channels/web"
 	"github.com/hotline-org/hotline/handoff"
 )
@@ -42,6 +43,10 @@ func (a *app) routes() http.Handler {
 		r.POST("/webhooks/twilio/sms", twilio.HandleMessage(channels.SMS, a.verifier, a.inbox, a.now,
 			a.rejected(channels.SMS), a.log))
 		r.POST("/webhooks/twilio/status", twilio.HandleStatus(a.verifier, a.outbox, a.rejected("twilio_status"), a.log))
+	}
+	if a.voice != nil {
+		r.POST(voice.Path, a.voice.Call)
+		r.POST(voice.StatusPath, a.voice.Status)
 	}
 	if a.senders[channels.WhatsApp] != nil {
 		r.POST("/webhooks/twilio/whatsapp", twilio.HandleMessage(channels.WhatsApp, a.verifier, a.inbox, a.now,

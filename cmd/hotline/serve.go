@@ -29,6 +29,7 @@ import (
 	"github.com/hotline-org/hotline/channels/outbox"
 	"github.com/hotline-org/hotline/channels/telegram"
 	"github.com/hotline-org/hotline/channels/twilio"
+	"github.com/hotline-org/hotline/channels/voice"
 	"github.com/hotline-org/hotline/channels/web"
 	"github.com/hotline-org/hotline/dialogs"
 	"github.com/hotline-org/hotline/handoff"
@@ -60,6 +61,8 @@ type app struct {
 	senders  map[channels.Channel]channels.Sender
 	content  *content.Store
 	bcast    *broadcast.Broadcasts
+	bundle   *locales.Bundle
+	voice    *voice.Handler
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -215,7 +218,9 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	if a.content, err = content.Open(cfg.ContentDir, bundle.Languages(), contentCheck(bundle), log); err != nil {
 		return fail(err)
 	}
-	machine := dialogs.NewMachine(bundle.Languages(), a.content.Current, cfg.AlertsFor)
+	machine := dialogs.NewMachine(bundle.Languages(), a.content.Current, cfg.AlertsFor).
+		WithPersonOpen(func(t time.Time) bool { return cfg.Operator != "" && cfg.Hours.Open(t) })
+	a.bundle = bundle
 	a.bcast = newBroadcasts(a, bundle, a.content)
 	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix, Sealer: cfg.DataKeys}, a.hash, a.now, log, a.metrics.observeTurn)
 	a.queue = handoff.NewQueue(rdb, cfg.RedisPrefix, a.now)
@@ -254,6 +259,9 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 		}
 		a.senders[channels.SMS] = twilio.NewSender(sc)
 		a.verifier = twilio.NewVerifier(cfg.TwilioAuthToken, cfg.PublicURL)
+		if a.voice, err = a.newVoice(); err != nil {
+			return fail(err)
+		}
 		if cfg.TwilioWhatsApp != "" {
 			wc := sc
 			wc.From, wc.Templates = cfg.TwilioWhatsApp, cfg.WhatsAppTemplates

@@ -1,0 +1,57 @@
+package voice
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hotline-org/hotline/channels"
+)
+
+func TestRender(t *testing.T) {
+	h := New(nil, Config{PublicURL: "https://h.example.org", Operator: "+15005550500",
+		Speakers: map[string]Speaker{"en": {Say: "en-GB", Speech: "en-GB"}, "fr": {Say: "fr-FR"}}})
+	tests := []struct {
+		name string
+		o    channels.Outbound
+		want []string
+		not  []string
+	}{
+		{"a menu: keys while it plays, silence to the next turn", channels.Outbound{Lang: "en", Expect: channels.ExpectChoice,
+			Speech: []channels.Utterance{{Text: "Main menu.", Lang: "en"}, {Text: "Menu", Lang: "xx"}}},
+			[]string{`<Gather`, `numDigits="1"`, `input="dtmf"`, `Main menu.`, `<Redirect>https://h.example.org/webhooks/twilio/voice?ev=silence&amp;l=en&amp;t=4</Redirect>`},
+			[]string{">Menu<"}}, // a language the call cannot speak is left out
+		{"free text: speech where the language has it", channels.Outbound{Lang: "en", Expect: channels.ExpectText,
+			Speech: []channels.Utterance{{Text: "His name?", Lang: "en"}}},
+			[]string{`input="dtmf speech"`, `language="en-GB"`, `finishOnKey="#"`}, nil},
+		{"free text: keypad only without speech", channels.Outbound{Lang: "fr", Expect: channels.ExpectText,
+			Speech: []channels.Utterance{{Text: "Son nom ?", Lang: "fr"}}},
+			[]string{`input="dtmf"`}, []string{"speech"}},
+		{"a person: put through", channels.Outbound{Lang: "en", Expect: channels.ExpectPerson,
+			Speech: []channels.Utterance{{Text: "Stay on the line.", Lang: "en"}}},
+			[]string{`<Dial`, `+15005550500`, `ev=dialed`}, []string{"<Gather"}},
+	}
+	for _, tt := range tests {
+		x, err := h.render(tt.o, 4)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(x, w) {
+				t.Errorf("%s: no %s in\n%s", tt.name, w, x)
+			}
+		}
+		for _, n := range tt.not {
+			if strings.Contains(x, n) {
+				t.Errorf("%s: %s should not be in\n%s", tt.name, n, x)
+			}
+		}
+	}
+}
+
+func TestDegradedNeverHangsUp(t *testing.T) {
+	h := New(nil, Config{PublicURL: "https://h.example.org", Speakers: map[string]Speaker{"en": {Say: "en-GB"}}})
+	x := h.degraded("en", 3)
+	if !strings.Contains(x, "112") || strings.Contains(x, "<Hangup") || !strings.Contains(x, "<Redirect>") || strings.Contains(x, "<Dial") {
+		t.Errorf("without a fallback number: the guidance, a pause and a new try, no hang-up:\n%s", x)
+	}
+}

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"encoding/xml"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hotline-org/hotline/channels/twilio/twiliotest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden call scripts in testdata/calls")
+
+const operatorNum = "+15005550500"
+
+// caller plays a call as Twilio does: it posts the call, reads the TwiML, and follows
+// it where the script says — keys pressed into the <Gather>'s action, silence into the
+// <Redirect>, the end of a <Dial> into its action — signing every request.
+type caller struct {
+	t    *testing.T
+	h    *hotline
+	sid  string
+	from string
+	doc  node // the last TwiML
+	out  *strings.Builder
+}
+
+// node is a TwiML element, parsed.
+type node struct {
+	Name  string
+	Attrs map[string]string
+	Text  string
+	Kids  []node
+}
+
+func (n *node) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	n.Name = start.Name.Local
+	n.Attrs = map[string]string{}
+	for _, a := range start.Attr {
+		n.Attrs[a.Name.Local] = a.Value
+	}
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch tt := tok.(type) {
+		case xml.StartElement:
+			var k node
+			if err := k.UnmarshalXML(d, tt); err != nil {
+				return err
+			}
+			n.Kids = append(n.Kids, k)
+		case xml.CharData:
+			n.Text += string(tt)
+		case xml.EndElement:
+			n.Text = strings.TrimSpace(n.Text)
+			return nil
+		}
+	}
+}
+
+// find returns the first element called name, depth first.
+func (n node) find(name string) (node, bool) {
+	if n.Name == name {
+		return n, true
+	}
+	for _, k := range n.Kids {
+		if f, ok := k.find(name); ok {
+			return f, true
+		}
+	}
+	return node{}, false
+}
+
+// write prints the TwiML normalised: one verb a line, attributes sorted, the public
+// base left out of URLs (attribute order in twilio-go's output is a map's).
+func (n node) write(b *strings.Builder, public, indent string) {
+	var attrs []string
+	for k, v := range n.Attrs {
+		attrs = append(attrs, k+"="+strings.TrimPrefix(v, public))
+	}
+	sort.Strings(attrs)
+	line := indent + n.Name
+	if len(attrs) > 0 {
+		line += " " + strings.Join(attrs, " ")
+	}
+	if n.Text != "" {
+		// A spoken text's lines on one line of the script.
+		line += ": " + strings.ReplaceAll(strings.TrimPrefix(n.Text, public), "\n", " / ")
+	}
+	b.WriteString("< " + line + "\n")
+	for _, k := range n.Kids {
+		k.write(b, public, indent+"  ")
+	}
+}
+
+func (c *caller) post(u string, form url.Values) {
+	c.t.Helper()
+	form.Set("CallSid", c.sid)
+	form.Set("AccountSid", accountSID)
+	form.Set("From", c.from)
+	form.Set("To", hotlineNum)
+	form.Set("Direction", "inbound")
+	form.Set("ApiVersion", "2010-04-01")
+	req, _ := http.NewRequest("POST", strings.Replace(u, c.h.public, c.h.base, 1), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(authToken, u, form))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		c.t.Fatalf("POST %s: %d %s", u, resp.StatusCode, body)
+	}
+	c.doc = node{}
+	if err := xml.Unmarshal(body, &c.doc); err != nil {
+		c.t.Fatalf("TwiML: %v\n%s", err, body)
+	}
+	c.doc.write(c.out, c.h.public, "")
+}
+
+// step plays one script line.
+func (c *caller) step(line string) {
+	c.t.Helper()
+	c.out.WriteString(line + "\n")
+	action := func(verb string) string {
+		n, ok := c.doc.find(verb)
+		if !ok {
+			c.t.Fatalf("%q: the last answer has no <%s>", line, verb)
+		}
+		u := n.Attrs["action"]
+		if verb == "Redirect" {
+			u = n.Text
+		}
+		return u
+	}
+	switch {
+	case line == "@call":
+		c.post(c.h.public+"/webhooks/twilio/voice", url.Values{"CallStatus": {"ringing"}})
+	case line == "> silence":
+		c.post(action("Redirect"), url.Values{"CallStatus": {"in-progress"}})
+	case strings.HasPrefix(line, "> dial "):
+		c.post(action("Dial"), url.Values{"CallStatus": {"in-progress"}, "DialCallStatus": {strings.TrimPrefix(line, "> dial ")}})
+	case strings.HasPrefix(line, "> say "):
+		c.post(action("Gather"), url.Values{"CallStatus": {"in-progress"}, "SpeechResult": {strings.TrimPrefix(line, "> say ")}, "Confidence": {"0.9"}})
+	case strings.HasPrefix(line, "> "):
+		c.post(action("Gather"), url.Values{"CallStatus": {"in-progress"}, "Digits": {strings.TrimPrefix(line, "> ")}})
+	}
+}
+
+// TestCallScripts plays each call in testdata/calls against the running hotline and
+// compares what Twilio would be told, turn by turn, with the script (run with -update
+// to rewrite them, then read the diff). Lines: @call starts the call; "> 2" presses
+// keys; "> say words" speaks; "> silence" lets the gather time out; "> dial completed"
+// ends the call to a person; "< …" is the TwiML answered, normalised.
+func TestCallScripts(t *testing.T) {
+	files, _ := filepath.Glob("testdata/calls/*.txt")
+	if len(files) == 0 {
+		t.Fatal("no call scripts")
+	}
+	h := startHotline(t, map[string]string{"HOTLINE_OPERATOR_NUMBER": operatorNum})
+	for i, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			c := &caller{t: t, h: h, sid: fmt.Sprintf("CA%032x", 1000+i), from: fmt.Sprintf("+1555000%04d", i), out: &out}
+			for _, line := range strings.Split(strings.TrimRight(string(raw), "\n"), "\n") {
+				if strings.HasPrefix(line, "< ") {
+					continue
+				}
+				c.step(line)
+			}
+			if *update {
+				if err := os.WriteFile(file, []byte(out.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if got := out.String(); got != string(raw) {
+				t.Errorf("call differs (run go test ./cmd/hotline -run TestCallScripts -update and read the diff):\n%s", diffCall(string(raw), got))
+			}
+		})
+	}
+}
+
+func diffCall(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := range max(len(w), len(g)) {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d:\n  want: %s\n  got:  %s", i+1, a, b)
+		}
+	}
+	return ""
+}
+
+// TestVoiceEdges: a forged request is refused; Twilio asking again for a turn gets the
+// same answer and the keys are not taken twice; a turn of a call the hotline does not
+// know starts a fresh, polite call; a caller who hangs up while waiting for a person
+// leaves the queue.
+func TestVoiceEdges(t *testing.T) {
+	h := startHotline(t, map[string]string{"HOTLINE_OPERATOR_NUMBER": operatorNum})
+	var out strings.Builder
+	c := &caller{t: t, h: h, sid: fmt.Sprintf("CA%032x", 77), from: "+15550001111", out: &out}
+
+	// Forged.
+	form := url.Values{"CallSid": {c.sid}, "From": {c.from}, "To": {hotlineNum}, "AccountSid": {accountSID}}
+	req, _ := http.NewRequest("POST", h.base+"/webhooks/twilio/voice", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign("not-the-token", h.public+"/webhooks/twilio/voice", form))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("forged call: %v %v, want 403", resp, err)
+	}
+	// The signature covers the query string: the turn cannot be changed.
+	c.step("@call")
+	gather, _ := c.doc.find("Gather")
+	signed := gather.Attrs["action"]
+	form = url.Values{"CallSid": {c.sid}, "Digits": {"1"}}
+	req, _ = http.NewRequest("POST", strings.Replace(strings.Replace(signed, "t=1", "t=9", 1), h.public, h.base, 1), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(authToken, signed, form))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("turn changed after signing: %v %v, want 403", resp, err)
+	}
+
+	// English, then the same turn asked again: the same answer, the key taken once.
+	c.step("> 1")
+	first := out.String()
+	out.Reset()
+	c.post(signed, url.Values{"Digits": {"1"}})
+	if again := out.String(); !strings.Contains(first, strings.TrimPrefix(again, "> 1\n")) {
+		t.Errorf("a retried turn answered differently:\nfirst:\n%s\nagain:\n%s", first, again)
+	}
+	if !strings.Contains(out.String(), "Main menu.") {
+		t.Errorf("after English, want the main menu:\n%s", out.String())
+	}
+
+	// Ask for a person, then hang up while it rings: out of the queue.
+	out.Reset()
+	c.step("> 0")
+	if _, ok := c.doc.find("Dial"); !ok {
+		t.Fatalf("0 did not put the call through:\n%s", out.String())
+	}
+	queue := func() string { _, r := apiCall(t, "GET", h.base+"/api/queue", ""); return r }
+	waitUntil(t, 10*time.Second, "in the queue", func() bool { return strings.Contains(queue(), `"position":1`) })
+	status := url.Values{"CallSid": {c.sid}, "CallStatus": {"completed"}, "CallDuration": {"40"}, "AccountSid": {accountSID}}
+	req, _ = http.NewRequest("POST", h.base+"/webhooks/twilio/voice/status", strings.NewReader(status.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(authToken, h.public+"/webhooks/twilio/voice/status", status))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status callback: %v %v", resp, err)
+	}
+	waitUntil(t, 10*time.Second, "out of the queue", func() bool { return !strings.Contains(queue(), `"position"`) })
+
+	// A turn of a call the hotline never saw (its session lost): greeted afresh, the key
+	// not taken as an answer to a question the caller never heard.
+	out.Reset()
+	lost := &caller{t: t, h: h, sid: fmt.Sprintf("CA%032x", 78), from: "+15550002222", out: &out}
+	lost.post(h.public+"/webhooks/twilio/voice?ev=gather&l=fr&t=6", url.Values{"Digits": {"2"}})
+	if got := out.String(); !strings.Contains(got, "Hello. This is the hotline.") || !strings.Contains(got, "Choose your language") {
+		t.Errorf("unknown call mid-way:\n%s", got)
+	}
+}
+
+// TestVoiceWhenRedisIsAway: the hotline cannot reach Redis; a call still hears what to
+// do in danger, in its language when the turn's URL says it, and is put through to the
+// fallback number.
+func TestVoiceWhenRedisIsAway(t *testing.T) {
+	h := startHotline(t, map[string]string{"REDIS_URL": "redis://127.0.0.1:1", "HOTLINE_FALLBACK_NUMBER": "+15005550911",
+		"HOTLINE_OPERATOR_NUMBER": operatorNum})
+	var out strings.Builder
+	c := &caller{t: t, h: h, sid: fmt.Sprintf("CA%032x", 79), from: "+15550003333", out: &out}
+	c.post(h.public+"/webhooks/twilio/voice?ev=gather&l=fr&t=3", url.Values{"Digits": {"1"}})
+	got := out.String()
+	if !strings.Contains(got, "Say language=fr-FR") || !strings.Contains(got, "appelez le 112") ||
+		!strings.Contains(got, "Dial timeout=30: +15005550911") {
+		t.Errorf("degraded answer:\n%s", got)
+	}
+	out.Reset()
+	c.post(h.public+"/webhooks/twilio/voice", url.Values{"CallStatus": {"ringing"}})
+	if got := out.String(); !strings.Contains(got, "call 112 now") || !strings.Contains(got, "+15005550911") {
+		t.Errorf("new call while Redis is away:\n%s", got)
+	}
+}

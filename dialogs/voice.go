@@ -1,0 +1,106 @@
+package dialogs
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/locales/content"
+)
+
+// On a call the keypad is the menu: at most five options, 0 a person, 9 repeat, *
+// back. The flows below are the voice forms of the text ones; a flow joins the voice
+// menu only once it works by keypad end to end (reports and case follow-up come
+// next).
+const (
+	voiceRepeat = "9"
+	voiceBack   = "*"
+	voicePerson = "0"
+)
+
+// voiceMenu is the main menu of a call.
+func voiceMenu() StepDef {
+	return StepDef{Prompt: "menu.main", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
+		{Key: "1", Label: "menu.distress", Goto: FlowDistress},
+		{Key: "2", Label: "menu.route", Goto: FlowRoute},
+		{Key: "3", Label: "menu.language", Goto: FlowLanguage},
+	}}
+}
+
+func (t *turn) voice() bool { return t.s.Channel == channels.Voice }
+
+// start is where a flow starts on this conversation's channel.
+func (t *turn) start(flow string) string {
+	if t.voice() && flow == FlowMenu {
+		return "voice"
+	}
+	return t.m.flows[flow].Start
+}
+
+// voiceKey takes the keypad's fixed keys at a menu: 0 a person, 9 the question again,
+// * back. It reports whether it took the key.
+func (t *turn) voiceKey(ev Event) bool {
+	if !t.voice() || ev.Kind != EventText {
+		return false
+	}
+	switch strings.TrimSpace(ev.Text) {
+	case voicePerson:
+		t.goTo(FlowPerson, false)
+	case voiceRepeat:
+		t.s.Misses = 0
+		t.prompt()
+	case voiceBack:
+		if page, _ := strconv.Atoi(t.s.Answers[ansPage]); t.s.At == (Position{FlowRoute, "choose"}) && page > 0 {
+			t.store(ansPage, strconv.Itoa(page-1))
+			t.prompt()
+			return true
+		}
+		t.back()
+	default:
+		return false
+	}
+	return true
+}
+
+// atChoice reports whether the conversation waits for a key from a menu.
+func (t *turn) atChoice() bool {
+	if t.s.At.Flow == FlowRoute {
+		return true
+	}
+	def, ok := t.m.flows[t.s.At.Flow].Steps[t.s.At.Step]
+	return ok && def.Expect == channels.ExpectChoice
+}
+
+// voiceRoutes is the page of the route menu a call hears: four routes a page, then
+// key 5 for the next page or, on the last, "I don't know".
+const routesPerPage = 4
+
+func (t *turn) voiceRoutePage(c *content.Content) (routes []string, more bool) {
+	all := c.Routes()
+	page, _ := strconv.Atoi(t.s.Answers[ansPage])
+	from := min(page*routesPerPage, len(all))
+	to := min(from+routesPerPage, len(all))
+	return all[from:to], to < len(all)
+}
+
+const ansPage = "_page"
+
+// voiceMiss answers a key not in the menu, or silence, on a call: the question again
+// twice, then the call goes to a person (a caller who cannot use the menu must not be
+// left with it). It reports whether it answered.
+func (t *turn) voiceMiss() bool {
+	if !t.voice() {
+		return false
+	}
+	if t.s.Misses >= 3 {
+		t.say("voice.to_person", nil)
+		t.goTo(FlowPerson, false)
+		return true
+	}
+	t.say("error.choice", nil)
+	t.prompt()
+	return true
+}
+
+// personOpen reports whether a call can be put through to a person now.
+func (t *turn) personOpen() bool { return t.m.personOpen == nil || t.m.personOpen(t.now) }

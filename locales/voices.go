@@ -1,0 +1,36 @@
+package locales
+
+import (
+	_ "embed"
+	"fmt"
+
+	"github.com/BurntSushi/toml"
+)
+
+//go:embed voices.toml
+var voicesFile []byte
+
+// Voice is how one language is spoken and heard on a call (voices.toml).
+type Voice struct {
+	Say    string `toml:"say"`
+	Voice  string `toml:"voice"`
+	Speech string `toml:"speech"`
+}
+
+// Voices reads voices.toml: per language, how a call speaks and listens.
+func Voices() (map[string]Voice, error) {
+	var v map[string]Voice
+	md, err := toml.Decode(string(voicesFile), &v)
+	if err != nil {
+		return nil, fmt.Errorf("voices.toml: %w", err)
+	}
+	if un := md.Undecoded(); len(un) > 0 {
+		return nil, fmt.Errorf("voices.toml: unknown key %s", un[0])
+	}
+	for lang, x := range v {
+		if x.Say == "" {
+			return nil, fmt.Errorf("voices.toml: [%s] has no say", lang)
+		}
+	}
+	return v, nil
+}
