@@ -93,6 +93,12 @@ func (t *turn) step(ev Event) {
 		t.effectResult(ev)
 		t.caseResult(ev)
 		t.distressResult(ev)
+		if t.voice() && ev.Effect.Kind != channels.EventDialDone && ev.Effect.Kind != channels.EventDialUnanswered {
+			// A result that comes back in the middle of a call (a place in the queue
+			// while the call is being put through) would be heard turns later, out of
+			// place: on a call only the call's own events speak.
+			t.prompts = nil
+		}
 		return
 	}
 	kw := t.m.keyword(ev.Text)

@@ -2,12 +2,15 @@ package outbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/outbox"
@@ -243,5 +246,27 @@ func TestLeaseLostStopsBothLoops(t *testing.T) {
 	}
 	if n := len(g.api.Messages()); n != 1 {
 		t.Errorf("%d messages sent; the stale holder must send nothing after losing the lease", n)
+	}
+}
+
+// TestRetryComesBackBeforeNewerReplies: a reply waiting in the retry set comes back
+// after a newer reply to the same contact was queued; read together, the older goes
+// first.
+func TestRetryComesBackBeforeNewerReplies(t *testing.T) {
+	g := newRig(t)
+	ctx := context.Background()
+	older, _ := json.Marshal(reply("SM1:0", "+15005550006", "older"))
+	if err := g.rdb.ZAdd(ctx, channels.Tag(g.prefix, 0)+"outbox:retry", redis.Z{Score: 1, Member: "1 " + string(older)}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	g.queue(t, "", reply("SM2:0", "+15005550006", "newer"))
+	stop := g.run(t)
+	defer stop()
+	msgs, err := g.api.WaitMessages(t.Context(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs[0].Body != "older" || msgs[1].Body != "newer" {
+		t.Errorf("sent %q then %q, want older then newer", msgs[0].Body, msgs[1].Body)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -349,6 +350,20 @@ func (r *shardRun) send(ctx context.Context, batch []queued) error {
 			order = append(order, k)
 		}
 		groups[k] = append(groups[k], q)
+	}
+	for _, qs := range groups {
+		// A message back from the retry set was queued before any new one for the
+		// contact read with it (the new one came while it was away, and sits before it
+		// in the stream only because it was put back later): it goes first.
+		slices.SortStableFunc(qs, func(a, b queued) int {
+			switch {
+			case a.promoted && !b.promoted:
+				return -1
+			case b.promoted && !a.promoted:
+				return 1
+			}
+			return 0
+		})
 	}
 	sem := make(chan struct{}, r.o.cfg.Concurrency)
 	var wg sync.WaitGroup
