@@ -123,6 +123,17 @@ func (t *turn) startDistress(source, pos string) {
 	t.s.OptedOut = false
 	t.prompts = append(t.prompts, Prompt{ID: "distress.guidance", AllLanguages: t.s.Lang == ""})
 	t.emergencyNumbers()
+	if t.voice() {
+		// On a call the fastest help is a person: the call is put through, every time
+		// the caller asks (or, when nobody is on duty, the numbers again and the menu).
+		if t.s.Distress == "" {
+			t.s.Distress = distressPending
+			t.effects = append(t.effects, Effect{Kind: EffectDistressOpen, Data: map[string]string{"source": source}})
+		}
+		t.s.Owner, t.s.Answers, t.s.Back = OwnerBot, nil, nil
+		t.goTo(FlowPerson, false)
+		return
+	}
 	if t.s.Distress != "" {
 		// Already a case (a repeated SOS, panic): the guidance again, the same case,
 		// and back to the question they were at.
@@ -150,12 +161,6 @@ func (t *turn) startDistress(source, pos string) {
 	}
 	t.s.Owner = OwnerBot
 	t.s.Answers = nil
-	if t.voice() {
-		// On a call the fastest help is a person: the call is put through (or, when
-		// nobody is on duty, the numbers again and the menu).
-		t.goTo(FlowPerson, false)
-		return
-	}
 	if pos != "" {
 		t.enter(Position{Flow: FlowDistress, Step: "people"})
 		return

@@ -62,15 +62,10 @@ const (
 // flows declares every flow of the hotline. A menu entry appears only when its flow
 // works end to end.
 func flows(langs []string) map[string]Flow {
-	var langChoices []ChoiceDef
-	for i, l := range langs {
-		langChoices = append(langChoices, ChoiceDef{
-			Key: itoa(i + 1), Label: "lang.name", LabelLang: l, SetLang: l, Goto: FlowMenu,
-		})
-	}
 	return map[string]Flow{
 		FlowLanguage: {ID: FlowLanguage, Start: "choose", Steps: map[string]StepDef{
-			"choose": {Prompt: "lang.choose", Expect: channels.ExpectChoice, AllLanguages: true, Choices: langChoices},
+			"choose": languageStep(langs),
+			"voice":  languageStep(langs),
 		}},
 		FlowMenu: {ID: FlowMenu, Start: "main", Steps: map[string]StepDef{
 			"main": {Prompt: "menu.main", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
@@ -93,6 +88,15 @@ func flows(langs []string) map[string]Flow {
 				Enter: []string{EffectHandoffEnqueue}},
 		}},
 	}
+}
+
+// languageStep is the language menu: each language named in itself.
+func languageStep(langs []string) StepDef {
+	var choices []ChoiceDef
+	for i, l := range langs {
+		choices = append(choices, ChoiceDef{Key: itoa(i + 1), Label: "lang.name", LabelLang: l, SetLang: l, Goto: FlowMenu})
+	}
+	return StepDef{Prompt: "lang.choose", Expect: channels.ExpectChoice, AllLanguages: true, Choices: choices}
 }
 
 func itoa(i int) string {

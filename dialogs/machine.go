@@ -24,6 +24,13 @@ type Machine struct {
 	personOpen func(time.Time) bool
 }
 
+// WithVoiceLanguages sets the languages a call can be in: those it can speak. The
+// first five are offered (a keypad menu has five options; more will need pages).
+func (m *Machine) WithVoiceLanguages(langs []string) *Machine {
+	m.flows[FlowLanguage].Steps["voice"] = languageStep(langs[:min(len(langs), 5)])
+	return m
+}
+
 // WithPersonOpen sets when a call can be put through to a person: outside it, a
 // caller who asks for one hears the emergency numbers and goes back to the menu.
 func (m *Machine) WithPersonOpen(open func(time.Time) bool) *Machine {
@@ -280,7 +287,8 @@ func (t *turn) begin() {
 		t.goTo(FlowMenu, true)
 		return
 	}
-	t.say("welcome", nil)
+	// A caller may understand none of the languages but their own: the greeting in each.
+	t.prompts = append(t.prompts, Prompt{ID: "welcome", AllLanguages: t.voice()})
 	t.goTo(FlowLanguage, true)
 }
 
@@ -302,6 +310,10 @@ func (t *turn) waiting(kw Keyword, ev Event) {
 	case KwAgent, KwBack:
 		t.say("person.waiting", nil)
 	default:
+		if t.voice() && strings.TrimSpace(ev.Text) == "" && ev.Kind == EventText {
+			// Silence on a call is not a message for the person who will answer.
+			return
+		}
 		// The words are for the person who will answer; the bot does not talk over them.
 		t.forward(ev)
 		if ev.Kind == EventLocation && t.s.Distress != "" {

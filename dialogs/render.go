@@ -107,7 +107,11 @@ func speech(b *locales.Bundle, lang string, prompts []Prompt) []channels.Utteran
 		}
 	}
 	if !last.AllLanguages {
-		out = append(out, channels.Utterance{Text: b.Localize(lang, "voice.keys", nil), Lang: lang})
+		keys := "voice.keys"
+		if last.ID == "menu.main" {
+			keys = "voice.keys.main" // nothing to go back to
+		}
+		out = append(out, channels.Utterance{Text: b.Localize(lang, keys, nil), Lang: lang})
 	}
 	return out
 }

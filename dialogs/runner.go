@@ -2,7 +2,6 @@ package dialogs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,13 +72,6 @@ func LeaseKey(prefix string, shard int) string { return channels.Tag(prefix, sha
 
 // OutboxKey is the key of a shard's reply lane.
 func OutboxKey(prefix string, shard int) string { return channels.Tag(prefix, shard) + "outbox" }
-
-// SayKey is where what a call must still hear waits (the answer to an effect that came
-// back between two of the call's turns): a call has no outbox, Twilio asks for what to
-// say.
-func SayKey(prefix string, shard int, callHash string) string {
-	return channels.Tag(prefix, shard) + "say:" + callHash
-}
 
 // RunShard works one shard while this process holds its lease (token). It first takes
 // back what a previous holder left pending, then waits for new entries. It returns when
@@ -189,33 +181,16 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 		}
 		jobs = append(jobs, job)
 	}
-	ttl := int64(0)
-	if next.Owner == OwnerBot {
-		ttl = int64(r.cfg.ChatTTL / time.Second)
-		if in.Channel == channels.Voice {
-			ttl = int64(r.cfg.VoiceTTL / time.Second)
-		}
-	}
-	outbox := OutboxKey(r.cfg.Prefix, shard)
-	if in.Channel == channels.Voice {
-		// Said at the call's next turn, not sent.
-		outbox = SayKey(r.cfg.Prefix, shard, hash)
-	}
+	ttl, langTTL := r.ttls(in.Channel, next)
 	_, err = Commit{
 		Keys: keys, LeaseKey: LeaseKey(r.cfg.Prefix, shard), Token: token, Session: next, TTL: ttl,
-		LangTTL: int64(r.cfg.LangTTL / time.Second), Outbound: outs, Effects: jobs, StreamID: e.StreamID,
+		LangTTL: langTTL, Outbound: outs, Effects: jobs, StreamID: e.StreamID,
 		InboxKey: r.in.StreamKey(shard), InboxGrp: inbox.Group, Attempts: keys.Tag + "attempts",
-		OutboxKey: outbox, EffectKey: EffectsKey(r.cfg.Prefix, shard),
+		OutboxKey: OutboxKey(r.cfg.Prefix, shard), EffectKey: EffectsKey(r.cfg.Prefix, shard),
 		Seen: seen(in), Sealer: r.cfg.Sealer, StopAlerts: stopAlerts,
 	}.Save(ctx, r.rdb)
 	if err != nil {
 		return err
-	}
-	if in.Channel == channels.Voice && in.Effect != nil && in.Effect.Kind == channels.EventCallEnded {
-		// Nobody will hear it now.
-		if err := r.rdb.Del(ctx, outbox).Err(); err != nil {
-			r.log.Warn("drop what an ended call was to hear", "err", err)
-		}
 	}
 	d := r.now().Sub(start)
 	r.observe(in.Channel, d, "ok")
@@ -243,27 +218,46 @@ func ShortHash(h string) string {
 	return h
 }
 
+// ttls are how long a session and its remembered language are kept after a turn, in
+// seconds. A chat held by a person or the queue is kept until handed back (0); a call
+// is never kept past the longest call Twilio allows, in case its end is never heard.
+func (r *Runner) ttls(ch channels.Channel, s Session) (session, lang int64) {
+	if ch == channels.Voice {
+		ttl := int64(r.cfg.VoiceTTL / time.Second)
+		if s.Owner != OwnerBot {
+			ttl = int64(maxCall / time.Second)
+		}
+		return ttl, ttl
+	}
+	if s.Owner == OwnerBot {
+		return int64(r.cfg.ChatTTL / time.Second), int64(r.cfg.LangTTL / time.Second)
+	}
+	return 0, int64(r.cfg.LangTTL / time.Second)
+}
+
+// maxCall is the longest a Twilio call lasts (four hours).
+const maxCall = 4 * time.Hour
+
 // Turn runs one turn of a call now and returns what to say: Twilio waits for the
 // answer. turn is the number its action URL carries: a turn already taken (Twilio
 // asking again after a lost answer) is not taken twice, the question is said again.
-// What earlier effects left for the call to hear comes first. It holds no lease: a
-// call's turns come one at a time, and the session's version check keeps it whole.
+// It holds no lease: a call's turns come one at a time, and the session's version
+// check keeps it whole.
 func (r *Runner) Turn(ctx context.Context, in channels.Inbound, turn int) (channels.Outbound, error) {
 	shard := channels.ShardOf(in.Channel, in.Contact, r.in.Shards())
 	hash := r.hash(in.Channel, in.Contact)
 	keys := KeysFor(r.cfg.Prefix, shard, in.Channel, hash)
-	say := SayKey(r.cfg.Prefix, shard, hash)
 	var err error
 	for range 3 {
 		var o channels.Outbound
-		if o, err = r.voiceTurn(ctx, in, turn, shard, hash, keys, say); !errors.Is(err, ErrVersion) {
+		if o, err = r.voiceTurn(ctx, in, turn, shard, hash, keys); !errors.Is(err, ErrVersion) {
 			return o, err
 		}
 	}
 	return channels.Outbound{}, err
 }
 
-func (r *Runner) voiceTurn(ctx context.Context, in channels.Inbound, turn, shard int, hash string, keys Keys, say string) (channels.Outbound, error) {
+func (r *Runner) voiceTurn(ctx context.Context, in channels.Inbound, turn, shard int, hash string, keys Keys) (channels.Outbound, error) {
 	start := r.now()
 	s, err := LoadSession(ctx, r.rdb, keys, r.cfg.Sealer)
 	if errors.Is(err, ErrUndecodable) {
@@ -274,16 +268,12 @@ func (r *Runner) voiceTurn(ctx context.Context, in channels.Inbound, turn, shard
 	if s.New() {
 		s.Channel, s.Test = in.Channel, in.Test
 	}
-	waiting, err := r.rdb.XRange(ctx, say, "-", "+").Result()
-	if err != nil {
-		return channels.Outbound{}, fmt.Errorf("read what the call is to hear: %w", err)
-	}
 	var (
 		next    Session
 		prompts []Prompt
 		effects []Effect
 	)
-	if turn > 0 && turn <= s.Turn {
+	if turn <= s.Turn {
 		next, prompts = s, r.m.Prompts(s)
 	} else {
 		next, prompts, effects = r.m.Step(s, EventFrom(in), r.now())
@@ -292,14 +282,6 @@ func (r *Runner) voiceTurn(ctx context.Context, in channels.Inbound, turn, shard
 	o, _ := Localize(r.b, next, prompts)
 	o.ID = in.ID
 	o.Channel, o.Contact, o.From, o.Test = in.Channel, in.Contact, in.To, in.Test
-	var before []channels.Utterance
-	for _, m := range waiting {
-		var w channels.Outbound
-		if raw, ok := m.Values["m"].(string); ok && json.Unmarshal([]byte(raw), &w) == nil {
-			before = append(before, w.Speech...)
-		}
-	}
-	o.Speech = append(before, o.Speech...)
 	var jobs []EffectJob
 	stopAlerts := ""
 	for i, ef := range effects {
@@ -313,26 +295,13 @@ func (r *Runner) voiceTurn(ctx context.Context, in channels.Inbound, turn, shard
 		}
 		jobs = append(jobs, job)
 	}
-	ttl := int64(0)
-	if next.Owner == OwnerBot {
-		ttl = int64(r.cfg.VoiceTTL / time.Second)
-	}
+	ttl, langTTL := r.ttls(in.Channel, next)
 	if _, err := (Commit{
-		Keys: keys, Session: next, TTL: ttl, LangTTL: int64(r.cfg.LangTTL / time.Second), Effects: jobs,
-		InboxKey: r.in.StreamKey(shard), Attempts: keys.Tag + "attempts", OutboxKey: say,
+		Keys: keys, Session: next, TTL: ttl, LangTTL: langTTL, Effects: jobs,
+		InboxKey: r.in.StreamKey(shard), Attempts: keys.Tag + "attempts", OutboxKey: OutboxKey(r.cfg.Prefix, shard),
 		EffectKey: EffectsKey(r.cfg.Prefix, shard), Sealer: r.cfg.Sealer, StopAlerts: stopAlerts,
 	}).Save(ctx, r.rdb); err != nil {
 		return channels.Outbound{}, err
-	}
-	if len(waiting) > 0 {
-		ids := make([]string, len(waiting))
-		for i, m := range waiting {
-			ids[i] = m.ID
-		}
-		if err := r.rdb.XDel(ctx, say, ids...).Err(); err != nil {
-			// Said now; heard again at worst.
-			r.log.Warn("forget what the call heard", "err", err)
-		}
 	}
 	r.observe(in.Channel, r.now().Sub(start), "ok")
 	return o, nil

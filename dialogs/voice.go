@@ -31,7 +31,7 @@ func (t *turn) voice() bool { return t.s.Channel == channels.Voice }
 
 // start is where a flow starts on this conversation's channel.
 func (t *turn) start(flow string) string {
-	if t.voice() && flow == FlowMenu {
+	if t.voice() && (flow == FlowMenu || flow == FlowLanguage) {
 		return "voice"
 	}
 	return t.m.flows[flow].Start
@@ -93,7 +93,9 @@ func (t *turn) voiceMiss() bool {
 		return false
 	}
 	if t.s.Misses >= 3 {
-		t.say("voice.to_person", nil)
+		if t.personOpen() {
+			t.say("voice.to_person", nil)
+		}
 		t.goTo(FlowPerson, false)
 		return true
 	}

@@ -68,6 +68,8 @@ func (q *Queue) Add(ctx context.Context, e Entry) (int, error) {
 	}
 	if existing != nil {
 		e.Since, e.Messages = existing.Since, existing.Messages
+		// A distress call asking for a person stays a distress call in the queue.
+		e.Priority = min(e.Priority, existing.Priority)
 	}
 	b, _ := json.Marshal(e)
 	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {

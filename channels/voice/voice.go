@@ -2,13 +2,12 @@ package voice
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -52,10 +51,13 @@ type Config struct {
 	// Operator is the number a caller who asks for a person is put through to.
 	Operator string
 	// Fallback is dialled when the hotline cannot run the call (Redis or the database
-	// away); Guidance is what to do in danger, in a language, said before it.
+	// away); Guidance is what to do in danger, in a language, said before it; Again
+	// offers, after the fallback call, to be put through again.
 	Fallback string
 	Guidance func(lang string) string
-	// TurnTimeout bounds a turn: Twilio must have its answer well within its 15 s.
+	Again    func(lang string) string
+	// TurnTimeout bounds a turn (the issue's one second): past it the caller gets the
+	// fallback answer, well within Twilio's 15 s, whatever Redis is doing.
 	TurnTimeout time.Duration
 	Cache       Cache
 	// Ended hears that a call is over (its status callback).
@@ -82,6 +84,9 @@ func New(conv Conversation, cfg Config) *Handler {
 	if cfg.Reject == nil {
 		cfg.Reject = func(string) {}
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Handler{conv: conv, cfg: cfg}
 }
 
@@ -102,8 +107,9 @@ func (h *Handler) Call(c *gin.Context) {
 		return
 	}
 	call := form.Get("CallSid")
-	turn, err := strconv.Atoi(c.DefaultQuery("t", "0"))
-	if !callSID.MatchString(call) || err != nil || turn < 0 || turn > 100000 {
+	// The call's first request is turn 1: a retry of it is then a turn already taken.
+	turn, err := strconv.Atoi(c.DefaultQuery("t", "1"))
+	if !callSID.MatchString(call) || err != nil || turn < 1 || turn > 100000 {
 		h.refuse(c)(http.StatusBadRequest, "bad_fields")
 		return
 	}
@@ -111,16 +117,27 @@ func (h *Handler) Call(c *gin.Context) {
 	if _, ok := h.cfg.Speakers[lang]; !ok {
 		lang = "en"
 	}
-	ctx := c.Request.Context()
+	ev := c.Query("ev")
+	if ev == "redial" {
+		// From the fallback answer: put through again, without touching Redis.
+		writeXML(c, h.degraded(lang, turn, false))
+		return
+	}
+	// One deadline for all of it: whatever Redis does, Twilio has an answer in time.
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.cfg.TurnTimeout)
+	defer cancel()
 	if h.cfg.Cache != nil {
-		if x, ok := h.cfg.Cache.Get(ctx, call, turn); ok {
+		gctx, gcancel := context.WithTimeout(ctx, h.cfg.TurnTimeout/5)
+		x, ok := h.cfg.Cache.Get(gctx, call, turn)
+		gcancel()
+		if ok {
 			writeXML(c, x)
 			return
 		}
 	}
 	in := channels.Inbound{ID: call + ":" + strconv.Itoa(turn), Channel: channels.Voice, Contact: call,
 		To: form.Get("To"), Received: h.cfg.Now()}
-	switch c.Query("ev") {
+	switch ev {
 	case "gather":
 		in.Text = form.Get("Digits")
 		if in.Text == "" {
@@ -134,22 +151,26 @@ func (h *Handler) Call(c *gin.Context) {
 		}
 		in.Effect = &channels.EffectResult{Kind: kind, OK: true}
 	}
-	tctx, cancel := context.WithTimeout(ctx, h.cfg.TurnTimeout)
-	o, err := h.conv.Turn(tctx, in, turn)
-	cancel()
+	o, err := h.conv.Turn(ctx, in, turn)
 	if err != nil {
-		h.cfg.Log.Error("voice turn failed; fallback answer", "call", call, "turn", turn, "err", err)
-		writeXML(c, h.degraded(lang, turn))
+		h.cfg.Log.Error("voice turn failed; fallback answer", "turn", turn, "err", err)
+		// Back from the fallback call already: offer it again rather than dial at once.
+		writeXML(c, h.degraded(lang, turn, ev == "fallback"))
 		return
 	}
 	x, err := h.render(o, turn+1)
 	if err != nil {
-		h.cfg.Log.Error("render TwiML; fallback answer", "call", call, "turn", turn, "err", err)
-		writeXML(c, h.degraded(lang, turn))
+		h.cfg.Log.Error("render TwiML; fallback answer", "turn", turn, "err", err)
+		writeXML(c, h.degraded(lang, turn, false))
 		return
 	}
 	if h.cfg.Cache != nil {
-		h.cfg.Cache.Set(ctx, call, turn, x)
+		// Kept for Twilio asking again; not worth holding the answer for.
+		go func() {
+			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer scancel()
+			h.cfg.Cache.Set(sctx, call, turn, x)
+		}()
 	}
 	writeXML(c, x)
 }
@@ -196,7 +217,7 @@ func (h *Handler) says(us []channels.Utterance) []twiml.Element {
 		if !ok || u.Text == "" {
 			continue
 		}
-		out = append(out, &twiml.VoiceSay{Message: u.Text, Language: sp.Say, Voice: sp.Voice})
+		out = append(out, &twiml.VoiceSay{Message: spoken(u.Text), Language: sp.Say, Voice: sp.Voice})
 	}
 	return out
 }
@@ -213,7 +234,10 @@ func (h *Handler) render(o channels.Outbound, next int) (string, error) {
 	case channels.ExpectPerson:
 		verbs = append(verbs, says...)
 		if h.cfg.Operator == "" {
-			return "", errors.New("a person was asked for and no operator number is set")
+			// Nobody to put the call through to: the conversation hears it as a call
+			// nobody answered (the numbers, and the menu).
+			verbs = append(verbs, &twiml.VoiceRedirect{Url: h.action(next, lang, "dialed")})
+			break
 		}
 		verbs = append(verbs, &twiml.VoiceDial{Number: h.cfg.Operator, Action: h.action(next, lang, "dialed"), Timeout: "30"})
 	case channels.ExpectChoice, channels.ExpectYesNo:
@@ -232,31 +256,68 @@ func (h *Handler) render(o channels.Outbound, next int) (string, error) {
 			Action: h.action(next, lang, "gather"), InnerElements: says},
 			&twiml.VoiceRedirect{Url: h.action(next, lang, "silence")})
 	default:
-		// Nothing asked (the hotline is waiting on something): say it, then ask again.
-		verbs = append(verbs, says...)
-		verbs = append(verbs, &twiml.VoicePause{Length: "1"}, &twiml.VoiceRedirect{Url: h.action(next, lang, "silence")})
+		// Nothing asked: say it with the keypad open (9, 0 and star work everywhere),
+		// then the next turn.
+		verbs = append(verbs, &twiml.VoiceGather{Input: "dtmf", NumDigits: "1", Timeout: "3",
+			Action: h.action(next, lang, "gather"), InnerElements: says},
+			&twiml.VoiceRedirect{Url: h.action(next, lang, "silence")})
 	}
 	return twiml.Voice(verbs)
 }
 
 // degraded is the answer when the hotline cannot run the call: what to do in danger,
 // in the caller's language when known, and the call put through to the fallback
-// number; without one, the guidance again after a pause and a new try, never a hang-up.
-func (h *Handler) degraded(lang string, turn int) string {
+// number. Back from that call (again), the caller can press 1 to be put through once
+// more; otherwise the turn is tried again after a pause. Never a hang-up.
+func (h *Handler) degraded(lang string, turn int, again bool) string {
 	sp := h.cfg.Speakers[lang]
 	guidance := "If you are in danger, call 112 now, or 911 in the Americas."
 	if h.cfg.Guidance != nil {
 		guidance = h.cfg.Guidance(lang)
 	}
-	verbs := []twiml.Element{&twiml.VoiceSay{Message: guidance, Language: sp.Say, Voice: sp.Voice}}
-	if h.cfg.Fallback != "" {
-		verbs = append(verbs, &twiml.VoiceDial{Number: h.cfg.Fallback, Timeout: "30"})
+	say := &twiml.VoiceSay{Message: spoken(guidance), Language: sp.Say, Voice: sp.Voice}
+	var verbs []twiml.Element
+	switch {
+	case h.cfg.Fallback != "" && !again:
+		verbs = append(verbs, say, &twiml.VoiceDial{Number: h.cfg.Fallback, Timeout: "30", Action: h.action(turn, lang, "fallback")})
+	case h.cfg.Fallback != "" && h.cfg.Again != nil:
+		verbs = append(verbs, &twiml.VoiceGather{Input: "dtmf", NumDigits: "1", Timeout: "5", Action: h.action(turn, lang, "redial"),
+			InnerElements: []twiml.Element{say, &twiml.VoiceSay{Message: h.cfg.Again(lang), Language: sp.Say, Voice: sp.Voice}}},
+			&twiml.VoiceRedirect{Url: h.action(turn, lang, "fallback")})
+	default:
+		verbs = append(verbs, say, &twiml.VoicePause{Length: "5"}, &twiml.VoiceRedirect{Url: h.action(turn, lang, "silence")})
 	}
-	verbs = append(verbs, &twiml.VoicePause{Length: "5"}, &twiml.VoiceRedirect{Url: h.action(turn, lang, "silence")})
 	x, err := twiml.Voice(verbs)
 	if err != nil {
 		// Static content: cannot fail; if it does, the smallest valid answer.
-		return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?><Response><Say>%s</Say></Response>`, "If you are in danger, call 112 now.")
+		return `<?xml version="1.0" encoding="UTF-8"?><Response><Say>If you are in danger, call 1 1 2 now.</Say></Response>`
 	}
 	return x
+}
+
+var (
+	longNumber = regexp.MustCompile(`\+?\d[\d ]*\d{2}`)
+	controls   = regexp.MustCompile(`[\x00-\x08\x0b\x0c\x0e-\x1f]`)
+)
+
+// spoken makes a text ready for text-to-speech: numbers of three digits or more (112,
+// a phone number) are read digit by digit, not as amounts ("one one two", not "one
+// hundred and twelve"), and control characters, which make TwiML invalid, go.
+func spoken(text string) string {
+	text = controls.ReplaceAllString(text, "")
+	return longNumber.ReplaceAllStringFunc(text, func(n string) string {
+		var b strings.Builder
+		for _, r := range n {
+			switch {
+			case r == '+':
+				b.WriteString("+ ")
+			case r == ' ':
+				b.WriteString(", ")
+			default:
+				b.WriteRune(r)
+				b.WriteByte(' ')
+			}
+		}
+		return strings.TrimSpace(strings.ReplaceAll(b.String(), " ,", ","))
+	})
 }

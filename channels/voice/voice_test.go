@@ -50,8 +50,30 @@ func TestRender(t *testing.T) {
 
 func TestDegradedNeverHangsUp(t *testing.T) {
 	h := New(nil, Config{PublicURL: "https://h.example.org", Speakers: map[string]Speaker{"en": {Say: "en-GB"}}})
-	x := h.degraded("en", 3)
-	if !strings.Contains(x, "112") || strings.Contains(x, "<Hangup") || !strings.Contains(x, "<Redirect>") || strings.Contains(x, "<Dial") {
+	x := h.degraded("en", 3, false)
+	if !strings.Contains(x, "1 1 2") || strings.Contains(x, "<Hangup") || !strings.Contains(x, "<Redirect>") || strings.Contains(x, "<Dial") {
 		t.Errorf("without a fallback number: the guidance, a pause and a new try, no hang-up:\n%s", x)
+	}
+	h.cfg.Fallback = "+15005550911"
+	h.cfg.Again = func(string) string { return "To be put through again, press 1." }
+	if x := h.degraded("en", 3, false); !strings.Contains(x, "<Dial") || !strings.Contains(x, "ev=fallback") {
+		t.Errorf("with a fallback number: put through, and back to the hotline after:\n%s", x)
+	}
+	// Back from the fallback call: offered again, not dialled again and again.
+	if x := h.degraded("en", 3, true); strings.Contains(x, "<Dial") || !strings.Contains(x, "ev=redial") || !strings.Contains(x, "press 1") {
+		t.Errorf("after the fallback call:\n%s", x)
+	}
+}
+
+func TestSpoken(t *testing.T) {
+	for in, want := range map[string]string{
+		"Call 112 now, or 911 in the Americas.": "Call 1 1 2 now, or 9 1 1 in the Americas.",
+		"Sea rescue: +39 06 5908 4527":          "Sea rescue: + 3 9, 0 6, 5 9 0 8, 4 5 2 7",
+		"press 9, or 0, within 72 hours":        "press 9, or 0, within 72 hours",
+		"bad\x01char":                           "badchar",
+	} {
+		if got := spoken(in); got != want {
+			t.Errorf("spoken(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

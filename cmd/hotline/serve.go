@@ -218,8 +218,19 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	if a.content, err = content.Open(cfg.ContentDir, bundle.Languages(), contentCheck(bundle), log); err != nil {
 		return fail(err)
 	}
+	voices, err := locales.Voices()
+	if err != nil {
+		return fail(err)
+	}
+	var voiced []string
+	for _, l := range bundle.Languages() {
+		if _, ok := voices[l]; ok {
+			voiced = append(voiced, l)
+		}
+	}
 	machine := dialogs.NewMachine(bundle.Languages(), a.content.Current, cfg.AlertsFor).
-		WithPersonOpen(func(t time.Time) bool { return cfg.Operator != "" && cfg.Hours.Open(t) })
+		WithPersonOpen(func(t time.Time) bool { return cfg.Operator != "" && cfg.Hours.Open(t) }).
+		WithVoiceLanguages(voiced)
 	a.bundle = bundle
 	a.bcast = newBroadcasts(a, bundle, a.content)
 	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix, Sealer: cfg.DataKeys}, a.hash, a.now, log, a.metrics.observeTurn)

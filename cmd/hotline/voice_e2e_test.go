@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/xml"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hotline-org/hotline/channels/twilio/twiliotest"
 )
@@ -236,7 +240,7 @@ func TestVoiceEdges(t *testing.T) {
 	gather, _ := c.doc.find("Gather")
 	signed := gather.Attrs["action"]
 	form = url.Values{"CallSid": {c.sid}, "Digits": {"1"}}
-	req, _ = http.NewRequest("POST", strings.Replace(strings.Replace(signed, "t=1", "t=9", 1), h.public, h.base, 1), strings.NewReader(form.Encode()))
+	req, _ = http.NewRequest("POST", strings.Replace(strings.Replace(signed, "t=2", "t=9", 1), h.public, h.base, 1), strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(authToken, signed, form))
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
@@ -253,6 +257,22 @@ func TestVoiceEdges(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Main menu.") {
 		t.Errorf("after English, want the main menu:\n%s", out.String())
+	}
+	// Without the kept answer too (it expired, or Redis lost it): the session knows the
+	// turn was taken, and says the main menu again rather than take "1" as danger.
+	opt, err := redis.ParseURL(redisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	if err := rdb.Del(context.Background(), h.env["HOTLINE_REDIS_PREFIX"]+"voice:"+c.sid+":2").Err(); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	c.post(signed, url.Values{"Digits": {"1"}})
+	if got := out.String(); !strings.Contains(got, "Main menu.") || strings.Contains(got, "Dial") {
+		t.Errorf("a retried turn without its kept answer:\n%s", got)
 	}
 
 	// Ask for a person, then hang up while it rings: out of the queue.
@@ -292,13 +312,41 @@ func TestVoiceWhenRedisIsAway(t *testing.T) {
 	c := &caller{t: t, h: h, sid: fmt.Sprintf("CA%032x", 79), from: "+15550003333", out: &out}
 	c.post(h.public+"/webhooks/twilio/voice?ev=gather&l=fr&t=3", url.Values{"Digits": {"1"}})
 	got := out.String()
-	if !strings.Contains(got, "Say language=fr-FR") || !strings.Contains(got, "appelez le 112") ||
-		!strings.Contains(got, "Dial timeout=30: +15005550911") {
+	if !strings.Contains(got, "Say language=fr-FR") || !strings.Contains(got, "appelez le 1 1 2") ||
+		!strings.Contains(got, "timeout=30: +15005550911") {
 		t.Errorf("degraded answer:\n%s", got)
 	}
 	out.Reset()
 	c.post(h.public+"/webhooks/twilio/voice", url.Values{"CallStatus": {"ringing"}})
-	if got := out.String(); !strings.Contains(got, "call 112 now") || !strings.Contains(got, "+15005550911") {
+	if got := out.String(); !strings.Contains(got, "call 1 1 2 now") || !strings.Contains(got, "+15005550911") {
 		t.Errorf("new call while Redis is away:\n%s", got)
+	}
+}
+
+// TestVoiceWhenRedisHangs: a Redis that takes connections and never answers (a network
+// that drops packets) must not hold a call past Twilio's patience: the fallback answer
+// comes within the turn's deadline, not after the client's retries.
+func TestVoiceWhenRedisHangs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	h := startHotline(t, map[string]string{"REDIS_URL": "redis://" + ln.Addr().String(), "HOTLINE_FALLBACK_NUMBER": "+15005550911"})
+	var out strings.Builder
+	c := &caller{t: t, h: h, sid: fmt.Sprintf("CA%032x", 80), from: "+15550004444", out: &out}
+	start := time.Now()
+	c.post(h.public+"/webhooks/twilio/voice?ev=gather&l=es&t=2", url.Values{"Digits": {"2"}})
+	if took := time.Since(start); took > 5*time.Second || !strings.Contains(out.String(), "+15005550911") {
+		t.Errorf("answered in %v (Twilio gives up at 15 s):\n%s", took, out.String())
 	}
 }
