@@ -34,7 +34,7 @@ func (a *app) newVoice() (*voice.Handler, error) {
 	}
 	return voice.New(a.runner, voice.Config{Verifier: a.verifier, PublicURL: a.cfg.PublicURL, Speakers: speakers,
 		Operator: a.cfg.Operator, Fallback: a.cfg.Fallback, Guidance: a.voiceGuidance,
-		Again:    func(lang string) string { return a.bundle.Localize(lang, "voice.fallback.again", nil) },
+		Again: func(lang string) string { return a.bundle.Localize(lang, "voice.fallback.again", nil) },
 		Cache: twimlCache{rdb: a.rdb, prefix: a.cfg.RedisPrefix}, Now: a.now, Log: a.log,
 		Reject: a.rejected(channels.Voice),
 		Ended: func(ctx context.Context, call string) error {
