@@ -22,7 +22,16 @@ import (
 const (
 	Path       = "/webhooks/twilio/voice"
 	StatusPath = "/webhooks/twilio/voice/status"
+	// ScreenPath is what the operator hears on picking up: a key takes the call, so
+	// that a voicemail or a pocket does not count as a person answering.
+	ScreenPath = "/webhooks/twilio/voice/screen"
 )
+
+// Answers remembers which calls a person took (pressed the key when screened).
+type Answers interface {
+	Take(ctx context.Context, call string) error
+	Taken(ctx context.Context, call string) bool
+}
 
 // Conversation runs one turn of a call and says what to answer.
 type Conversation interface {
@@ -60,6 +69,7 @@ type Config struct {
 	// fallback answer, well within Twilio's 15 s, whatever Redis is doing.
 	TurnTimeout time.Duration
 	Cache       Cache
+	Answers     Answers
 	// Ended hears that a call is over (its status callback).
 	Ended  func(ctx context.Context, call string) error
 	Now    func() time.Time
@@ -144,9 +154,10 @@ func (h *Handler) Call(c *gin.Context) {
 			in.Text = form.Get("SpeechResult")
 		}
 	case "dialed":
-		// Back from the person, or nobody answered.
+		// Back from the person, or nobody answered: only a person who took the call
+		// by its key counts (a voicemail picks up too).
 		kind := channels.EventDialUnanswered
-		if form.Get("DialCallStatus") == "completed" {
+		if h.cfg.Answers != nil && h.cfg.Answers.Taken(ctx, call) {
 			kind = channels.EventDialDone
 		}
 		in.Effect = &channels.EffectResult{Kind: kind, OK: true}
@@ -171,6 +182,48 @@ func (h *Handler) Call(c *gin.Context) {
 			defer scancel()
 			h.cfg.Cache.Set(sctx, call, turn, x)
 		}()
+	}
+	writeXML(c, x)
+}
+
+// Screen answers the operator's leg of a call put through: a key takes the call;
+// nothing (a voicemail, a missed key) hangs up that leg, and the caller hears that
+// nobody answered.
+func (h *Handler) Screen(c *gin.Context) {
+	form, ok := twilio.ReadSigned(c, h.cfg.Verifier, h.refuse(c))
+	if !ok {
+		return
+	}
+	parent := form.Get("ParentCallSid")
+	if !callSID.MatchString(parent) {
+		h.refuse(c)(http.StatusBadRequest, "bad_fields")
+		return
+	}
+	var verbs []twiml.Element
+	switch {
+	case c.Query("ev") == "accept" && form.Get("Digits") == "1":
+		if h.cfg.Answers != nil {
+			if err := h.cfg.Answers.Take(c.Request.Context(), parent); err != nil {
+				// The caller would hear "nobody answered" after talking to someone:
+				// better they are not put through on a mark that cannot be kept.
+				h.cfg.Log.Error("record a taken call", "err", err)
+				verbs = append(verbs, &twiml.VoiceSay{Message: "The call could not be recorded as taken. Sorry."}, &twiml.VoiceHangup{})
+				break
+			}
+		}
+		// An empty answer connects the two.
+	case c.Query("ev") == "accept":
+		verbs = append(verbs, &twiml.VoiceHangup{})
+	default:
+		say := &twiml.VoiceSay{Message: "A call from the hotline. To take it, press 1."}
+		verbs = append(verbs, &twiml.VoiceGather{Input: "dtmf", NumDigits: "1", Timeout: "8",
+			Action: h.cfg.PublicURL + ScreenPath + "?ev=accept", InnerElements: []twiml.Element{say, say}},
+			&twiml.VoiceHangup{})
+	}
+	x, err := twiml.Voice(verbs)
+	if err != nil {
+		h.cfg.Log.Error("render screening TwiML", "err", err)
+		x = `<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>`
 	}
 	writeXML(c, x)
 }
@@ -239,7 +292,8 @@ func (h *Handler) render(o channels.Outbound, next int) (string, error) {
 			verbs = append(verbs, &twiml.VoiceRedirect{Url: h.action(next, lang, "dialed")})
 			break
 		}
-		verbs = append(verbs, &twiml.VoiceDial{Number: h.cfg.Operator, Action: h.action(next, lang, "dialed"), Timeout: "30"})
+		verbs = append(verbs, &twiml.VoiceDial{Action: h.action(next, lang, "dialed"), Timeout: "30",
+			InnerElements: []twiml.Element{&twiml.VoiceNumber{PhoneNumber: h.cfg.Operator, Url: h.cfg.PublicURL + ScreenPath}}})
 	case channels.ExpectChoice, channels.ExpectYesNo:
 		// Keys work while the prompt plays; silence falls through to the Redirect.
 		verbs = append(verbs, &twiml.VoiceGather{Input: "dtmf", NumDigits: "1", Timeout: "6",

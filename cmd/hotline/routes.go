@@ -47,6 +47,7 @@ func (a *app) routes() http.Handler {
 	if a.voice != nil {
 		r.POST(voice.Path, a.voice.Call)
 		r.POST(voice.StatusPath, a.voice.Status)
+		r.POST(voice.ScreenPath, a.voice.Screen)
 	}
 	if a.senders[channels.WhatsApp] != nil {
 		r.POST("/webhooks/twilio/whatsapp", twilio.HandleMessage(channels.WhatsApp, a.verifier, a.inbox, a.now,

@@ -35,7 +35,8 @@ func (a *app) newVoice() (*voice.Handler, error) {
 	return voice.New(a.runner, voice.Config{Verifier: a.verifier, PublicURL: a.cfg.PublicURL, Speakers: speakers,
 		Operator: a.cfg.Operator, Fallback: a.cfg.Fallback, Guidance: a.voiceGuidance,
 		Again: func(lang string) string { return a.bundle.Localize(lang, "voice.fallback.again", nil) },
-		Cache: twimlCache{rdb: a.rdb, prefix: a.cfg.RedisPrefix}, Now: a.now, Log: a.log,
+		Cache: twimlCache{rdb: a.rdb, prefix: a.cfg.RedisPrefix}, Answers: twimlCache{rdb: a.rdb, prefix: a.cfg.RedisPrefix},
+		Now: a.now, Log: a.log,
 		Reject: a.rejected(channels.Voice),
 		Ended: func(ctx context.Context, call string) error {
 			_, err := a.inbox.Enqueue(ctx, channels.Inbound{ID: call + ":ended", Channel: channels.Voice, Contact: call,
@@ -68,6 +69,18 @@ func (c twimlCache) key(call string, turn int) string {
 func (c twimlCache) Get(ctx context.Context, call string, turn int) (string, bool) {
 	x, err := c.rdb.Get(ctx, c.key(call, turn)).Result()
 	return x, err == nil
+}
+
+// Take marks a call as taken by a person, for the call's longest life.
+func (c twimlCache) Take(ctx context.Context, call string) error {
+	return c.rdb.Set(ctx, c.prefix+"voice:taken:"+call, "1", 4*time.Hour).Err()
+}
+
+// Taken reports whether a person took the call (and forgets it: the next time the
+// call is put through is another answer).
+func (c twimlCache) Taken(ctx context.Context, call string) bool {
+	n, err := c.rdb.Del(ctx, c.prefix+"voice:taken:"+call).Result()
+	return err == nil && n > 0
 }
 
 func (c twimlCache) Set(ctx context.Context, call string, turn int, x string) {

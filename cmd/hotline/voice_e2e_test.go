@@ -134,6 +134,34 @@ func (c *caller) post(u string, form url.Values) {
 	c.doc.write(c.out, c.h.public, "")
 }
 
+// screen posts a request of the operator's leg of the call (its own CallSid, the
+// caller's as its parent).
+func (c *caller) screen(u string, form url.Values) node {
+	c.t.Helper()
+	form.Set("CallSid", "CA"+strings.Repeat("e", 32))
+	form.Set("ParentCallSid", c.sid)
+	form.Set("AccountSid", accountSID)
+	form.Set("To", operatorNum)
+	req, _ := http.NewRequest("POST", strings.Replace(u, c.h.public, c.h.base, 1), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(authToken, u, form))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		c.t.Fatalf("POST %s: %d %s", u, resp.StatusCode, body)
+	}
+	var leg node
+	if err := xml.Unmarshal(body, &leg); err != nil {
+		c.t.Fatalf("TwiML: %v\n%s", err, body)
+	}
+	leg.write(c.out, c.h.public, "")
+	return leg
+}
+
 // step plays one script line.
 func (c *caller) step(line string) {
 	c.t.Helper()
@@ -154,6 +182,16 @@ func (c *caller) step(line string) {
 		c.post(c.h.public+"/webhooks/twilio/voice", url.Values{"CallStatus": {"ringing"}})
 	case line == "> silence":
 		c.post(action("Redirect"), url.Values{"CallStatus": {"in-progress"}})
+	case line == "> operator takes" || line == "> voicemail":
+		// The operator's leg: screened; a person presses 1, a voicemail does not.
+		leg := c.screen(c.h.public+"/webhooks/twilio/voice/screen", url.Values{})
+		if line == "> operator takes" {
+			g, ok := leg.find("Gather")
+			if !ok {
+				c.t.Fatalf("the operator is not asked for a key")
+			}
+			c.screen(g.Attrs["action"], url.Values{"Digits": {"1"}})
+		}
 	case strings.HasPrefix(line, "> dial "):
 		c.post(action("Dial"), url.Values{"CallStatus": {"in-progress"}, "DialCallStatus": {strings.TrimPrefix(line, "> dial ")}})
 	case strings.HasPrefix(line, "> say "):
@@ -166,8 +204,10 @@ func (c *caller) step(line string) {
 // TestCallScripts plays each call in testdata/calls against the running hotline and
 // compares what Twilio would be told, turn by turn, with the script (run with -update
 // to rewrite them, then read the diff). Lines: @call starts the call; "> 2" presses
-// keys; "> say words" speaks; "> silence" lets the gather time out; "> dial completed"
-// ends the call to a person; "< …" is the TwiML answered, normalised.
+// keys; "> say words" speaks; "> silence" lets the gather time out; "> operator takes"
+// and "> voicemail" pick up the call put through (a person presses the key, a
+// voicemail does not); "> dial completed" ends that call; "< …" is the TwiML answered,
+// normalised.
 func TestCallScripts(t *testing.T) {
 	files, _ := filepath.Glob("testdata/calls/*.txt")
 	if len(files) == 0 {
