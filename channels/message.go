@@ -93,6 +93,8 @@ const (
 	// ExpectPerson: the conversation goes to a person now (voice puts the call
 	// through).
 	ExpectPerson Expect = "person"
+	// ExpectRecord: a spoken message is recorded (on a call, after the caller agreed).
+	ExpectRecord Expect = "record"
 )
 
 // Choice is one option of a menu: Key is what the contact types (or presses).

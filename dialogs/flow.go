@@ -86,6 +86,12 @@ func flows(langs []string) map[string]Flow {
 		FlowPerson: {ID: FlowPerson, Start: "queued", Steps: map[string]StepDef{
 			"queued": {Prompt: "person.queued", Expect: channels.ExpectText, Owner: OwnerQueue,
 				Enter: []string{EffectHandoffEnqueue}},
+			// On a call when nobody can take it: a recorded message, only if the caller
+			// presses the key for it.
+			"message": {Prompt: "person.message", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
+				{Key: "1", Label: "person.record", Goto: FlowPerson + ".recording"},
+			}},
+			"recording": {Prompt: "person.recording", Expect: channels.ExpectRecord},
 		}},
 	}
 }

@@ -240,6 +240,10 @@ func (t *turn) step(ev Event) {
 		t.begin()
 		return
 	}
+	if t.s.At == (Position{Flow: FlowPerson, Step: "recording"}) {
+		t.recorded(ev)
+		return
+	}
 	switch ev.Kind {
 	case EventMedia:
 		t.say("media.unsupported", nil)
@@ -368,9 +372,11 @@ func (t *turn) effectResult(ev Event) {
 			t.s.Owner = OwnerBot
 		}
 		if ev.Effect.Kind == channels.EventDialUnanswered {
+			// What to do in danger, and the offer of a recorded message.
 			t.say("person.closed", nil)
 			t.emergencyNumbers()
-			t.goTo(FlowMenu, true)
+			t.s.Back = nil
+			t.enter(Position{Flow: FlowPerson, Step: "message"})
 			return
 		}
 		t.say("person.left", nil)
@@ -418,10 +424,12 @@ func (t *turn) goTo(flow string, reset bool) {
 		return
 	}
 	if flow == FlowPerson && t.voice() && !t.personOpen() {
-		// Nobody can take the call now: what to do in danger, and the menu again.
+		// Nobody can take the call now: what to do in danger, and the offer of a
+		// recorded message for the team.
 		t.say("person.closed", nil)
 		t.emergencyNumbers()
-		t.goTo(FlowMenu, true)
+		t.s.Back = nil
+		t.enter(Position{Flow: FlowPerson, Step: "message"})
 		return
 	}
 	start := t.start(flow)

@@ -104,5 +104,20 @@ func (t *turn) voiceMiss() bool {
 	return true
 }
 
+// recorded takes what came back from recording a message: the recording goes to the
+// team's queue (its address only: it stays at the provider until an operator plays
+// it); nothing recorded, the offer again.
+func (t *turn) recorded(ev Event) {
+	if ev.Kind != EventMedia || len(ev.Media) == 0 {
+		t.say("person.recording_none", nil)
+		t.enter(Position{Flow: FlowPerson, Step: "message"})
+		return
+	}
+	t.effects = append(t.effects, Effect{Kind: EffectHandoffInbound, Data: map[string]string{
+		"text": "", "media": ev.Media[0].URL, "media_type": ev.Media[0].ContentType}})
+	t.say("person.recorded", nil)
+	t.goTo(FlowMenu, true)
+}
+
 // personOpen reports whether a call can be put through to a person now.
 func (t *turn) personOpen() bool { return t.m.personOpen == nil || t.m.personOpen(t.now) }

@@ -153,6 +153,11 @@ func (h *Handler) Call(c *gin.Context) {
 		if in.Text == "" {
 			in.Text = form.Get("SpeechResult")
 		}
+	case "recorded":
+		// A message the caller chose to leave: its address, never its sound, here.
+		if u := form.Get("RecordingUrl"); strings.HasPrefix(u, "https://") && form.Get("RecordingDuration") != "0" {
+			in.Media = []channels.Media{{URL: u, ContentType: "audio/wav"}}
+		}
 	case "dialed":
 		// Back from the person, or nobody answered: only a person who took the call
 		// by its key counts (a voicemail picks up too).
@@ -298,6 +303,11 @@ func (h *Handler) render(o channels.Outbound, next int) (string, error) {
 		// Keys work while the prompt plays; silence falls through to the Redirect.
 		verbs = append(verbs, &twiml.VoiceGather{Input: "dtmf", NumDigits: "1", Timeout: "6",
 			Action: h.action(next, lang, "gather"), InnerElements: says},
+			&twiml.VoiceRedirect{Url: h.action(next, lang, "silence")})
+	case channels.ExpectRecord:
+		verbs = append(verbs, says...)
+		verbs = append(verbs, &twiml.VoiceRecord{Action: h.action(next, lang, "recorded"), MaxLength: "120",
+			FinishOnKey: "#", PlayBeep: "true", Timeout: "10"},
 			&twiml.VoiceRedirect{Url: h.action(next, lang, "silence")})
 	case channels.ExpectText:
 		g := &twiml.VoiceGather{Input: "dtmf", FinishOnKey: "#", Timeout: "8", Action: h.action(next, lang, "gather"), InnerElements: says}

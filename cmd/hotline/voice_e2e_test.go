@@ -192,6 +192,9 @@ func (c *caller) step(line string) {
 			}
 			c.screen(g.Attrs["action"], url.Values{"Digits": {"1"}})
 		}
+	case line == "> record":
+		c.post(action("Record"), url.Values{"CallStatus": {"in-progress"}, "RecordingUrl": {"https://api.twilio.com/2010-04-01/Accounts/" + accountSID + "/Recordings/RE" + strings.Repeat("0", 32)},
+			"RecordingSid": {"RE" + strings.Repeat("0", 32)}, "RecordingDuration": {"14"}, "Digits": {"#"}})
 	case strings.HasPrefix(line, "> dial "):
 		c.post(action("Dial"), url.Values{"CallStatus": {"in-progress"}, "DialCallStatus": {strings.TrimPrefix(line, "> dial ")}})
 	case strings.HasPrefix(line, "> say "):
@@ -214,6 +217,8 @@ func TestCallScripts(t *testing.T) {
 		t.Fatal("no call scripts")
 	}
 	h := startHotline(t, map[string]string{"HOTLINE_OPERATOR_NUMBER": operatorNum})
+	// Scripts that say @night play against a hotline nobody can take calls on.
+	night := startHotline(t, map[string]string{"HOTLINE_OPERATOR_NUMBER": operatorNum, "HOTLINE_HOURS": "Mon-Sun 00:00-00:01 UTC"})
 	for i, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			raw, err := os.ReadFile(file)
@@ -221,7 +226,11 @@ func TestCallScripts(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out strings.Builder
-			c := &caller{t: t, h: h, sid: fmt.Sprintf("CA%032x", 1000+i), from: fmt.Sprintf("+1555000%04d", i), out: &out}
+			hl := h
+			if strings.Contains(string(raw), "\n@night\n") {
+				hl = night
+			}
+			c := &caller{t: t, h: hl, sid: fmt.Sprintf("CA%032x", 1000+i), from: fmt.Sprintf("+1555000%04d", i), out: &out}
 			for _, line := range strings.Split(strings.TrimRight(string(raw), "\n"), "\n") {
 				if strings.HasPrefix(line, "< ") {
 					continue
@@ -239,6 +248,11 @@ func TestCallScripts(t *testing.T) {
 			}
 		})
 	}
+	// The message left at night waits for the team in the queue.
+	waitUntil(t, 10*time.Second, "the recorded message in the queue", func() bool {
+		_, r := apiCall(t, "GET", night.base+"/api/queue", "")
+		return strings.Contains(r, `"channel":"voice"`) && strings.Contains(r, `"messages_since":1`)
+	})
 }
 
 func diffCall(want, got string) string {
