@@ -197,7 +197,18 @@ func (t *turn) step(ev Event) {
 		return
 	}
 
+	if t.voice() && ev.Kind == EventMedia {
+		// On a call, media is only ever the message they chose to record: kept whatever
+		// came first (the call's end is reported apart).
+		t.recorded(ev)
+		return
+	}
 	switch {
+	case t.s.Owner == OwnerQueue && t.voice():
+		// A call waits for a person only while it is being put through; anything else
+		// means that call is over without its answer (back from the fallback number).
+		t.unanswered()
+		return
 	case t.s.Owner == OwnerQueue:
 		t.waiting(kw, ev)
 		return
@@ -372,11 +383,7 @@ func (t *turn) effectResult(ev Event) {
 			t.s.Owner = OwnerBot
 		}
 		if ev.Effect.Kind == channels.EventDialUnanswered {
-			// What to do in danger, and the offer of a recorded message.
-			t.say("person.closed", nil)
-			t.emergencyNumbers()
-			t.s.Back = nil
-			t.enter(Position{Flow: FlowPerson, Step: "message"})
+			t.unanswered()
 			return
 		}
 		t.say("person.left", nil)
@@ -426,10 +433,7 @@ func (t *turn) goTo(flow string, reset bool) {
 	if flow == FlowPerson && t.voice() && !t.personOpen() {
 		// Nobody can take the call now: what to do in danger, and the offer of a
 		// recorded message for the team.
-		t.say("person.closed", nil)
-		t.emergencyNumbers()
-		t.s.Back = nil
-		t.enter(Position{Flow: FlowPerson, Step: "message"})
+		t.unanswered()
 		return
 	}
 	start := t.start(flow)
@@ -472,7 +476,7 @@ func (t *turn) prompt() {
 		return
 	}
 	// Someone in danger before choosing a language reads every language.
-	all := def.AllLanguages || t.s.At.Flow == FlowDistress && t.s.Lang == ""
+	all := def.AllLanguages || (t.s.At.Flow == FlowDistress || t.voice() && t.s.At.Flow == FlowPerson) && t.s.Lang == ""
 	p := Prompt{ID: def.Prompt, Expect: def.Expect, AllLanguages: all}
 	if t.voice() && def.Owner == OwnerQueue {
 		// On a call, "a person" is the call put through.
@@ -503,6 +507,11 @@ func (t *turn) back() {
 		return
 	}
 	if len(t.s.Back) == 0 {
+		if t.voice() && t.s.Lang == "" {
+			// A caller who never chose a language: back to that choice.
+			t.begin()
+			return
+		}
 		if t.s.At.Flow != FlowMenu && t.s.Lang != "" {
 			t.goTo(FlowMenu, true)
 			return

@@ -150,4 +150,8 @@ const (
 	EffectHandoffEnqueue = "handoff.enqueue"
 	EffectHandoffLeave   = "handoff.leave"
 	EffectHandoffInbound = "handoff.inbound"
+	// EffectHandoffVoicemail puts a recorded message in the operators' queue as an entry
+	// of its own, which leaving the queue does not take away (data: media, media_type,
+	// distress "1" for a caller in danger).
+	EffectHandoffVoicemail = "handoff.voicemail"
 )

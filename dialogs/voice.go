@@ -94,7 +94,7 @@ func (t *turn) voiceMiss() bool {
 	}
 	if t.s.Misses >= 3 {
 		if t.personOpen() {
-			t.say("voice.to_person", nil)
+			t.sayAll("voice.to_person")
 		}
 		t.goTo(FlowPerson, false)
 		return true
@@ -109,14 +109,41 @@ func (t *turn) voiceMiss() bool {
 // it); nothing recorded, the offer again.
 func (t *turn) recorded(ev Event) {
 	if ev.Kind != EventMedia || len(ev.Media) == 0 {
-		t.say("person.recording_none", nil)
+		t.sayAll("person.recording_none")
 		t.enter(Position{Flow: FlowPerson, Step: "message"})
 		return
 	}
-	t.effects = append(t.effects, Effect{Kind: EffectHandoffInbound, Data: map[string]string{
-		"text": "", "media": ev.Media[0].URL, "media_type": ev.Media[0].ContentType}})
-	t.say("person.recorded", nil)
+	data := map[string]string{"media": ev.Media[0].URL, "media_type": ev.Media[0].ContentType}
+	if t.s.Distress != "" {
+		data["distress"] = "1"
+	}
+	t.effects = append(t.effects, Effect{Kind: EffectHandoffVoicemail, Data: data})
+	t.sayAll("person.recorded")
+	if t.s.Lang == "" {
+		t.begin()
+		return
+	}
 	t.goTo(FlowMenu, true)
+}
+
+// sayAll says a message in the caller's language, or in every language when they
+// have not chosen one (a call that went to a person from the language menu).
+func (t *turn) sayAll(id string) {
+	t.prompts = append(t.prompts, Prompt{ID: id, AllLanguages: t.s.Lang == ""})
+}
+
+// unanswered is a call nobody took (or that came back from the fallback while it
+// waited for a person): out of the queue, what to do in danger, and the offer of a
+// recorded message.
+func (t *turn) unanswered() {
+	if t.s.Owner == OwnerQueue {
+		t.effect(EffectHandoffLeave)
+		t.s.Owner = OwnerBot
+	}
+	t.sayAll("person.closed")
+	t.emergencyNumbers()
+	t.s.Back = nil
+	t.enter(Position{Flow: FlowPerson, Step: "message"})
 }
 
 // personOpen reports whether a call can be put through to a person now.

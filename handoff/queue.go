@@ -232,6 +232,17 @@ func (q *Queue) EffectHandlers() map[string]dialogs.EffectHandler {
 		dialogs.EffectHandoffLeave: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
 			return nil, q.Remove(ctx, EntryKey(job.Channel, job.Hash))
 		},
+		dialogs.EffectHandoffVoicemail: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
+			// Its own entry: the call's waiting for a person may end (hung up, taken,
+			// unanswered) and the message must still wait for the team.
+			e := entryFor(job)
+			e.Key += ":voicemail"
+			if job.Data["distress"] == "1" {
+				e.Priority = PriorityDistress
+			}
+			return nil, q.Touch(ctx, e.Key, job.ID, Message{At: job.At, Media: job.Data["media"],
+				MediaType: job.Data["media_type"]}, e)
+		},
 		dialogs.EffectHandoffInbound: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
 			return nil, q.Touch(ctx, EntryKey(job.Channel, job.Hash), job.ID, Message{At: job.At, Text: job.Data["text"],
 				Media: job.Data["media"], MediaType: job.Data["media_type"], Location: job.Data["location"]}, entryFor(job))

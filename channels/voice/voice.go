@@ -27,10 +27,11 @@ const (
 	ScreenPath = "/webhooks/twilio/voice/screen"
 )
 
-// Answers remembers which calls a person took (pressed the key when screened).
+// Answers remembers which attempts to put a call through a person took (pressed the
+// key when screened): an attempt is the call and the turn its Dial answers to.
 type Answers interface {
-	Take(ctx context.Context, call string) error
-	Taken(ctx context.Context, call string) bool
+	Take(ctx context.Context, call string, turn int) error
+	Taken(ctx context.Context, call string, turn int) bool
 }
 
 // Conversation runs one turn of a call and says what to answer.
@@ -162,7 +163,7 @@ func (h *Handler) Call(c *gin.Context) {
 		// Back from the person, or nobody answered: only a person who took the call
 		// by its key counts (a voicemail picks up too).
 		kind := channels.EventDialUnanswered
-		if h.cfg.Answers != nil && h.cfg.Answers.Taken(ctx, call) {
+		if h.cfg.Answers != nil && h.cfg.Answers.Taken(ctx, call, turn) && form.Get("DialCallStatus") == "completed" {
 			kind = channels.EventDialDone
 		}
 		in.Effect = &channels.EffectResult{Kind: kind, OK: true}
@@ -200,7 +201,8 @@ func (h *Handler) Screen(c *gin.Context) {
 		return
 	}
 	parent := form.Get("ParentCallSid")
-	if !callSID.MatchString(parent) {
+	turn, err := strconv.Atoi(c.Query("t"))
+	if !callSID.MatchString(parent) || err != nil || turn < 1 {
 		h.refuse(c)(http.StatusBadRequest, "bad_fields")
 		return
 	}
@@ -208,12 +210,13 @@ func (h *Handler) Screen(c *gin.Context) {
 	switch {
 	case c.Query("ev") == "accept" && form.Get("Digits") == "1":
 		if h.cfg.Answers != nil {
-			if err := h.cfg.Answers.Take(c.Request.Context(), parent); err != nil {
-				// The caller would hear "nobody answered" after talking to someone:
-				// better they are not put through on a mark that cannot be kept.
+			ctx, cancel := context.WithTimeout(c.Request.Context(), h.cfg.TurnTimeout)
+			err := h.cfg.Answers.Take(ctx, parent, turn)
+			cancel()
+			if err != nil {
+				// Connected all the same: a person for someone who may be in danger
+				// matters more than the caller later hearing "nobody could answer".
 				h.cfg.Log.Error("record a taken call", "err", err)
-				verbs = append(verbs, &twiml.VoiceSay{Message: "The call could not be recorded as taken. Sorry."}, &twiml.VoiceHangup{})
-				break
 			}
 		}
 		// An empty answer connects the two.
@@ -222,7 +225,7 @@ func (h *Handler) Screen(c *gin.Context) {
 	default:
 		say := &twiml.VoiceSay{Message: "A call from the hotline. To take it, press 1."}
 		verbs = append(verbs, &twiml.VoiceGather{Input: "dtmf", NumDigits: "1", Timeout: "8",
-			Action: h.cfg.PublicURL + ScreenPath + "?ev=accept", InnerElements: []twiml.Element{say, say}},
+			Action: h.cfg.PublicURL + ScreenPath + "?ev=accept&t=" + strconv.Itoa(turn), InnerElements: []twiml.Element{say, say}},
 			&twiml.VoiceHangup{})
 	}
 	x, err := twiml.Voice(verbs)
@@ -298,7 +301,8 @@ func (h *Handler) render(o channels.Outbound, next int) (string, error) {
 			break
 		}
 		verbs = append(verbs, &twiml.VoiceDial{Action: h.action(next, lang, "dialed"), Timeout: "30",
-			InnerElements: []twiml.Element{&twiml.VoiceNumber{PhoneNumber: h.cfg.Operator, Url: h.cfg.PublicURL + ScreenPath}}})
+			InnerElements: []twiml.Element{&twiml.VoiceNumber{PhoneNumber: h.cfg.Operator,
+				Url: h.cfg.PublicURL + ScreenPath + "?t=" + strconv.Itoa(next)}}})
 	case channels.ExpectChoice, channels.ExpectYesNo:
 		// Keys work while the prompt plays; silence falls through to the Redirect.
 		verbs = append(verbs, &twiml.VoiceGather{Input: "dtmf", NumDigits: "1", Timeout: "6",

@@ -71,15 +71,14 @@ func (c twimlCache) Get(ctx context.Context, call string, turn int) (string, boo
 	return x, err == nil
 }
 
-// Take marks a call as taken by a person, for the call's longest life.
-func (c twimlCache) Take(ctx context.Context, call string) error {
-	return c.rdb.Set(ctx, c.prefix+"voice:taken:"+call, "1", 4*time.Hour).Err()
+// Take marks an attempt to put a call through as taken by a person.
+func (c twimlCache) Take(ctx context.Context, call string, turn int) error {
+	return c.rdb.Set(ctx, c.key(call, turn)+":taken", "1", time.Hour).Err()
 }
 
-// Taken reports whether a person took the call (and forgets it: the next time the
-// call is put through is another answer).
-func (c twimlCache) Taken(ctx context.Context, call string) bool {
-	n, err := c.rdb.Del(ctx, c.prefix+"voice:taken:"+call).Result()
+// Taken reports whether a person took that attempt.
+func (c twimlCache) Taken(ctx context.Context, call string, turn int) bool {
+	n, err := c.rdb.Exists(ctx, c.key(call, turn)+":taken").Result()
 	return err == nil && n > 0
 }
 

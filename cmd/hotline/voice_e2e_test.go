@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/xml"
 	"flag"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hotline-org/hotline/channels/redistest"
 	"github.com/hotline-org/hotline/channels/twilio/twiliotest"
 )
 
@@ -184,7 +187,11 @@ func (c *caller) step(line string) {
 		c.post(action("Redirect"), url.Values{"CallStatus": {"in-progress"}})
 	case line == "> operator takes" || line == "> voicemail":
 		// The operator's leg: screened; a person presses 1, a voicemail does not.
-		leg := c.screen(c.h.public+"/webhooks/twilio/voice/screen", url.Values{})
+		num, ok := c.doc.find("Number")
+		if !ok {
+			c.t.Fatalf("%q: the call is not being put through", line)
+		}
+		leg := c.screen(num.Attrs["url"], url.Values{})
 		if line == "> operator takes" {
 			g, ok := leg.find("Gather")
 			if !ok {
@@ -217,8 +224,9 @@ func TestCallScripts(t *testing.T) {
 		t.Fatal("no call scripts")
 	}
 	h := startHotline(t, map[string]string{"HOTLINE_OPERATOR_NUMBER": operatorNum})
-	// Scripts that say @night play against a hotline nobody can take calls on.
-	night := startHotline(t, map[string]string{"HOTLINE_OPERATOR_NUMBER": operatorNum, "HOTLINE_HOURS": "Mon-Sun 00:00-00:01 UTC"})
+	// Scripts that say @night play against a hotline whose operators are off duty: its
+	// clock says noon, they work one minute after midnight.
+	night := startAtNight(t)
 	for i, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			raw, err := os.ReadFile(file)
@@ -403,4 +411,46 @@ func TestVoiceWhenRedisHangs(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second || !strings.Contains(out.String(), "+15005550911") {
 		t.Errorf("answered in %v (Twilio gives up at 15 s):\n%s", took, out.String())
 	}
+}
+
+// startAtNight runs a hotline whose operators are off duty: its clock runs at noon
+// (UTC), they work one minute after midnight.
+func startAtNight(t *testing.T) *hotline {
+	t.Helper()
+	_, prefix := redistest.Single(t)
+	now := time.Now()
+	shift := now.UTC().Truncate(24 * time.Hour).Add(12 * time.Hour).Sub(now)
+	key := make([]byte, 32)
+	rand.Read(key)
+	return startAt(t, prefix, twiliotest.New(t, accountSID, authToken), base64.StdEncoding.EncodeToString(key),
+		map[string]string{"HOTLINE_OPERATOR_NUMBER": operatorNum, "HOTLINE_HOURS": "Mon-Sun 00:00-00:01 UTC"},
+		func() time.Time { return time.Now().Add(shift) })
+}
+
+// TestVoiceNightDistressMessage: in danger at night, the caller records a message and
+// hangs up before the hotline has answered it (the recording and the call's end come
+// apart): the message waits for the team as a distress entry, and stays when the
+// call's end takes the call out of the queue.
+func TestVoiceNightDistressMessage(t *testing.T) {
+	h := startAtNight(t)
+	var out strings.Builder
+	c := &caller{t: t, h: h, sid: fmt.Sprintf("CA%032x", 81), from: "+15550005555", out: &out}
+	for _, l := range []string{"@call", "> 1", "> 1", "> 1"} {
+		c.step(l)
+	}
+	if _, ok := c.doc.find("Record"); !ok {
+		t.Fatalf("danger at night, 1 for a message: no recording\n%s", out.String())
+	}
+	status := url.Values{"CallSid": {c.sid}, "CallStatus": {"completed"}, "AccountSid": {accountSID}}
+	req, _ := http.NewRequest("POST", h.base+"/webhooks/twilio/voice/status", strings.NewReader(status.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(authToken, h.public+"/webhooks/twilio/voice/status", status))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status callback: %v %v", resp, err)
+	}
+	c.step("> record")
+	waitUntil(t, 10*time.Second, "the message in the queue, as a distress call", func() bool {
+		_, r := apiCall(t, "GET", h.base+"/api/queue", "")
+		return strings.Contains(r, `"priority":0`) && strings.Contains(r, `"messages_since":1`)
+	})
 }
