@@ -39,15 +39,8 @@ func Localize(b *locales.Bundle, s Session, prompts []Prompt) (o channels.Outbou
 		}
 		o.Choices = nil
 		for _, c := range p.Choices {
-			cl := c.LabelLang
-			if cl == "" {
-				cl = lang
-			}
-			label := c.Text
-			if label == "" {
-				label = b.Localize(cl, c.Label, nil)
-			}
-			o.Choices = append(o.Choices, channels.Choice{Key: c.Key, Label: label})
+			label, _ := c.localize(b, lang)
+			o.Choices = append(o.Choices, channels.Choice{Key: c.Key, Label: label, Lang: c.LabelLang})
 		}
 		o.Expect = p.Expect
 		o.KeysInText = p.KeysInText
@@ -95,14 +88,7 @@ func speech(b *locales.Bundle, lang string, prompts []Prompt) []channels.Utteran
 	}
 	if !last.KeysInText {
 		for _, c := range last.Choices {
-			cl := c.LabelLang
-			if cl == "" {
-				cl = lang
-			}
-			label := c.Text
-			if label == "" {
-				label = b.Localize(cl, c.Label, nil)
-			}
+			label, cl := c.localize(b, lang)
 			out = append(out, channels.Utterance{Text: b.Localize(cl, "voice.choice", map[string]any{"Label": label, "Key": c.Key}), Lang: cl})
 		}
 	}
@@ -136,4 +122,17 @@ func localArgs(b *locales.Bundle, lang string, args map[string]any) map[string]a
 		return args
 	}
 	return out
+}
+
+// localize is a choice's label and the language it is in: its own language (the
+// language menu), else the conversation's.
+func (c PromptChoice) localize(b *locales.Bundle, lang string) (label, in string) {
+	in = c.LabelLang
+	if in == "" {
+		in = lang
+	}
+	if c.Text != "" {
+		return c.Text, in
+	}
+	return b.Localize(in, c.Label, nil), in
 }

@@ -168,18 +168,9 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 		}
 		outs = append(outs, o)
 	}
-	var jobs []EffectJob
-	stopAlerts := ""
-	for i, ef := range effects {
-		if ef.Kind == EffectAlertsUnsubscribe && ef.Data["route"] == "" || ef.Kind == EffectErase {
-			stopAlerts = hash
-		}
-		job := EffectJob{ID: in.ID + ":e" + strconv.Itoa(i), Kind: ef.Kind, Data: ef.Data,
-			Channel: in.Channel, Contact: in.Contact, To: in.To, Hash: hash, Shard: shard, Lang: next.Lang, Test: in.Test, At: r.now()}
-		if err := job.seal(r.cfg.Sealer); err != nil {
-			return err
-		}
-		jobs = append(jobs, job)
+	jobs, stopAlerts, err := r.jobs(in, hash, shard, next.Lang, effects)
+	if err != nil {
+		return err
 	}
 	ttl, langTTL := r.ttls(in.Channel, next)
 	_, err = Commit{
@@ -216,6 +207,26 @@ func ShortHash(h string) string {
 		return h[:12]
 	}
 	return h
+}
+
+// jobs makes a turn's effects into jobs for the effect workers, sealed. stopAlerts is
+// the contact's hash when the turn stops their route alerts (STOP, STOP ALERTS,
+// DELETE): the commit then forgets their details at once.
+func (r *Runner) jobs(in channels.Inbound, hash string, shard int, lang string, effects []Effect) ([]EffectJob, string, error) {
+	var jobs []EffectJob
+	stopAlerts := ""
+	for i, ef := range effects {
+		if ef.Kind == EffectAlertsUnsubscribe && ef.Data["route"] == "" || ef.Kind == EffectErase {
+			stopAlerts = hash
+		}
+		job := EffectJob{ID: in.ID + ":e" + strconv.Itoa(i), Kind: ef.Kind, Data: ef.Data,
+			Channel: in.Channel, Contact: in.Contact, To: in.To, Hash: hash, Shard: shard, Lang: lang, Test: in.Test, At: r.now()}
+		if err := job.seal(r.cfg.Sealer); err != nil {
+			return nil, "", err
+		}
+		jobs = append(jobs, job)
+	}
+	return jobs, stopAlerts, nil
 }
 
 // ttls are how long a session and its remembered language are kept after a turn, in
@@ -282,18 +293,9 @@ func (r *Runner) voiceTurn(ctx context.Context, in channels.Inbound, turn, shard
 	o, _ := Localize(r.b, next, prompts)
 	o.ID = in.ID
 	o.Channel, o.Contact, o.From, o.Test = in.Channel, in.Contact, in.To, in.Test
-	var jobs []EffectJob
-	stopAlerts := ""
-	for i, ef := range effects {
-		if ef.Kind == EffectAlertsUnsubscribe && ef.Data["route"] == "" || ef.Kind == EffectErase {
-			stopAlerts = hash
-		}
-		job := EffectJob{ID: in.ID + ":e" + strconv.Itoa(i), Kind: ef.Kind, Data: ef.Data,
-			Channel: in.Channel, Contact: in.Contact, To: in.To, Hash: hash, Shard: shard, Lang: next.Lang, Test: in.Test, At: r.now()}
-		if err := job.seal(r.cfg.Sealer); err != nil {
-			return channels.Outbound{}, err
-		}
-		jobs = append(jobs, job)
+	jobs, stopAlerts, err := r.jobs(in, hash, shard, next.Lang, effects)
+	if err != nil {
+		return channels.Outbound{}, err
 	}
 	ttl, langTTL := r.ttls(in.Channel, next)
 	if _, err := (Commit{

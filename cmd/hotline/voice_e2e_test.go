@@ -113,10 +113,16 @@ func (n node) write(b *strings.Builder, public, indent string) {
 func (c *caller) post(u string, form url.Values) {
 	c.t.Helper()
 	form.Set("CallSid", c.sid)
-	form.Set("AccountSid", accountSID)
 	form.Set("From", c.from)
 	form.Set("To", hotlineNum)
 	form.Set("Direction", "inbound")
+	c.doc = c.send(u, form)
+}
+
+// send posts a signed request as Twilio does, and writes the TwiML answered.
+func (c *caller) send(u string, form url.Values) node {
+	c.t.Helper()
+	form.Set("AccountSid", accountSID)
 	form.Set("ApiVersion", "2010-04-01")
 	req, _ := http.NewRequest("POST", strings.Replace(u, c.h.public, c.h.base, 1), strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -130,11 +136,12 @@ func (c *caller) post(u string, form url.Values) {
 	if resp.StatusCode != 200 {
 		c.t.Fatalf("POST %s: %d %s", u, resp.StatusCode, body)
 	}
-	c.doc = node{}
-	if err := xml.Unmarshal(body, &c.doc); err != nil {
+	var doc node
+	if err := xml.Unmarshal(body, &doc); err != nil {
 		c.t.Fatalf("TwiML: %v\n%s", err, body)
 	}
-	c.doc.write(c.out, c.h.public, "")
+	doc.write(c.out, c.h.public, "")
+	return doc
 }
 
 // screen posts a request of the operator's leg of the call (its own CallSid, the
@@ -143,26 +150,8 @@ func (c *caller) screen(u string, form url.Values) node {
 	c.t.Helper()
 	form.Set("CallSid", "CA"+strings.Repeat("e", 32))
 	form.Set("ParentCallSid", c.sid)
-	form.Set("AccountSid", accountSID)
 	form.Set("To", operatorNum)
-	req, _ := http.NewRequest("POST", strings.Replace(u, c.h.public, c.h.base, 1), strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(authToken, u, form))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		c.t.Fatalf("POST %s: %d %s", u, resp.StatusCode, body)
-	}
-	var leg node
-	if err := xml.Unmarshal(body, &leg); err != nil {
-		c.t.Fatalf("TwiML: %v\n%s", err, body)
-	}
-	leg.write(c.out, c.h.public, "")
-	return leg
+	return c.send(u, form)
 }
 
 // step plays one script line.
