@@ -300,7 +300,8 @@ func (h *Handler) render(o channels.Outbound, next int) (string, error) {
 			verbs = append(verbs, &twiml.VoiceRedirect{Url: h.action(next, lang, "dialed")})
 			break
 		}
-		verbs = append(verbs, &twiml.VoiceDial{Action: h.action(next, lang, "dialed"), Timeout: "30",
+		// Star stops the waiting: the caller hears what to do and can leave a message.
+		verbs = append(verbs, &twiml.VoiceDial{Action: h.action(next, lang, "dialed"), Timeout: "30", HangupOnStar: "true",
 			InnerElements: []twiml.Element{&twiml.VoiceNumber{PhoneNumber: h.cfg.Operator,
 				Url: h.cfg.PublicURL + ScreenPath + "?t=" + strconv.Itoa(next)}}})
 	case channels.ExpectChoice, channels.ExpectYesNo:
