@@ -114,7 +114,7 @@ func (t *turn) alertsUntil() time.Time { return t.now.Add(t.m.alertsFor).UTC() }
 func (t *turn) routeAnswer(ev Event) {
 	c := t.content()
 	text := arabicDigits(Normalize(ev.Text))
-	key := trimKey(text)
+	key := strings.TrimRight(text, ".)") // "2." or "2)" is 2, as at every menu
 	if text == "0" {
 		t.goTo(FlowMenu, true)
 		return
@@ -214,14 +214,6 @@ func (t *turn) routeMiss() {
 		t.say("error.choice", nil)
 	}
 	t.routePrompt()
-}
-
-// trimKey takes "2." or "2)" as 2.
-func trimKey(text string) string {
-	for len(text) > 0 && (text[len(text)-1] == '.' || text[len(text)-1] == ')') {
-		text = text[:len(text)-1]
-	}
-	return text
 }
 
 // stopAlerts ends every route alert subscription of the contact.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -343,12 +344,6 @@ func (b *Broadcasts) Status(ctx context.Context, id string) (Counts, error) {
 }
 
 func atoi(s string) int64 {
-	var n int64
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return n
-		}
-		n = n*10 + int64(r-'0')
-	}
+	n, _ := strconv.ParseInt(s, 10, 64) // a count not yet made is "", zero
 	return n
 }

@@ -18,20 +18,10 @@ func (r *broadcastReport) write(w io.Writer) {
 	p("")
 	p("| | |")
 	p("|---|---|")
-	machine := fmt.Sprintf("%d CPUs, %s", f.cpus, f.platform)
-	if f.cpuModel != "" {
-		machine = fmt.Sprintf("%d × %s, %s", f.cpus, f.cpuModel, f.platform)
-	}
-	p("| machine | %s (GOMAXPROCS %d) |", machine, f.gomaxprocs)
+	p("| machine | %s (GOMAXPROCS %d) |", f.machine(), f.gomaxprocs)
 	p("| Go | %s |", f.goVersion)
 	p("| Redis | %s |", f.redis)
-	hot := "built from this checkout"
-	if f.commit != "" {
-		hot = "built from " + f.commit
-	}
-	if r.opts.hotlineBin != "" {
-		hot = "binary " + r.opts.hotlineBin
-	}
+	hot := f.build(r.opts.hotlineBin)
 	p("| hotline | %s; SQLite; %d shards (HOTLINE_SHARDS); one process; provider rate limits lifted (HOTLINE_RATE_SMS=0, HOTLINE_RATE_WHATSAPP=0, HOTLINE_RATE_TELEGRAM=0) |", hot, r.shards)
 	p("| subscribers | %s SMS numbers on route %s, in %s in turn; subscribed with the broadcast package directly, %d at a time, in %s (%s/s) |",
 		thousands(n), broadcastRoute, strings.Join(broadcastLangs, ", "), subscribeWorkers, seconds(r.subscribeTime),

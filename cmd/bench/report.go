@@ -88,20 +88,10 @@ func (r *report) write(w io.Writer) {
 	p("")
 	p("| | |")
 	p("|---|---|")
-	machine := fmt.Sprintf("%d CPUs, %s", f.cpus, f.platform)
-	if f.cpuModel != "" {
-		machine = fmt.Sprintf("%d × %s, %s", f.cpus, f.cpuModel, f.platform)
-	}
-	p("| machine | %s (GOMAXPROCS %d) |", machine, f.gomaxprocs)
+	p("| machine | %s (GOMAXPROCS %d) |", f.machine(), f.gomaxprocs)
 	p("| Go | %s |", f.goVersion)
 	p("| Redis | %s |", f.redis)
-	hot := "built from this checkout"
-	if f.commit != "" {
-		hot = "built from " + f.commit
-	}
-	if r.opts.hotlineBin != "" {
-		hot = "binary " + r.opts.hotlineBin
-	}
+	hot := f.build(r.opts.hotlineBin)
 	shards := "default shards"
 	if r.opts.shards > 0 {
 		shards = fmt.Sprint(r.opts.shards, " shards (HOTLINE_SHARDS)")
@@ -264,4 +254,23 @@ func (r *report) writeCPU(p func(string, ...any)) {
 		p("- %s: %.1f in all — %s", ph.server, float64(total)/n, strings.Join(parts, ", "))
 	}
 	p("")
+}
+
+// machine names the machine the bench ran on.
+func (f facts) machine() string {
+	if f.cpuModel != "" {
+		return fmt.Sprintf("%d × %s, %s", f.cpus, f.cpuModel, f.platform)
+	}
+	return fmt.Sprintf("%d CPUs, %s", f.cpus, f.platform)
+}
+
+// build says which hotline ran: a given binary, or the checkout at its commit.
+func (f facts) build(bin string) string {
+	switch {
+	case bin != "":
+		return "binary " + bin
+	case f.commit != "":
+		return "built from " + f.commit
+	}
+	return "built from this checkout"
 }

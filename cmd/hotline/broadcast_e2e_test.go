@@ -37,27 +37,13 @@ const childEnv = "HOTLINE_TEST_CHILD"
 // runChild is the whole of a child process: the hotline, configured by its
 // environment, until SIGTERM.
 func runChild() int {
-	ctx, stop := signalContext()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := run(ctx, []string{"hotline"}, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "hotline:", err)
 		return 1
 	}
 	return 0
-}
-
-func signalContext() (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGTERM, os.Interrupt)
-	go func() {
-		select {
-		case <-ch:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
 }
 
 // child is a hotline running as a process of its own.

@@ -35,7 +35,7 @@ func (a *app) newVoice() (*voice.Handler, error) {
 	return voice.New(a.runner, voice.Config{Verifier: a.verifier, PublicURL: a.cfg.PublicURL, Speakers: speakers,
 		Operator: a.cfg.Operator, Fallback: a.cfg.Fallback, Guidance: a.voiceGuidance,
 		Again: func(lang string) string { return a.bundle.Localize(lang, "voice.fallback.again", nil) },
-		Cache: twimlCache{rdb: a.rdb, prefix: a.cfg.RedisPrefix}, Answers: twimlCache{rdb: a.rdb, prefix: a.cfg.RedisPrefix},
+		Cache: voiceStore{rdb: a.rdb, prefix: a.cfg.RedisPrefix}, Answers: voiceStore{rdb: a.rdb, prefix: a.cfg.RedisPrefix},
 		Now: a.now, Log: a.log,
 		Reject: a.rejected(channels.Voice),
 		Ended: func(ctx context.Context, call string) error {
@@ -56,32 +56,33 @@ func (a *app) voiceGuidance(lang string) string {
 	return strings.Join(lines, " ")
 }
 
-// twimlCache keeps each call turn's TwiML for 15 minutes in Redis.
-type twimlCache struct {
+// voiceStore keeps in Redis, per call, each turn's TwiML for 15 minutes (Twilio asking
+// again) and which attempts to put the call through a person took.
+type voiceStore struct {
 	rdb    redis.UniversalClient
 	prefix string
 }
 
-func (c twimlCache) key(call string, turn int) string {
+func (c voiceStore) key(call string, turn int) string {
 	return c.prefix + "voice:" + call + ":" + strconv.Itoa(turn)
 }
 
-func (c twimlCache) Get(ctx context.Context, call string, turn int) (string, bool) {
+func (c voiceStore) Get(ctx context.Context, call string, turn int) (string, bool) {
 	x, err := c.rdb.Get(ctx, c.key(call, turn)).Result()
 	return x, err == nil
 }
 
 // Take marks an attempt to put a call through as taken by a person.
-func (c twimlCache) Take(ctx context.Context, call string, turn int) error {
+func (c voiceStore) Take(ctx context.Context, call string, turn int) error {
 	return c.rdb.Set(ctx, c.key(call, turn)+":taken", "1", time.Hour).Err()
 }
 
 // Taken reports whether a person took that attempt.
-func (c twimlCache) Taken(ctx context.Context, call string, turn int) bool {
+func (c voiceStore) Taken(ctx context.Context, call string, turn int) bool {
 	n, err := c.rdb.Exists(ctx, c.key(call, turn)+":taken").Result()
 	return err == nil && n > 0
 }
 
-func (c twimlCache) Set(ctx context.Context, call string, turn int, x string) {
+func (c voiceStore) Set(ctx context.Context, call string, turn int, x string) {
 	_ = c.rdb.Set(ctx, c.key(call, turn), x, 15*time.Minute).Err() // a lost entry only costs a retried turn its echo
 }
