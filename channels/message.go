@@ -76,6 +76,11 @@ type Inbound struct {
 	Received time.Time     `json:"at"`
 	// Test marks simulator traffic: its cases are flagged and its alerts go nowhere real.
 	Test bool `json:"test,omitempty"`
+	// Spoken: on a call, Text is what speech recognition heard, not keys pressed.
+	Spoken bool `json:"spoken,omitempty"`
+	// Caller is the number a call comes from, as the provider gives it (a withheld one
+	// included): only ever hashed, to offer an unfinished report back to its caller.
+	Caller string `json:"-"`
 }
 
 // Expect is the kind of answer a prompt waits for; adapters use it to choose a widget

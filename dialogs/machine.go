@@ -97,15 +97,29 @@ func (m *Machine) Step(s Session, ev Event, now time.Time) (Session, []Prompt, [
 
 func (t *turn) step(ev Event) {
 	if ev.Kind == EventEffect {
+		waited := t.m.Waiting(t.s)
 		t.effectResult(ev)
 		t.caseResult(ev)
 		t.distressResult(ev)
-		if t.voice() && ev.Effect.Kind != channels.EventDialDone && ev.Effect.Kind != channels.EventDialUnanswered {
+		switch {
+		case !t.voice() || ev.Effect.Kind == channels.EventDialDone || ev.Effect.Kind == channels.EventDialUnanswered:
+		case waited && len(t.prompts) > 0 && t.s.Owner == OwnerBot:
+			// The answer the call waits for (a reference, a look-up): said at its next
+			// turn, which is the call's own.
+			t.s.Later = append(t.s.Later, t.prompts...)
+			t.prompts = nil
+		default:
 			// A result that comes back in the middle of a call (a place in the queue
 			// while the call is being put through) would be heard turns later, out of
 			// place: on a call only the call's own events speak.
 			t.prompts = nil
 		}
+		return
+	}
+	if t.voice() && len(t.s.Later) > 0 && ev.Kind == EventText {
+		// What the call waited for, whatever key came meanwhile (it answered nothing
+		// the caller had heard).
+		t.prompts, t.s.Later = t.s.Later, nil
 		return
 	}
 	kw := t.m.keyword(ev.Text)
@@ -242,6 +256,9 @@ func (t *turn) step(ev Event) {
 			t.askDanger(positionValue(ev))
 			return
 		}
+		if t.offerResume() {
+			return
+		}
 		if t.s.Lang != "" && !t.s.Resumed {
 			// The conversation was ended (a blocked bot, a retired step) but we know
 			// their language: the menu, not the language question again.
@@ -274,7 +291,10 @@ func (t *turn) step(ev Event) {
 		t.askDanger(positionValue(ev))
 		return
 	}
-	if t.atChoice() && t.voiceKey(ev) {
+	if t.voiceAnswer(ev) {
+		return
+	}
+	if t.atChoice() && (t.pageKey(t.m.flows[t.s.At.Flow].Steps[t.s.At.Step], strings.TrimSpace(ev.Text)) || t.voiceKey(ev)) {
 		return
 	}
 	switch kw {
@@ -300,6 +320,9 @@ func (t *turn) begin() {
 	if t.s.Resumed && t.s.Lang != "" {
 		t.say("welcome.back", nil)
 		t.goTo(FlowMenu, true)
+		return
+	}
+	if t.offerResume() {
 		return
 	}
 	// A caller may understand none of the languages but their own: the greeting in each.
@@ -417,6 +440,13 @@ func (m *Machine) keyword(text string) Keyword {
 	return m.keywords[n]
 }
 
+// Waiting reports whether a conversation waits for an effect's answer (a reference,
+// a look-up): a step that asks nothing.
+func (m *Machine) Waiting(s Session) bool {
+	def, ok := m.flows[s.At.Flow].Steps[s.At.Step]
+	return ok && def.Prompt == "" && s.At.Flow != FlowRoute
+}
+
 // known reports whether a position names a step of the current flows.
 func (m *Machine) known(p Position) bool {
 	_, ok := m.flows[p.Flow].Steps[p.Step]
@@ -453,6 +483,9 @@ func (t *turn) enter(p Position) {
 	t.s.At = p
 	t.s.Misses = 0
 	def := t.m.flows[p.Flow].Steps[p.Step]
+	if t.paged(def) {
+		delete(t.s.Answers, ansPage)
+	}
 	if def.Owner != "" {
 		t.s.Owner = def.Owner
 	}
@@ -482,9 +515,17 @@ func (t *turn) prompt() {
 		// On a call, "a person" is the call put through.
 		p.Expect = channels.ExpectPerson
 	}
-	for _, c := range def.Choices {
+	choices := def.Choices
+	if t.paged(def) {
+		var more bool
+		if choices, more = t.page(def); more {
+			choices = append(choices, ChoiceDef{Key: strconv.Itoa(pageSize + 1), Label: "voice.more"})
+		}
+	}
+	for _, c := range choices {
 		p.Choices = append(p.Choices, PromptChoice{Key: c.Key, Label: c.Label, LabelLang: c.LabelLang})
 	}
+	t.voicePrompt(def, &p)
 	t.prompts = append(t.prompts, p)
 }
 
@@ -615,6 +656,10 @@ func (t *turn) answer(ev Event) {
 	if c.Say != "" {
 		t.say(c.Say, nil)
 	}
+	if t.s.At == (Position{FlowReport, "resume"}) && c.Key == "1" {
+		t.resume()
+		return
+	}
 	if c.Effect != "" {
 		t.effects = append(t.effects, Effect{Kind: c.Effect, Data: t.effectData(c.Effect)})
 		if c.Effect == EffectCaseSave {
@@ -654,7 +699,11 @@ func (t *turn) answer(ev Event) {
 func (t *turn) match(def StepDef, text string) (ChoiceDef, bool) {
 	key := strings.TrimRight(text, ".)")
 	key = arabicDigits(key)
-	for _, c := range def.Choices {
+	choices := def.Choices
+	if t.paged(def) {
+		choices, _ = t.page(def)
+	}
+	for _, c := range choices {
 		if key == c.Key || c.Means != "" && yesNo[Normalize(text)] == c.Means {
 			return c, true
 		}

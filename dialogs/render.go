@@ -83,6 +83,9 @@ func speech(b *locales.Bundle, lang string, prompts []Prompt) []channels.Utteran
 		return out
 	}
 	last := prompts[len(prompts)-1]
+	if last.Hint != "" {
+		out = append(out, channels.Utterance{Text: b.Localize(lang, last.Hint, nil), Lang: lang})
+	}
 	if last.Expect != channels.ExpectChoice {
 		return out
 	}
@@ -116,7 +119,7 @@ func localArgs(b *locales.Bundle, lang string, args map[string]any) map[string]a
 				out[k] = v
 			}
 		}
-		out[k] = b.Localize(lang, m.ID, m.Args)
+		out[k] = b.Localize(lang, m.ID, localArgs(b, lang, m.Args))
 	}
 	if out == nil {
 		return args

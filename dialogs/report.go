@@ -126,6 +126,19 @@ func reportFlow() Flow {
 		}},
 		// Nothing to say until the reference comes back, a moment later.
 		"saving": {Expect: channels.ExpectNone},
+		// On a call: the reference spelled out (said again on 9), then the menu.
+		"saved": {Prompt: "case.nomoney", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
+			{Key: "1", Label: "voice.to_menu", Goto: FlowMenu},
+		}},
+		// On a call: an answer recorded instead of said, after the caller pressed the
+		// key for it.
+		"record": {Prompt: "voice.record", Expect: channels.ExpectRecord},
+		// On a call from the number that left a report unfinished a moment ago.
+		"resume": {Prompt: "voice.report.resume", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
+			// Where the report stood (the summary, if that step is gone).
+			{Key: "1", Label: "voice.report.continue", Goto: FlowReport + ".summary"},
+			{Key: "2", Label: "voice.report.again", Goto: FlowMenu},
+		}},
 	}
 	fix := map[string][]ChoiceDef{}
 	for i, q := range qs {
@@ -169,6 +182,7 @@ func followUpFlow() Flow {
 		"add": {Prompt: "followup.add.ask", Expect: channels.ExpectText, Field: "_note", Answer: AnswerText,
 			Next: FlowFollowUp + ".adding", Effect: EffectCaseNote},
 		"adding": {Expect: channels.ExpectNone},
+		"record": {Prompt: "voice.record", Expect: channels.ExpectRecord},
 	}}
 }
 
@@ -289,17 +303,14 @@ func (t *turn) question(def StepDef, ev Event) {
 			}
 			value = positionValue(ev)
 		case AnswerDate, AnswerBirth:
-			v, err := dates.Parse(text, t.s.Lang, t.now)
-			if err == nil && v.Kind == dates.Age && def.Answer == AnswerDate {
-				err = dates.ErrUnrecognised
-			}
+			v, err := t.readDate(def, text)
 			if err != nil {
 				t.s.Misses++
 				t.say("report.error.date", nil)
 				t.prompt()
 				return
 			}
-			value = v.String()
+			value = v
 		default:
 			if text == "" {
 				t.prompt()
@@ -315,6 +326,19 @@ func (t *turn) question(def StepDef, ev Event) {
 		t.effects = append(t.effects, Effect{Kind: def.Effect, Data: t.effectData(def.Effect)})
 	}
 	t.advance(def.Next)
+}
+
+// readDate reads a date question's answer: an age answers a date of birth, not when
+// something happened.
+func (t *turn) readDate(def StepDef, text string) (string, error) {
+	v, err := dates.Parse(text, t.s.Lang, t.now)
+	if err == nil && v.Kind == dates.Age && def.Answer == AnswerDate {
+		err = dates.ErrUnrecognised
+	}
+	if err != nil {
+		return "", err
+	}
+	return v.String(), nil
 }
 
 // store keeps an answer. Answers live in the session only until the report is saved.
@@ -358,7 +382,10 @@ func (t *turn) summary() {
 	for _, q := range reportQuestions() {
 		v, ok := t.s.Answers[q.field]
 		var value any = v
+		spoken, isSpoken := t.voiceValue(q, v)
 		switch {
+		case isSpoken:
+			value = spoken
 		case !ok || v == ValueSkipped:
 			value = Msg{ID: "report.v.skipped"}
 		case v == ValueUnknown:
@@ -404,6 +431,13 @@ func (t *turn) caseResult(ev Event) {
 		// its reference in any case, and the session keeps none of it.
 		ref := r.Data["ref"]
 		t.s.Cases = append(t.s.Cases, ref)
+		if t.voice() {
+			// A call hears the reference spelled out, and again on 9, at a step of its own.
+			if t.s.At == (Position{FlowReport, "saving"}) {
+				t.enter(Position{FlowReport, "saved"})
+			}
+			return
+		}
 		t.say("report.saved", map[string]any{"Ref": ref})
 		t.say("case.nomoney", nil)
 		if t.s.At == (Position{FlowReport, "saving"}) {
@@ -418,13 +452,13 @@ func (t *turn) caseResult(ev Event) {
 			t.store(ansRef, r.Data["ref"])
 			switch r.Data["status"] {
 			case "received", "in_progress":
-				t.say("followup.status."+r.Data["status"], map[string]any{"Ref": r.Data["ref"]})
+				t.say("followup.status."+r.Data["status"], map[string]any{"Ref": t.refArg(r.Data["ref"])})
 				t.say("case.nomoney", nil)
 				t.enter(Position{FlowFollowUp, "found"})
 			default:
 				// Closed, or anything a person must tell: news of a death, or of where
 				// a found adult is, is never given by the bot.
-				t.say("followup.contact", map[string]any{"Ref": r.Data["ref"]})
+				t.say("followup.contact", map[string]any{"Ref": t.refArg(r.Data["ref"])})
 				t.say("case.nomoney", nil)
 				t.goTo(FlowMenu, true)
 			}

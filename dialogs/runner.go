@@ -2,6 +2,7 @@ package dialogs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -155,6 +156,12 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 	if s.New() {
 		s.Channel, s.Test = in.Channel, in.Test
 	}
+	if in.Effect != nil && in.Effect.Kind == channels.EventCallEnded {
+		// A report left unfinished waits a while for its caller to call back.
+		if err := r.keepUnfinished(ctx, s); err != nil {
+			r.log.Warn("keep an unfinished report", "contact", ShortHash(hash), "err", err)
+		}
+	}
 	next, prompts, effects := r.m.Step(s, EventFrom(in), r.now())
 	if in.Effect == nil && !in.Received.IsZero() {
 		next.LastSeen = in.Received
@@ -258,26 +265,44 @@ func (r *Runner) Turn(ctx context.Context, in channels.Inbound, turn int) (chann
 	shard := channels.ShardOf(in.Channel, in.Contact, r.in.Shards())
 	hash := r.hash(in.Channel, in.Contact)
 	keys := KeysFor(r.cfg.Prefix, shard, in.Channel, hash)
-	var err error
+	var (
+		o       channels.Outbound
+		waiting bool
+		err     error
+	)
 	for range 3 {
-		var o channels.Outbound
-		if o, err = r.voiceTurn(ctx, in, turn, shard, hash, keys); !errors.Is(err, ErrVersion) {
-			return o, err
+		if o, waiting, err = r.voiceTurn(ctx, in, turn, shard, hash, keys); !errors.Is(err, ErrVersion) {
+			break
 		}
 	}
-	return channels.Outbound{}, err
+	if err != nil || !waiting {
+		return o, err
+	}
+	// The call waits for an effect's answer (a case reference, a look-up), which most
+	// often comes within milliseconds: worth waiting for within this turn's deadline
+	// rather than make the caller wait a turn more.
+	if later, ok := r.awaitLater(ctx, in, shard, keys); ok {
+		return later, nil
+	}
+	return o, nil
 }
 
-func (r *Runner) voiceTurn(ctx context.Context, in channels.Inbound, turn, shard int, hash string, keys Keys) (channels.Outbound, error) {
+func (r *Runner) voiceTurn(ctx context.Context, in channels.Inbound, turn, shard int, hash string, keys Keys) (channels.Outbound, bool, error) {
 	start := r.now()
 	s, err := LoadSession(ctx, r.rdb, keys, r.cfg.Sealer)
 	if errors.Is(err, ErrUndecodable) {
 		r.log.Error("session unreadable, starting afresh", "shard", shard, "contact", ShortHash(hash))
 	} else if err != nil {
-		return channels.Outbound{}, err
+		return channels.Outbound{}, false, err
 	}
+	resumed := ""
 	if s.New() {
 		s.Channel, s.Test = in.Channel, in.Test
+		if resumed, err = r.unfinished(ctx, &s, in.Caller); err != nil {
+			// The call goes on without the offer: nothing of the report is lost, it
+			// waits under its key until it expires.
+			r.log.Warn("read an unfinished report", "err", err)
+		}
 	}
 	var (
 		next    Session
@@ -290,13 +315,31 @@ func (r *Runner) voiceTurn(ctx context.Context, in channels.Inbound, turn, shard
 		next, prompts, effects = r.m.Step(s, EventFrom(in), r.now())
 		next.Turn = turn
 	}
+	jobs, stopAlerts, err := r.jobs(in, hash, shard, next.Lang, effects)
+	if err != nil {
+		return channels.Outbound{}, false, err
+	}
+	o, err := r.commitCall(ctx, in, shard, keys, next, prompts, jobs, stopAlerts)
+	if err != nil {
+		return channels.Outbound{}, false, err
+	}
+	if resumed != "" {
+		// Offered now: taken from its key, so that it is offered once. (The call ending
+		// keeps it again if it is still unfinished.)
+		if err := r.rdb.Del(ctx, resumed).Err(); err != nil {
+			r.log.Warn("forget an unfinished report offered", "err", err)
+		}
+	}
+	r.observe(in.Channel, r.now().Sub(start), "ok")
+	return o, len(jobs) > 0 && r.m.Waiting(next), nil
+}
+
+// commitCall saves a call's session after a turn and returns what the call is told.
+func (r *Runner) commitCall(ctx context.Context, in channels.Inbound, shard int, keys Keys, next Session,
+	prompts []Prompt, jobs []EffectJob, stopAlerts string) (channels.Outbound, error) {
 	o, _ := Localize(r.b, next, prompts)
 	o.ID = in.ID
 	o.Channel, o.Contact, o.From, o.Test = in.Channel, in.Contact, in.To, in.Test
-	jobs, stopAlerts, err := r.jobs(in, hash, shard, next.Lang, effects)
-	if err != nil {
-		return channels.Outbound{}, err
-	}
 	ttl, langTTL := r.ttls(in.Channel, next)
 	if _, err := (Commit{
 		Keys: keys, Session: next, TTL: ttl, LangTTL: langTTL, Effects: jobs,
@@ -305,6 +348,113 @@ func (r *Runner) voiceTurn(ctx context.Context, in channels.Inbound, turn, shard
 	}).Save(ctx, r.rdb); err != nil {
 		return channels.Outbound{}, err
 	}
-	r.observe(in.Channel, r.now().Sub(start), "ok")
 	return o, nil
+}
+
+// awaitLater waits, within the turn's deadline, for the answer a call waits for, and
+// returns what the call is told with it. ok is false when it did not come in time:
+// the caller hears "one moment" and the next turn asks again.
+func (r *Runner) awaitLater(ctx context.Context, in channels.Inbound, shard int, keys Keys) (channels.Outbound, bool) {
+	until := time.Now().Add(700 * time.Millisecond)
+	if d, ok := ctx.Deadline(); ok {
+		// Leave the rest of the turn's time for the commit and the answer.
+		until = d.Add(-300 * time.Millisecond)
+	}
+	for time.Now().Before(until) {
+		if sleep(ctx, 15*time.Millisecond); ctx.Err() != nil {
+			return channels.Outbound{}, false
+		}
+		s, err := LoadSession(ctx, r.rdb, keys, r.cfg.Sealer)
+		if err != nil {
+			return channels.Outbound{}, false
+		}
+		if len(s.Later) == 0 {
+			if r.m.Waiting(s) {
+				continue
+			}
+			return channels.Outbound{}, false
+		}
+		prompts := s.Later
+		s.Later = nil
+		o, err := r.commitCall(ctx, in, shard, keys, s, prompts, nil, "")
+		if err != nil {
+			// Said at the next turn instead.
+			return channels.Outbound{}, false
+		}
+		return o, true
+	}
+	return channels.Outbound{}, false
+}
+
+// ResumeFor is how long an unfinished report waits for its caller to call back.
+const ResumeFor = 30 * time.Minute
+
+func (r *Runner) resumeKey(caller string) string { return r.cfg.Prefix + "resume:" + caller }
+
+// keepUnfinished keeps, sealed under the caller's hash, an unfinished report of a call
+// that ended, for ResumeFor.
+func (r *Runner) keepUnfinished(ctx context.Context, s Session) error {
+	u, ok := s.Unfinished()
+	if !ok {
+		return nil
+	}
+	data, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("encode unfinished report: %w", err)
+	}
+	key := r.resumeKey(s.Caller)
+	if r.cfg.Sealer != nil {
+		if data, err = r.cfg.Sealer.Seal(data, []byte(key)); err != nil {
+			return fmt.Errorf("seal unfinished report: %w", err)
+		}
+	}
+	return r.rdb.Set(ctx, key, data, ResumeFor).Err()
+}
+
+// unfinished marks a new call with its caller's hash, when the number is a real one,
+// and gives it the report that caller left unfinished, if any: the key it was under
+// is returned, to be deleted once the call has it.
+func (r *Runner) unfinished(ctx context.Context, s *Session, caller string) (string, error) {
+	if !RealNumber(caller) {
+		return "", nil
+	}
+	s.Caller = r.hash(channels.Voice, "caller:"+caller)
+	key := r.resumeKey(s.Caller)
+	data, err := r.rdb.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if r.cfg.Sealer != nil {
+		if data, err = r.cfg.Sealer.Open(data, []byte(key)); err != nil {
+			return "", fmt.Errorf("open unfinished report: %w", err)
+		}
+	}
+	var u Session
+	if err := json.Unmarshal(data, &u); err != nil {
+		return "", fmt.Errorf("decode unfinished report: %w", err)
+	}
+	s.Lang, s.Answers = u.Lang, u.Answers
+	return key, nil
+}
+
+// withheld are the numbers Twilio gives for a caller who hid theirs (or that it could
+// not read).
+var withheld = map[string]bool{"+266696687": true, "+7378742833": true, "+2562533": true, "+8656696": true}
+
+// RealNumber reports whether a call's From is a number someone can call from again:
+// E.164, and not one of the placeholders for a withheld number ("Anonymous",
+// "Restricted", "+266696687"…).
+func RealNumber(from string) bool {
+	if withheld[from] || len(from) < 8 || len(from) > 16 || from[0] != '+' || from[1] == '0' {
+		return false
+	}
+	for _, c := range from[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

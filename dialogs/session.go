@@ -51,6 +51,13 @@ type Session struct {
 	// Turn is the last voice turn taken (Twilio asks again for a turn it got no answer
 	// to: the same question is said again, the keys are not taken twice).
 	Turn int `json:"turn,omitempty"`
+	// Later is what the answer to an effect said while a call waited for it (a case
+	// reference, a look-up's result): a call hears only its own turns, so it is said
+	// at the next one.
+	Later []Prompt `json:"later,omitempty"`
+	// Caller is the keyed hash of the number a call comes from, when it is a real one:
+	// an unfinished report is kept under it for a while when the call ends.
+	Caller string `json:"caller,omitempty"`
 	// Resumed marks a session started for a contact whose earlier one expired: only the
 	// language survived, so the bot greets them back instead of asking it again.
 	Resumed bool `json:"-"`
@@ -84,6 +91,9 @@ type Event struct {
 	Location *channels.Location
 	Media    []channels.Media
 	Effect   *channels.EffectResult
+	// Spoken: a call's answer heard by speech recognition; otherwise a call's text is
+	// the keys pressed.
+	Spoken bool
 }
 
 // EventFrom turns an inbound message into an event.
@@ -96,7 +106,7 @@ func EventFrom(in channels.Inbound) Event {
 	case len(in.Media) > 0 && in.Text == "":
 		return Event{Kind: EventMedia, Media: in.Media}
 	}
-	return Event{Kind: EventText, Text: in.Text, Media: in.Media}
+	return Event{Kind: EventText, Text: in.Text, Media: in.Media, Spoken: in.Spoken}
 }
 
 // PromptChoice is a menu option: Label is a message ID, localized in LabelLang when set
@@ -129,6 +139,9 @@ type Prompt struct {
 	// KeysInText: the text says what to type, so SMS need not list the choices again
 	// (they stay as buttons where the channel has them).
 	KeysInText bool
+	// Hint is said after the prompt on a call: the keys a spoken answer can use
+	// instead.
+	Hint string
 }
 
 // Msg is a message ID (with arguments) used as an argument of another message: the

@@ -9,9 +9,7 @@ import (
 )
 
 // On a call the keypad is the menu: at most five options, 0 a person, 9 repeat, *
-// back. The flows below are the voice forms of the text ones; a flow joins the voice
-// menu only once it works by keypad end to end (reports and case follow-up come
-// next).
+// back. The flows below are the voice forms of the text ones.
 const (
 	voiceRepeat = "9"
 	voiceBack   = "*"
@@ -22,8 +20,10 @@ const (
 func voiceMenu() StepDef {
 	return StepDef{Prompt: "menu.main", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
 		{Key: "1", Label: "menu.distress", Goto: FlowDistress},
-		{Key: "2", Label: "menu.route", Goto: FlowRoute},
-		{Key: "3", Label: "menu.language", Goto: FlowLanguage},
+		{Key: "2", Label: "menu.report", Goto: FlowReport},
+		{Key: "3", Label: "menu.followup", Goto: FlowFollowUp},
+		{Key: "4", Label: "menu.route", Goto: FlowRoute},
+		{Key: "5", Label: "menu.language", Goto: FlowLanguage},
 	}}
 }
 
@@ -89,9 +89,11 @@ const ansPage = "_page"
 // twice, then the call goes to a person (a caller who cannot use the menu must not be
 // left with it). It reports whether it answered.
 func (t *turn) voiceMiss() bool {
-	if !t.voice() {
-		return false
-	}
+	return t.voice() && t.voiceMissWith("error.choice")
+}
+
+// voiceMissWith is voiceMiss saying why: a key not in the menu, nothing heard.
+func (t *turn) voiceMissWith(why string) bool {
 	if t.s.Misses >= 3 {
 		if t.personOpen() {
 			t.sayAll("voice.to_person")
@@ -99,7 +101,7 @@ func (t *turn) voiceMiss() bool {
 		t.goTo(FlowPerson, false)
 		return true
 	}
-	t.say("error.choice", nil)
+	t.say(why, nil)
 	t.prompt()
 	return true
 }
@@ -108,6 +110,11 @@ func (t *turn) voiceMiss() bool {
 // team's queue (its address only: it stays at the provider until an operator plays
 // it); nothing recorded, the offer again.
 func (t *turn) recorded(ev Event) {
+	if t.s.At.Step == "record" && (t.s.At.Flow == FlowReport || t.s.At.Flow == FlowFollowUp) {
+		// An answer to a question, recorded.
+		t.recordedAnswer(ev)
+		return
+	}
 	if ev.Kind != EventMedia || len(ev.Media) == 0 {
 		t.sayAll("person.recording_none")
 		t.enter(Position{Flow: FlowPerson, Step: "message"})

@@ -11,7 +11,8 @@ import (
 // that a rendered message is measured at its longest.
 var sampleArgs = map[string]any{"Position": 1234, "N": 1234, "Ref": "HK7-QM4-XTN9", "Age": 120,
 	"Label": "Description", "Value": "a long answer that a family might type about their relative",
-	"List": "Sea rescue for your area: +000 0000 0000", "Route": "Darién et Amérique centrale.", "Until": "2027-02-25", "Key": "5"}
+	"List": "Sea rescue for your area: +000 0000 0000", "Route": "Darién et Amérique centrale.", "Until": "2027-02-25", "Key": "5",
+	"Day": 28, "Month": "September", "Year": "2024"}
 
 func TestEveryMessageInEveryLanguageRendersWithinTheSMSBudget(t *testing.T) {
 	var missing []string

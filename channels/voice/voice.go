@@ -147,12 +147,12 @@ func (h *Handler) Call(c *gin.Context) {
 		}
 	}
 	in := channels.Inbound{ID: call + ":" + strconv.Itoa(turn), Channel: channels.Voice, Contact: call,
-		To: form.Get("To"), Received: h.cfg.Now()}
+		To: form.Get("To"), Caller: form.Get("From"), Received: h.cfg.Now()}
 	switch ev {
 	case "gather":
 		in.Text = form.Get("Digits")
 		if in.Text == "" {
-			in.Text = form.Get("SpeechResult")
+			in.Text, in.Spoken = form.Get("SpeechResult"), form.Get("SpeechResult") != ""
 		}
 	case "recorded":
 		// A message the caller chose to leave: its address, never its sound, here.
@@ -315,15 +315,16 @@ func (h *Handler) render(o channels.Outbound, next int) (string, error) {
 			FinishOnKey: "#", PlayBeep: "true", Timeout: "10"},
 			&twiml.VoiceRedirect{Url: h.action(next, lang, "silence")})
 	case channels.ExpectText:
-		g := &twiml.VoiceGather{Input: "dtmf", FinishOnKey: "#", Timeout: "8", Action: h.action(next, lang, "gather"), InnerElements: says}
-		if sp := h.cfg.Speakers[lang]; sp.Speech != "" {
-			g.Input, g.Language, g.SpeechTimeout = "dtmf speech", sp.Speech, "auto"
-		}
+		// Words are said; a key (don't know, skip, record, and 9, star, 0) is one press.
+		g := &twiml.VoiceGather{Input: "dtmf", NumDigits: "1", Timeout: "8", Action: h.action(next, lang, "gather"), InnerElements: says}
+		h.listen(g, lang)
 		verbs = append(verbs, g, &twiml.VoiceRedirect{Url: h.action(next, lang, "silence")})
 	case channels.ExpectNumber:
-		verbs = append(verbs, &twiml.VoiceGather{Input: "dtmf", FinishOnKey: "#", Timeout: "8",
-			Action: h.action(next, lang, "gather"), InnerElements: says},
-			&twiml.VoiceRedirect{Url: h.action(next, lang, "silence")})
+		// A date or a number: typed and ended with hash, or said.
+		g := &twiml.VoiceGather{Input: "dtmf", FinishOnKey: "#", Timeout: "8",
+			Action: h.action(next, lang, "gather"), InnerElements: says}
+		h.listen(g, lang)
+		verbs = append(verbs, g, &twiml.VoiceRedirect{Url: h.action(next, lang, "silence")})
 	default:
 		// Nothing asked: say it with the keypad open (9, 0 and star work everywhere),
 		// then the next turn.
@@ -332,6 +333,13 @@ func (h *Handler) render(o channels.Outbound, next int) (string, error) {
 			&twiml.VoiceRedirect{Url: h.action(next, lang, "silence")})
 	}
 	return twiml.Voice(verbs)
+}
+
+// listen adds speech to a gather, in the call's language, where Twilio recognises it.
+func (h *Handler) listen(g *twiml.VoiceGather, lang string) {
+	if sp := h.cfg.Speakers[lang]; sp.Speech != "" {
+		g.Input, g.Language, g.SpeechTimeout = "dtmf speech", sp.Speech, "auto"
+	}
 }
 
 // degraded is the answer when the hotline cannot run the call: what to do in danger,
@@ -365,16 +373,21 @@ func (h *Handler) degraded(lang string, turn int, again bool) string {
 }
 
 var (
-	longNumber = regexp.MustCompile(`\+?\d[\d ]*\d{2}`)
+	longNumber = regexp.MustCompile(`\x{2060}?\+?\d[\d ]*\d{2}`)
 	controls   = regexp.MustCompile(`[\x00-\x08\x0b\x0c\x0e-\x1f]`)
 )
 
 // spoken makes a text ready for text-to-speech: numbers of three digits or more (112,
 // a phone number) are read digit by digit, not as amounts ("one one two", not "one
-// hundred and twelve"), and control characters, which make TwiML invalid, go.
+// hundred and twelve"), except a year, which the text marks with a word joiner
+// (U+2060); control characters, which make TwiML invalid, go.
 func spoken(text string) string {
 	text = controls.ReplaceAllString(text, "")
 	return longNumber.ReplaceAllStringFunc(text, func(n string) string {
+		if y, ok := strings.CutPrefix(n, "\u2060"); ok {
+			// Marked as a year: said as a number.
+			return y
+		}
 		var b strings.Builder
 		for _, r := range n {
 			switch {

@@ -22,7 +22,10 @@ func TestRender(t *testing.T) {
 			[]string{">Menu<"}}, // a language the call cannot speak is left out
 		{"free text: speech where the language has it", channels.Outbound{Lang: "en", Expect: channels.ExpectText,
 			Speech: []channels.Utterance{{Text: "His name?", Lang: "en"}}},
-			[]string{`input="dtmf speech"`, `language="en-GB"`, `finishOnKey="#"`}, nil},
+			[]string{`input="dtmf speech"`, `language="en-GB"`, `numDigits="1"`, `speechTimeout="auto"`}, []string{"finishOnKey"}},
+		{"a date: typed and ended with hash, or said", channels.Outbound{Lang: "en", Expect: channels.ExpectNumber,
+			Speech: []channels.Utterance{{Text: "Year of birth?", Lang: "en"}}},
+			[]string{`input="dtmf speech"`, `finishOnKey="#"`, `language="en-GB"`}, []string{"numDigits"}},
 		{"free text: keypad only without speech", channels.Outbound{Lang: "fr", Expect: channels.ExpectText,
 			Speech: []channels.Utterance{{Text: "Son nom ?", Lang: "fr"}}},
 			[]string{`input="dtmf"`}, []string{"speech"}},
@@ -71,6 +74,8 @@ func TestSpoken(t *testing.T) {
 		"Sea rescue: +39 06 5908 4527":          "Sea rescue: + 3 9, 0 6, 5 9 0 8, 4 5 2 7",
 		"press 9, or 0, within 72 hours":        "press 9, or 0, within 72 hours",
 		"bad\x01char":                           "badchar",
+		"about March \u20602024":                "about March 2024", // a year, said as one
+		"\u20601990, call 112":                  "1990, call 1 1 2",
 	} {
 		if got := spoken(in); got != want {
 			t.Errorf("spoken(%q) = %q, want %q", in, got, want)

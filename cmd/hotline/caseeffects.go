@@ -151,7 +151,12 @@ func (c *caseEffects) lookup(ctx context.Context, job dialogs.EffectJob) (*chann
 	if !ok {
 		return result("result", "throttled")
 	}
-	r, err := ref.Parse(job.Data["ref"])
+	said := job.Data["ref"]
+	if job.Channel == channels.Voice {
+		// Heard by speech recognition: "H for hotel, K, seven…".
+		said = ref.FromSpeech(said, job.Lang)
+	}
+	r, err := ref.Parse(said)
 	switch {
 	case errors.Is(err, ref.ErrCheck):
 		if err := c.guard.Failed(ctx, job.Hash); err != nil {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -32,13 +33,20 @@ const operatorNum = "+15005550500"
 // it where the script says — keys pressed into the <Gather>'s action, silence into the
 // <Redirect>, the end of a <Dial> into its action — signing every request.
 type caller struct {
-	t    *testing.T
-	h    *hotline
-	sid  string
-	from string
-	doc  node // the last TwiML
-	out  *strings.Builder
+	t     *testing.T
+	h     *hotline
+	sid   string
+	from  string
+	doc   node // the last TwiML
+	out   *strings.Builder
+	calls int // calls made after the first
+	// ref is the last case reference the call heard, compact; the scripts show it as
+	// "R, E, F" since it is drawn at random.
+	ref string
 }
+
+// spelledRef is a case reference read out on a call: "H, K, 7. Q, M, 4. X, T, N, 9".
+var spelledRef = regexp.MustCompile(`([2-9A-Z]), ([2-9A-Z]), ([2-9A-Z])\. ([2-9A-Z]), ([2-9A-Z]), ([2-9A-Z])\. ([2-9A-Z]), ([2-9A-Z]), ([2-9A-Z]), ([2-9A-Z])`)
 
 // node is a TwiML element, parsed.
 type node struct {
@@ -140,7 +148,12 @@ func (c *caller) send(u string, form url.Values) node {
 	if err := xml.Unmarshal(body, &doc); err != nil {
 		c.t.Fatalf("TwiML: %v\n%s", err, body)
 	}
-	doc.write(c.out, c.h.public, "")
+	if m := spelledRef.FindStringSubmatch(string(body)); m != nil {
+		c.ref = strings.Join(m[1:], "")
+	}
+	var b strings.Builder
+	doc.write(&b, c.h.public, "")
+	c.out.WriteString(spelledRef.ReplaceAllString(b.String(), "R, E, F. R, E, F. R, E, F, ?"))
 	return doc
 }
 
@@ -152,6 +165,31 @@ func (c *caller) screen(u string, form url.Values) node {
 	form.Set("ParentCallSid", c.sid)
 	form.Set("To", operatorNum)
 	return c.send(u, form)
+}
+
+// hangup reports the call's end as Twilio does, and waits until the hotline kept the
+// unfinished report for the caller's return.
+func (c *caller) hangup() {
+	c.t.Helper()
+	form := url.Values{"CallSid": {c.sid}, "From": {c.from}, "CallStatus": {"completed"}, "CallDuration": {"95"}, "AccountSid": {accountSID}}
+	req, _ := http.NewRequest("POST", c.h.base+"/webhooks/twilio/voice/status", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(authToken, c.h.public+"/webhooks/twilio/voice/status", form))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		c.t.Fatalf("status callback: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	opt, err := redis.ParseURL(redisURL())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	waitUntil(c.t, 10*time.Second, "the unfinished report kept", func() bool {
+		keys, _ := rdb.Keys(context.Background(), c.h.env["HOTLINE_REDIS_PREFIX"]+"resume:*").Result()
+		return len(keys) > 0
+	})
 }
 
 // step plays one script line.
@@ -172,6 +210,19 @@ func (c *caller) step(line string) {
 	switch {
 	case line == "@call":
 		c.post(c.h.public+"/webhooks/twilio/voice", url.Values{"CallStatus": {"ringing"}})
+	case line == "@hangup":
+		// The caller hangs up: Twilio reports the call's end.
+		c.hangup()
+	case strings.HasPrefix(line, "@call again"):
+		// Another call a moment later, from the same number or from the one given.
+		c.calls++
+		c.sid = fmt.Sprintf("CA%s%04x", c.sid[2:30], c.calls)
+		if from, ok := strings.CutPrefix(line, "@call again from "); ok {
+			c.from = from
+		}
+		c.post(c.h.public+"/webhooks/twilio/voice", url.Values{"CallStatus": {"ringing"}})
+	case line == "> say the reference":
+		c.post(action("Gather"), url.Values{"CallStatus": {"in-progress"}, "SpeechResult": {strings.Join(strings.Split(c.ref, ""), " ")}, "Confidence": {"0.8"}})
 	case line == "> silence":
 		c.post(action("Redirect"), url.Values{"CallStatus": {"in-progress"}})
 	case line == "> operator takes" || line == "> voicemail":
@@ -228,6 +279,12 @@ func TestCallScripts(t *testing.T) {
 				hl = night
 			}
 			c := &caller{t: t, h: hl, sid: fmt.Sprintf("CA%032x", 1000+i), from: fmt.Sprintf("+1555000%04d", i), out: &out}
+			t.Cleanup(func() {
+				if *update && t.Failed() {
+					// Where the call went wrong, to read.
+					_ = os.WriteFile(file+".failed", []byte(out.String()), 0o644)
+				}
+			})
 			for _, line := range strings.Split(strings.TrimRight(string(raw), "\n"), "\n") {
 				if strings.HasPrefix(line, "< ") {
 					continue
