@@ -494,6 +494,34 @@ func (g *Register) Erase(ctx context.Context, contactKey, actor string, before t
 	return erased, nil
 }
 
+// EraseRef reduces one case to its stub, by its reference: a family who reported by
+// phone asks a person to erase it (a call has no DELETE). It returns ErrNotFound for
+// no such case and ErrReduced for one already reduced; the erasure is audited with who
+// did it and why.
+func (g *Register) EraseRef(ctx context.Context, ref, actor, reason string) error {
+	if actor == "" || reason == "" {
+		return errors.New("erase: an actor and a reason are required")
+	}
+	return g.s.inTx(ctx, func(q runner) error {
+		now := g.now()
+		done, err := reduce(ctx, q, ref, now, `1 = 1`)
+		if err != nil {
+			return fmt.Errorf("erase: %w", err)
+		}
+		if !done {
+			var n int
+			if err := q.queryRow(ctx, `SELECT count(*) FROM cases WHERE ref = ?`, ref).Scan(&n); err != nil {
+				return fmt.Errorf("erase: %w", err)
+			}
+			if n == 0 {
+				return ErrNotFound
+			}
+			return ErrReduced
+		}
+		return audit(ctx, q, Entry{At: now, Actor: actor, Action: "case.erase", CaseRef: ref, Reason: reason})
+	})
+}
+
 func (g *Register) refs(ctx context.Context, query string, args ...any) ([]string, error) {
 	rows, err := g.s.pool().query(ctx, query, args...)
 	if err != nil {

@@ -266,3 +266,51 @@ func TestNotesStatusPurgeAndErase(t *testing.T) {
 		}
 	})
 }
+
+// TestEraseByReference: a person erases one case a family asks them to (by phone there
+// is no DELETE); it is reduced like any erasure, audited with who and why, and the
+// reference stops working. Unknown and already-erased references say so.
+func TestEraseByReference(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		s := migratedStore(t, b)
+		g, _ := newRegister(t, s, testRing(t, "k1"))
+		for _, r := range []Report{report("CASE0000E5", "contact-e", "E Five", 1990), report("CASE0000F6", "contact-e", "F Six", 1991)} {
+			if _, _, err := g.Save(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := g.EraseRef(ctx, "CASE0000E5", "", "asked by phone"); err == nil {
+			t.Error("an erasure without who did it was accepted")
+		}
+		if err := g.EraseRef(ctx, "CASE0000E5", "operator:7", "asked by phone on 27 November"); err != nil {
+			t.Fatal(err)
+		}
+		c, err := g.Read(ctx, "CASE0000E5", "operator:7", "check")
+		if err != nil || c.Details != (Details{}) || c.Reduced.IsZero() {
+			t.Errorf("after erasure: %+v %v", c, err)
+		}
+		if _, err := g.Status(ctx, "CASE0000E5", "family"); !errors.Is(err, ErrReduced) {
+			t.Errorf("status after erasure: %v", err)
+		}
+		if st, err := g.Status(ctx, "CASE0000F6", "family"); err != nil || st != StatusReceived {
+			t.Errorf("the other case of the same family: %q %v", st, err)
+		}
+		if err := g.EraseRef(ctx, "CASE0000E5", "operator:7", "again"); !errors.Is(err, ErrReduced) {
+			t.Errorf("erased twice: %v, want ErrReduced", err)
+		}
+		if err := g.EraseRef(ctx, "NOSUCHREF0", "operator:7", "asked"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("unknown reference: %v, want ErrNotFound", err)
+		}
+		log, _ := s.AuditLog(ctx, "CASE0000E5")
+		var erased bool
+		for _, e := range log {
+			if e.Action == "case.erase" && e.Actor == "operator:7" && e.Reason == "asked by phone on 27 November" {
+				erased = true
+			}
+		}
+		if !erased {
+			t.Errorf("no audit entry for the erasure: %+v", log)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hotline-org/hotline/cases"
 	"github.com/hotline-org/hotline/cases/keyring"
+	"github.com/hotline-org/hotline/cases/ref"
 )
 
 const casesUsage = `usage:
@@ -20,6 +22,9 @@ const casesUsage = `usage:
             every case but the simulator's, decrypted; audited (see the README's column dictionary)
   hotline cases summary REF the rescue summary of a distress case (plain text, then JSON), audited
   hotline cases stats       anonymised counts by month, route, nationality and status (under 5 shown as <5)
+  hotline cases erase --reason "why" [--actor who] REF
+                            erase one case (reduce it to its stub), audited: a family who
+                            reported by phone asks a person, since a call has no DELETE
   hotline cases purge       reduce cases closed longer than HOTLINE_RETENTION to stubs
   hotline cases rekey       seal every value again under the first key of HOTLINE_DATA_KEYS
   hotline keys new ID       print a new data key entry (ID:base64) to put first in HOTLINE_DATA_KEYS
@@ -102,6 +107,31 @@ func casesCommand(ctx context.Context, args []string, getenv func(string) string
 		for _, s := range stats {
 			fmt.Fprintf(stdout, "%s\t%s\t%s\n", s.By, s.Value, s.Shown)
 		}
+		return nil
+	case "erase":
+		fs := flag.NewFlagSet("cases erase", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		reason := fs.String("reason", "", "why (kept in the audit log): who asked, when, how they were recognised")
+		who := fs.String("actor", actor, "who erases (kept in the audit log)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 || *reason == "" || *who == "" {
+			return fmt.Errorf("cases erase: want --reason, --actor (or USER) and one case reference")
+		}
+		r, err := ref.Parse(fs.Arg(0))
+		if err != nil {
+			return fmt.Errorf("cases erase: not a case reference: %w", err)
+		}
+		switch err := reg.EraseRef(ctx, r.Compact(), *who, *reason); {
+		case errors.Is(err, cases.ErrNotFound):
+			return fmt.Errorf("cases erase: no case %s (a report made in the last minutes may still be on its way to the database: try again shortly)", r)
+		case errors.Is(err, cases.ErrReduced):
+			return fmt.Errorf("cases erase: case %s was already erased or reduced", r)
+		case err != nil:
+			return err
+		}
+		fmt.Fprintf(stdout, "erased case %s: its details and notes are gone, its reference no longer works\n", r)
 		return nil
 	case "purge":
 		n, err := reg.Purge(ctx, now().Add(-cfg.CaseRetention))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hotline-org/hotline/cases"
 	"github.com/hotline-org/hotline/cases/keyring"
+	"github.com/hotline-org/hotline/cases/ref"
 )
 
 // TestCasesCommands runs the register's commands as an administrator would, on the
@@ -96,5 +98,28 @@ func TestCasesCommands(t *testing.T) {
 	c, err := cases.NewRegister(store, ring, hasher, clock).Read(ctx, "AB2CD3EF4G", "admin:test", "check")
 	if err != nil || c.Details.Missing.Names != "Awa" {
 		t.Errorf("after rekey, the new key alone: %+v, %v", c.Details.Missing, err)
+	}
+
+	// A family who reported by phone asks a person to erase their case.
+	r, _ := ref.New(nil)
+	if _, _, err := reg.Save(ctx, cases.Report{Ref: r.Compact(), Channel: "voice", Lang: "fr", ContactKey: "k3",
+		ConsentVersion: "v1", Details: cases.Details{Missing: cases.Person{Names: "Fatou"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cmd("cases", "erase", r.String()); err == nil || !strings.Contains(err.Error(), "--reason") {
+		t.Errorf("erase without a reason: %v", err)
+	}
+	if out, err := cmd("cases", "erase", "--reason", "asked by phone", "--actor", "operator:3", r.String()); err != nil || !strings.Contains(out, "erased case "+r.String()) {
+		t.Errorf("erase: %v %s", err, out)
+	}
+	if st, err := reg.Status(ctx, r.Compact(), "family"); !errors.Is(err, cases.ErrReduced) {
+		t.Errorf("after erasure: %q %v", st, err)
+	}
+	if _, err := cmd("cases", "erase", "--reason", "again", "--actor", "operator:3", r.String()); err == nil || !strings.Contains(err.Error(), "already erased") {
+		t.Errorf("erased twice: %v", err)
+	}
+	other, _ := ref.New(nil)
+	if _, err := cmd("cases", "erase", "--reason", "x", "--actor", "operator:3", other.String()); err == nil || !strings.Contains(err.Error(), "no case") {
+		t.Errorf("unknown reference: %v", err)
 	}
 }
