@@ -147,7 +147,8 @@ var Columns = []struct{ Name, Meaning string }{
 }
 
 // Each value is "unknown" where the family said they did not know, and empty where the
-// question was not answered.
+// question was not answered; a value starting "rec:" is the address of the caller's
+// recorded answer (a report by phone).
 func record(c Case) []string {
 	d := c.Details
 	ts := func(t time.Time) string {

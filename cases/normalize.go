@@ -24,6 +24,10 @@ var arabicFold = strings.NewReplacer("أ", "ا", "إ", "ا", "آ", "ا", "ٱ", "
 // normName is a name as a look-up key sees it: case, accents, Arabic variants, vowel
 // marks and punctuation folded, and its words sorted ("Ali Ahmed" is "Ahmed Ali").
 func normName(s string) string {
+	if strings.HasPrefix(s, Recorded) {
+		// A recording's address is no name: it must not link two reports.
+		return ""
+	}
 	s = arabicFold.Replace(latinFold.Replace(strings.ToLower(s)))
 	var b strings.Builder
 	for _, r := range s {
@@ -45,6 +49,10 @@ func normName(s string) string {
 
 // normNationality is a nationality as counted: trimmed and folded, "" for unknown.
 func normNationality(s string) string {
+	if strings.HasPrefix(s, Recorded) {
+		// A recording's address, which the statistics' clear column must not hold.
+		return ""
+	}
 	s = strings.Join(strings.Fields(strings.ToLower(clean(s))), " ")
 	if s == DontKnow {
 		return ""

@@ -32,6 +32,11 @@ const (
 // information too, and distinct from a question not asked ("").
 const DontKnow = "unknown"
 
+// Recorded starts an answer given on a call as a recording: the rest is the
+// recording's address at the provider, for the tracing team to listen to. It is kept
+// sealed with the details, never in a clear column or a look-up key.
+const Recorded = "rec:"
+
 // Errors of the register.
 var (
 	ErrNotFound = errors.New("case not found")

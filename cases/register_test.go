@@ -314,3 +314,15 @@ func TestEraseByReference(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordedAnswersStayOutOfClearColumns: a recording's address given for a name or a
+// nationality (a report by phone) is kept sealed, not counted as a nationality nor used
+// to link reports.
+func TestRecordedAnswersStayOutOfClearColumns(t *testing.T) {
+	if normNationality(Recorded+"https://api.twilio.com/x/Recordings/RE1") != "" || normName(Recorded+"https://api.twilio.com/x/Recordings/RE1") != "" {
+		t.Error("a recording's address read as a nationality or a name")
+	}
+	if normNationality(" Sudanese ") != "sudanese" || normName("Ali  Ahmed") != "ahmed ali" {
+		t.Error("plain answers no longer normalised")
+	}
+}

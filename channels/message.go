@@ -112,10 +112,14 @@ type Choice struct {
 }
 
 // Utterance is one thing said on a call, in its language: voice speaks each with that
-// language's voice.
+// language's voice, or plays its recorded clips.
 type Utterance struct {
 	Text string `json:"text"`
 	Lang string `json:"lang"`
+	// Clips name the recordings that say the same, in order, when the organisation
+	// has them in Lang (a message ID; "press.2" after an option's label); empty for
+	// what no recording can say (route information, a reference, an answer).
+	Clips []string `json:"clips,omitempty"`
 }
 
 // Lane orders outbound traffic: replies never wait behind broadcasts.

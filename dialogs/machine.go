@@ -22,12 +22,26 @@ type Machine struct {
 	// personOpen says whether a call can be put through to a person at a time (an
 	// operator number and the operators' hours); nil means always.
 	personOpen func(time.Time) bool
+	// recorded are the languages a call can only play recordings in (no
+	// text-to-speech): their menu offers only what needs no words of the hotline's.
+	recorded map[string]bool
 }
 
 // WithVoiceLanguages sets the languages a call can be in: those it can speak. The
 // first five are offered (a keypad menu has five options; more will need pages).
 func (m *Machine) WithVoiceLanguages(langs []string) *Machine {
 	m.flows[FlowLanguage].Steps["voice"] = languageStep(langs[:min(len(langs), 5)])
+	return m
+}
+
+// WithRecordedOnly sets the languages a call has only recorded prompts for: it cannot
+// say route information, a case reference or a report's answers in them, so their
+// voice menu offers danger and another language (and 0, a person).
+func (m *Machine) WithRecordedOnly(langs []string) *Machine {
+	m.recorded = make(map[string]bool, len(langs))
+	for _, l := range langs {
+		m.recorded[l] = true
+	}
 	return m
 }
 
@@ -123,6 +137,11 @@ func (t *turn) step(ev Event) {
 		return
 	}
 	kw := t.m.keyword(ev.Text)
+	if t.voice() && (kw == KwStop || kw == KwStart || kw == KwStopAlerts) {
+		// Opting out is for messages: a call ends by hanging up, and "stop" said at a
+		// question must not silence the rest of the call.
+		kw = KwNone
+	}
 	t.s.Blocked = false
 	// Safety first: distress wins over everything, whoever holds the conversation,
 	// opted out or not.
@@ -493,6 +512,10 @@ func (t *turn) enter(p Position) {
 		t.effect(e)
 	}
 	t.prompt()
+	if t.voice() && t.m.Waiting(t.s) {
+		// Heard only if the answer waited for is late: the call is never silent.
+		t.say("busy", nil)
+	}
 }
 
 // prompt says the current step's question.
@@ -594,6 +617,18 @@ func (t *turn) answer(ev Event) {
 	if def.Prompt == "" {
 		// A step that waits for an answer from the hotline itself (a reference, a
 		// look-up): say so, rather than nothing.
+		if t.voice() {
+			// A call asks again every few seconds: after half a minute, the way to a
+			// person too (the answer, when it comes, stays with the conversation).
+			if t.s.Misses++; t.s.Misses >= 8 && strings.TrimSpace(ev.Text) == voicePerson {
+				t.goTo(FlowPerson, false)
+				return
+			}
+			if t.s.Misses >= 8 {
+				t.say("voice.busy.long", nil)
+				return
+			}
+		}
 		t.say("busy", nil)
 		return
 	}

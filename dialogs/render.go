@@ -64,19 +64,23 @@ func voiceID(b *locales.Bundle, id string) string {
 // speech is what a call says for a turn's prompts: each text in the caller's
 // language, then the last prompt's choices, each as "label: press N" in the label's own
 // language (the language menu speaks each option in its language), then the keys
-// that work at every menu.
+// that work at every menu. What is the same on every call (a message without
+// arguments, an option named by a message) also names the recordings that can say
+// it: the message's own, and an option's label then "press N".
 func speech(b *locales.Bundle, lang string, prompts []Prompt) []channels.Utterance {
 	var out []channels.Utterance
 	for _, p := range prompts {
 		switch {
 		case p.AllLanguages:
+			id := voiceID(b, p.ID)
 			for _, l := range b.Languages() {
-				out = append(out, channels.Utterance{Text: b.Localize(l, voiceID(b, p.ID), p.Args), Lang: l})
+				out = append(out, channels.Utterance{Text: b.Localize(l, id, p.Args), Lang: l, Clips: clip(id, p.Args)})
 			}
 		case p.Text != "":
 			out = append(out, channels.Utterance{Text: p.Text, Lang: lang})
 		case p.ID != "":
-			out = append(out, channels.Utterance{Text: b.Localize(lang, voiceID(b, p.ID), localArgs(b, lang, p.Args)), Lang: lang})
+			id := voiceID(b, p.ID)
+			out = append(out, channels.Utterance{Text: b.Localize(lang, id, localArgs(b, lang, p.Args)), Lang: lang, Clips: clip(id, p.Args)})
 		}
 	}
 	if len(prompts) == 0 {
@@ -84,7 +88,7 @@ func speech(b *locales.Bundle, lang string, prompts []Prompt) []channels.Utteran
 	}
 	last := prompts[len(prompts)-1]
 	if last.Hint != "" {
-		out = append(out, channels.Utterance{Text: b.Localize(lang, last.Hint, nil), Lang: lang})
+		out = append(out, channels.Utterance{Text: b.Localize(lang, last.Hint, nil), Lang: lang, Clips: []string{last.Hint}})
 	}
 	if last.Expect != channels.ExpectChoice {
 		return out
@@ -92,7 +96,11 @@ func speech(b *locales.Bundle, lang string, prompts []Prompt) []channels.Utteran
 	if !last.KeysInText {
 		for _, c := range last.Choices {
 			label, cl := c.localize(b, lang)
-			out = append(out, channels.Utterance{Text: b.Localize(cl, "voice.choice", map[string]any{"Label": label, "Key": c.Key}), Lang: cl})
+			u := channels.Utterance{Text: b.Localize(cl, "voice.choice", map[string]any{"Label": label, "Key": c.Key}), Lang: cl}
+			if c.Text == "" {
+				u.Clips = []string{c.Label, "press." + c.Key}
+			}
+			out = append(out, u)
 		}
 	}
 	if !last.AllLanguages {
@@ -100,9 +108,18 @@ func speech(b *locales.Bundle, lang string, prompts []Prompt) []channels.Utteran
 		if last.ID == "menu.main" {
 			keys = "voice.keys.main" // nothing to go back to
 		}
-		out = append(out, channels.Utterance{Text: b.Localize(lang, keys, nil), Lang: lang})
+		out = append(out, channels.Utterance{Text: b.Localize(lang, keys, nil), Lang: lang, Clips: []string{keys}})
 	}
 	return out
+}
+
+// clip is the recording that says message id, when one can: not with arguments,
+// which change from call to call.
+func clip(id string, args map[string]any) []string {
+	if len(args) > 0 {
+		return nil
+	}
+	return []string{id}
 }
 
 // localArgs localizes the arguments that are messages themselves.

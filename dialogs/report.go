@@ -39,6 +39,7 @@ const (
 	AnswerText  = "text"
 	AnswerDate  = "date"  // a date (not an age): when something happened
 	AnswerBirth = "birth" // a date of birth or an age
+	AnswerPhone = "phone" // phone numbers: text, typed on a call's keypad
 )
 
 // Answer values that are not the family's words.
@@ -79,7 +80,7 @@ func reportQuestions() []question {
 		{field: "m_languages", answer: AnswerText},
 		{field: "m_description", answer: AnswerText},
 		{field: "m_clothing", answer: AnswerText},
-		{field: "m_phones", answer: AnswerText},
+		{field: "m_phones", answer: AnswerPhone},
 		{field: "j_last_contact_date", answer: AnswerDate},
 		{field: "j_last_contact_place", answer: AnswerText},
 		{field: "j_contact_how", answer: AnswerText},
@@ -306,6 +307,11 @@ func (t *turn) question(def StepDef, ev Event) {
 			v, err := t.readDate(def, text)
 			if err != nil {
 				t.s.Misses++
+				if t.voice() {
+					// Speech that keeps being misheard: after twice, a person.
+					t.voiceMissWith("report.error.date")
+					return
+				}
 				t.say("report.error.date", nil)
 				t.prompt()
 				return
@@ -320,6 +326,7 @@ func (t *turn) question(def StepDef, ev Event) {
 		}
 	}
 	t.store(def.Field, value)
+	t.answeredAgain(def.Field)
 	if def.Effect == EffectDistressUpdate && value == ValueSkipped {
 		// Skipped: nothing to tell the rescue centre.
 	} else if def.Effect != "" {
@@ -384,6 +391,9 @@ func (t *turn) summary() {
 		var value any = v
 		spoken, isSpoken := t.voiceValue(q, v)
 		switch {
+		case t.earlier(q.field):
+			// Given on an earlier call: not read out to whoever calls from that number.
+			value = Msg{ID: "voice.v.earlier"}
 		case isSpoken:
 			value = spoken
 		case !ok || v == ValueSkipped:
@@ -432,8 +442,10 @@ func (t *turn) caseResult(ev Event) {
 		ref := r.Data["ref"]
 		t.s.Cases = append(t.s.Cases, ref)
 		if t.voice() {
-			// A call hears the reference spelled out, and again on 9, at a step of its own.
+			// A call hears the reference spelled out, and again on 9, at a step of its own;
+			// nothing to go back to (a summary of nothing would save an empty case).
 			if t.s.At == (Position{FlowReport, "saving"}) {
+				t.s.Back = nil
 				t.enter(Position{FlowReport, "saved"})
 			}
 			return

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"time"
 
@@ -226,7 +227,19 @@ func (r *Runner) jobs(in channels.Inbound, hash string, shard int, lang string, 
 		if ef.Kind == EffectAlertsUnsubscribe && ef.Data["route"] == "" || ef.Kind == EffectErase {
 			stopAlerts = hash
 		}
-		job := EffectJob{ID: in.ID + ":e" + strconv.Itoa(i), Kind: ef.Kind, Data: ef.Data,
+		data := ef.Data
+		if in.Channel == channels.Voice && RealNumber(in.Caller) && (ef.Kind == EffectCaseSave || ef.Kind == EffectCaseLookup) {
+			// A call's address is the call: a report needs the number the tracing team
+			// can call back (sealed with the job), and the key under which that
+			// number's DELETE by SMS finds it; a look-up is throttled per number, not per
+			// call.
+			data = maps.Clone(data)
+			if data == nil {
+				data = map[string]string{}
+			}
+			data[DataCaller], data[DataCallerKey] = in.Caller, r.hash(channels.SMS, in.Caller)
+		}
+		job := EffectJob{ID: in.ID + ":e" + strconv.Itoa(i), Kind: ef.Kind, Data: data,
 			Channel: in.Channel, Contact: in.Contact, To: in.To, Hash: hash, Shard: shard, Lang: lang, Test: in.Test, At: r.now()}
 		if err := job.seal(r.cfg.Sealer); err != nil {
 			return nil, "", err
@@ -295,10 +308,9 @@ func (r *Runner) voiceTurn(ctx context.Context, in channels.Inbound, turn, shard
 	} else if err != nil {
 		return channels.Outbound{}, false, err
 	}
-	resumed := ""
 	if s.New() {
 		s.Channel, s.Test = in.Channel, in.Test
-		if resumed, err = r.unfinished(ctx, &s, in.Caller); err != nil {
+		if err := r.unfinished(ctx, &s, in.Caller); err != nil {
 			// The call goes on without the offer: nothing of the report is lost, it
 			// waits under its key until it expires.
 			r.log.Warn("read an unfinished report", "err", err)
@@ -323,11 +335,11 @@ func (r *Runner) voiceTurn(ctx context.Context, in channels.Inbound, turn, shard
 	if err != nil {
 		return channels.Outbound{}, false, err
 	}
-	if resumed != "" {
-		// Offered now: taken from its key, so that it is offered once. (The call ending
-		// keeps it again if it is still unfinished.)
-		if err := r.rdb.Del(ctx, resumed).Err(); err != nil {
-			r.log.Warn("forget an unfinished report offered", "err", err)
+	if s.Caller != "" && s.Answers[ansResume] != "" && next.Answers[ansResume] == "" {
+		// The caller chose: continued (the call has it now) or went without it. Until
+		// then it stays, for a call cut off again at the offer.
+		if err := r.rdb.Del(ctx, r.resumeKey(s.Caller)).Err(); err != nil {
+			r.log.Warn("forget an unfinished report taken up", "err", err)
 		}
 	}
 	r.observe(in.Channel, r.now().Sub(start), "ok")
@@ -386,6 +398,13 @@ func (r *Runner) awaitLater(ctx context.Context, in channels.Inbound, shard int,
 	return channels.Outbound{}, false
 }
 
+// The number a call comes from, in the data of a call's case effects, and its contact
+// key as an SMS from that number has it.
+const (
+	DataCaller    = "_caller"
+	DataCallerKey = "_caller_key"
+)
+
 // ResumeFor is how long an unfinished report waits for its caller to call back.
 const ResumeFor = 30 * time.Minute
 
@@ -412,32 +431,31 @@ func (r *Runner) keepUnfinished(ctx context.Context, s Session) error {
 }
 
 // unfinished marks a new call with its caller's hash, when the number is a real one,
-// and gives it the report that caller left unfinished, if any: the key it was under
-// is returned, to be deleted once the call has it.
-func (r *Runner) unfinished(ctx context.Context, s *Session, caller string) (string, error) {
+// and gives it the report that caller left unfinished, if any.
+func (r *Runner) unfinished(ctx context.Context, s *Session, caller string) error {
 	if !RealNumber(caller) {
-		return "", nil
+		return nil
 	}
 	s.Caller = r.hash(channels.Voice, "caller:"+caller)
 	key := r.resumeKey(s.Caller)
 	data, err := r.rdb.Get(ctx, key).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return "", nil
+		return nil
 	}
 	if err != nil {
-		return "", err
+		return err
 	}
 	if r.cfg.Sealer != nil {
 		if data, err = r.cfg.Sealer.Open(data, []byte(key)); err != nil {
-			return "", fmt.Errorf("open unfinished report: %w", err)
+			return fmt.Errorf("open unfinished report: %w", err)
 		}
 	}
 	var u Session
 	if err := json.Unmarshal(data, &u); err != nil {
-		return "", fmt.Errorf("decode unfinished report: %w", err)
+		return fmt.Errorf("decode unfinished report: %w", err)
 	}
 	s.Lang, s.Answers = u.Lang, u.Answers
-	return key, nil
+	return nil
 }
 
 // withheld are the numbers Twilio gives for a caller who hid theirs (or that it could

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/locales"
 	"github.com/hotline-org/hotline/locales/content"
 )
 
@@ -27,14 +28,46 @@ func voiceMenu() StepDef {
 	}}
 }
 
+// voiceRecordedMenu is the main menu of a call in a language the hotline has only
+// recordings for: what works without words of its own. Route information, a case
+// reference and a report's questions and answers are text, which it cannot say.
+func voiceRecordedMenu() StepDef {
+	return StepDef{Prompt: "menu.main", Expect: channels.ExpectChoice, Choices: []ChoiceDef{
+		{Key: "1", Label: "menu.distress", Goto: FlowDistress},
+		{Key: "2", Label: "menu.language", Goto: FlowLanguage},
+	}}
+}
+
 func (t *turn) voice() bool { return t.s.Channel == channels.Voice }
 
 // start is where a flow starts on this conversation's channel.
 func (t *turn) start(flow string) string {
-	if t.voice() && (flow == FlowMenu || flow == FlowLanguage) {
+	switch {
+	case t.voice() && flow == FlowMenu && t.m.recorded[t.s.Lang]:
+		return "recorded"
+	case t.voice() && (flow == FlowMenu || flow == FlowLanguage):
 		return "voice"
 	}
 	return t.m.flows[flow].Start
+}
+
+// VoiceClips lists the recordings a call in lang needs before lang can be offered
+// on calls: lang's lines of the greeting and of the language menu, and lang's main
+// menu, as m says them.
+func VoiceClips(b *locales.Bundle, m *Machine, lang string) []string {
+	greet := &turn{m: m, s: Session{Channel: channels.Voice}}
+	greet.begin()
+	menu := &turn{m: m, s: Session{Channel: channels.Voice, Lang: lang}}
+	menu.goTo(FlowMenu, true)
+	var clips []string
+	for _, prompts := range [][]Prompt{greet.prompts, menu.prompts} {
+		for _, u := range speech(b, lang, prompts) {
+			if u.Lang == lang {
+				clips = append(clips, u.Clips...)
+			}
+		}
+	}
+	return clips
 }
 
 // voiceKey takes the keypad's fixed keys at a menu: 0 a person, 9 the question again,

@@ -1,6 +1,7 @@
 package dialogs
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,6 +28,9 @@ const (
 	RecordedPrefix = "rec:"
 	// ansResume is where an unfinished report stood when its call ended.
 	ansResume = "_resume"
+	// ansEarlier lists the fields answered on an earlier call (comma separated): they
+	// are not read back to whoever calls from that number now.
+	ansEarlier = "_earlier"
 )
 
 // voiceQuestion is how a question is answered on a call: "" when it is not one.
@@ -38,6 +42,8 @@ func (t *turn) voiceQuestion(def StepDef) string {
 		return "date"
 	case def.Answer == AnswerText:
 		return "text"
+	case def.Answer == AnswerPhone:
+		return "number"
 	case def.Field != "" && len(def.Choices) > 0 && def.Field[0] != '_' && def.Field != ansShare:
 		return "choice"
 	}
@@ -85,10 +91,26 @@ func (t *turn) voiceAnswer(ev Event) bool {
 		switch keys {
 		case voiceBack:
 			t.back()
-		case voiceNoDate:
+		case voiceNoDate, voiceDontKnow:
+			// 1 as everywhere else (an age of one is said, not typed).
 			t.question(def, Event{Kind: EventText, Text: "?"})
+		case voiceSkip:
+			t.question(def, Event{Kind: EventText, Text: "SKIP"})
 		default:
 			t.voiceDate(def, keypadDate(keys))
+		}
+	case kind == "number":
+		switch keys {
+		case voiceBack:
+			t.back()
+		case voicePerson:
+			t.goTo(FlowPerson, false)
+		case voiceDontKnow:
+			t.question(def, Event{Kind: EventText, Text: "?"})
+		case voiceSkip:
+			t.question(def, Event{Kind: EventText, Text: "SKIP"})
+		default:
+			t.question(def, Event{Kind: EventText, Text: strings.TrimRight(keys, "#")})
 		}
 	default:
 		switch {
@@ -170,7 +192,7 @@ func (t *turn) recordedAnswer(ev Event) {
 // ended with hash; a choice question has one more key, for "I don't know".
 func (t *turn) voicePrompt(def StepDef, p *Prompt) {
 	switch t.voiceQuestion(def) {
-	case "date":
+	case "date", "number":
 		p.Expect = channels.ExpectNumber
 	case "text":
 		switch {
@@ -315,12 +337,20 @@ func (s Session) Unfinished() (Session, bool) {
 		}
 	}
 	ans := map[string]string{}
+	earlier := strings.Split(s.Answers[ansEarlier], ",")
 	for k, v := range s.Answers {
-		if k == ansFixing || k[0] != '_' || k == ansShare {
+		switch {
+		case k == ansFixing || k == ansShare:
 			ans[k] = v
+		case k[0] != '_':
+			ans[k] = v
+			if !slices.Contains(earlier, k) {
+				earlier = append(earlier, k)
+			}
 		}
 	}
 	ans[ansResume] = at.Flow + "." + at.Step
+	ans[ansEarlier] = strings.Trim(strings.Join(earlier, ","), ",")
 	return Session{Lang: s.Lang, Answers: ans}, true
 }
 
@@ -330,7 +360,9 @@ func (t *turn) offerResume() bool {
 	if !t.voice() || t.s.Answers[ansResume] == "" || t.s.Lang == "" {
 		return false
 	}
-	t.s.Back = nil
+	// Star at the offer says it again: nothing before it to go back to, and the menu
+	// would drop the report.
+	t.s.Back = []Position{{FlowReport, "resume"}}
 	t.enter(Position{FlowReport, "resume"})
 	return true
 }
@@ -352,4 +384,18 @@ func (t *turn) resume() {
 		t.s.Back = append(t.s.Back, Position{FlowReport, "q." + q.field})
 	}
 	t.enter(at)
+}
+
+// earlier reports whether a field's answer was given on an earlier call.
+func (t *turn) earlier(field string) bool {
+	return t.voice() && slices.Contains(strings.Split(t.s.Answers[ansEarlier], ","), field)
+}
+
+// answeredAgain drops a field from those given on an earlier call: this caller gave it.
+func (t *turn) answeredAgain(field string) {
+	e := t.s.Answers[ansEarlier]
+	if e == "" {
+		return
+	}
+	t.s.Answers[ansEarlier] = strings.Join(slices.DeleteFunc(strings.Split(e, ","), func(f string) bool { return f == field }), ",")
 }

@@ -90,6 +90,10 @@ func TestUnfinishedReportComesBack(t *testing.T) {
 	if s.At != (Position{FlowReport, "resume"}) || len(prompts) == 0 || prompts[0].ID != "voice.report.resume" {
 		t.Fatalf("not offered: at %v, %+v", s.At, prompts)
 	}
+	// Star at the offer: the offer again (the menu would drop the report).
+	if s2, p2, _ := m.Step(s, Event{Kind: EventText, Text: "*"}, now); s2.At != (Position{FlowReport, "resume"}) || p2[len(p2)-1].ID != "voice.report.resume" {
+		t.Errorf("star at the offer: at %v, %+v", s2.At, p2)
+	}
 	// Hung up at the offer: kept again, where it stood.
 	if again, ok := s.Unfinished(); !ok || again.Answers[ansResume] != "report.q.m_names" {
 		t.Errorf("hung up at the offer: %+v %v", again, ok)
@@ -98,8 +102,19 @@ func TestUnfinishedReportComesBack(t *testing.T) {
 	if s.At != (Position{FlowReport, "q.m_names"}) || prompts[len(prompts)-1].ID != "report.q.m_names" {
 		t.Fatalf("continued: at %v, %+v", s.At, prompts)
 	}
-	if s.Answers["e_name"] != "Fatou" || s.Answers[ansResume] != "" {
+	if s.Answers["e_name"] != "Fatou" || s.Answers[ansResume] != "" || s.Answers[ansEarlier] != "e_name" {
 		t.Errorf("answers after continuing: %v", s.Answers)
+	}
+	// The summary does not read out what the earlier call gave (caller ID can be
+	// forged), until it is given again.
+	tr := &turn{m: m, s: s, now: now}
+	tr.summary()
+	if v, _ := tr.prompts[1].Args["Value"].(Msg); v.ID != "voice.v.earlier" {
+		t.Errorf("summary line of an earlier answer: %+v", v)
+	}
+	tr.question(m.flows[FlowReport].Steps["q.e_name"], Event{Kind: EventText, Text: "Fatou Diallo", Spoken: true})
+	if tr.earlier("e_name") || tr.s.Answers["e_name"] != "Fatou Diallo" {
+		t.Errorf("answered again: %v", tr.s.Answers)
 	}
 	// Star: the question before, as on the first call.
 	s, _, _ = m.Step(s, Event{Kind: EventText, Text: "*"}, now)
@@ -132,5 +147,99 @@ func TestCallHearsWhatItWaitedFor(t *testing.T) {
 		Data: map[string]string{"result": "unknown"}}}, now)
 	if len(prompts) != 0 || len(s.Later) != 0 {
 		t.Errorf("a result nobody waits for: %+v %+v", prompts, s.Later)
+	}
+}
+
+// TestCallWaitingLong: a call waiting for a reference that does not come hears "one
+// moment", then after half a minute the way to a person, which 0 then takes.
+func TestCallWaitingLong(t *testing.T) {
+	m := newMachine(t, []string{"en"})
+	now := time.Date(2026, 11, 27, 21, 0, 0, 0, time.UTC)
+	s := Session{Channel: channels.Voice, Lang: "en", Owner: OwnerBot, At: Position{FlowReport, "saving"}}
+	var prompts []Prompt
+	for i := range 8 {
+		// Silence, and 0 before the offer, which is not yet a way out.
+		text := ""
+		if i == 3 {
+			text = "0"
+		}
+		s, prompts, _ = m.Step(s, Event{Kind: EventText, Text: text}, now)
+		want := "busy"
+		if i == 7 {
+			want = "voice.busy.long"
+		}
+		if len(prompts) != 1 || prompts[0].ID != want || s.At != (Position{FlowReport, "saving"}) {
+			t.Fatalf("wait %d: %+v at %v, want %s", i+1, prompts, s.At, want)
+		}
+	}
+	s, _, effects := m.Step(s, Event{Kind: EventText, Text: "0"}, now)
+	if s.At != (Position{FlowPerson, "queued"}) || len(effects) == 0 {
+		t.Errorf("0 after the long wait: at %v, effects %+v", s.At, effects)
+	}
+}
+
+// TestVoiceQuestionKeys: what each key does at each kind of question on a call.
+func TestVoiceQuestionKeys(t *testing.T) {
+	m := newMachine(t, []string{"en"})
+	now := time.Date(2026, 11, 27, 21, 0, 0, 0, time.UTC)
+	at := func(step string) Session {
+		return Session{Channel: channels.Voice, Lang: "en", Owner: OwnerBot, At: Position{FlowReport, step},
+			Back: []Position{{FlowReport, "q.m_sex"}}, Answers: map[string]string{"share": "yes"}}
+	}
+	tests := []struct {
+		name, step, text string
+		spoken           bool
+		field, want      string // the answer stored ("" none)
+		to               string // the step after
+	}{
+		{"name said", "q.m_names", "Mamadou Diallo", true, "m_names", "Mamadou Diallo", "q.m_other_names"},
+		{"name: 1 is I don't know", "q.m_names", "1", false, "m_names", ValueUnknown, "q.m_other_names"},
+		{"name: 2 skips", "q.m_names", "2", false, "m_names", ValueSkipped, "q.m_other_names"},
+		{"name: 3 records", "q.m_names", "3", false, "", "", "record"},
+		{"name: 5 does nothing", "q.m_names", "5", false, "", "", "q.m_names"},
+		{"name: star goes back", "q.m_names", "*", false, "", "", "q.m_sex"},
+		{"name: 0 a person", "q.m_names", "0", false, "", "", "queued"},
+		{"birth typed", "q.m_birth", "1990", false, "m_birth", "1990", "q.m_nationality"},
+		{"birth: full date", "q.m_birth", "15081990", false, "m_birth", "1990-08-15", "q.m_nationality"},
+		{"birth: an age", "q.m_birth", "34", false, "m_birth", "age 34", "q.m_nationality"},
+		{"birth: 1 is I don't know, not an age", "q.m_birth", "1", false, "m_birth", ValueUnknown, "q.m_nationality"},
+		{"birth: 2 skips", "q.m_birth", "2", false, "m_birth", ValueSkipped, "q.m_nationality"},
+		{"birth: 0 I don't know", "q.m_birth", "0", false, "m_birth", ValueUnknown, "q.m_nationality"},
+		{"birth said", "q.m_birth", "the 15th of August 1990", true, "m_birth", "1990-08-15", "q.m_nationality"},
+		{"birth: 9 is nine years", "q.m_birth", "9", false, "m_birth", "age 9", "q.m_nationality"},
+		{"phone typed", "q.m_phones", "00249912345678", false, "m_phones", "00249912345678", "q.j_last_contact_date"},
+		{"phone said", "q.m_phones", "plus 249 912 345 678", true, "m_phones", "plus 249 912 345 678", "q.j_last_contact_date"},
+		{"phone: star back", "q.m_phones", "*", false, "", "", "q.m_sex"},
+		{"sex: 3 is I don't know", "q.m_sex", "3", false, "m_sex", ValueUnknown, "q.m_birth"},
+		{"stop said at a question is an answer, not an opt-out", "q.j_companions", "Stop", true, "j_companions", "Stop", "q.j_circumstances"},
+	}
+	for _, tt := range tests {
+		s, _, _ := m.Step(at(tt.step), Event{Kind: EventText, Text: tt.text, Spoken: tt.spoken}, now)
+		if s.At.Step != tt.to {
+			t.Errorf("%s: at %v, want %s", tt.name, s.At, tt.to)
+		}
+		if tt.field != "" && s.Answers[tt.field] != tt.want {
+			t.Errorf("%s: %s = %q, want %q", tt.name, tt.field, s.Answers[tt.field], tt.want)
+		}
+		if s.OptedOut {
+			t.Errorf("%s: opted out", tt.name)
+		}
+	}
+	// A spoken date misheard three times: a person, not the question for ever.
+	s := at("q.j_departure_date")
+	for range 3 {
+		s, _, _ = m.Step(s, Event{Kind: EventText, Text: "the blue moon", Spoken: true}, now)
+	}
+	if s.At.Flow != FlowPerson {
+		t.Errorf("a date misheard three times: at %v", s.At)
+	}
+	// Star at the reference: the menu, never a summary of nothing.
+	s = Session{Channel: channels.Voice, Lang: "en", Owner: OwnerBot, At: Position{FlowReport, "saving"},
+		Back: []Position{{FlowReport, "summary"}}}
+	s, _, _ = m.Step(s, Event{Kind: EventEffect, Effect: &channels.EffectResult{Kind: EffectCaseSave, OK: true, Data: map[string]string{"ref": "HK7-QM4-XTN9"}}}, now)
+	s, _, _ = m.Step(s, Event{Kind: EventText, Text: "x"}, now) // hears the reference
+	s, _, effects := m.Step(s, Event{Kind: EventText, Text: "*"}, now)
+	if s.At.Flow != FlowMenu || len(effects) != 0 {
+		t.Errorf("star after the reference: at %v, effects %+v", s.At, effects)
 	}
 }

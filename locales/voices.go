@@ -15,12 +15,18 @@ type Voice struct {
 	Say    string `toml:"say"`
 	Voice  string `toml:"voice"`
 	Speech string `toml:"speech"`
+	// Recorded: no text-to-speech; the call plays the recordings under audio/.
+	Recorded bool `toml:"recorded"`
 }
 
 // Voices reads voices.toml: per language, how a call speaks and listens.
 func Voices() (map[string]Voice, error) {
+	return parseVoices(voicesFile)
+}
+
+func parseVoices(raw []byte) (map[string]Voice, error) {
 	var v map[string]Voice
-	md, err := toml.Decode(string(voicesFile), &v)
+	md, err := toml.Decode(string(raw), &v)
 	if err != nil {
 		return nil, fmt.Errorf("voices.toml: %w", err)
 	}
@@ -28,8 +34,12 @@ func Voices() (map[string]Voice, error) {
 		return nil, fmt.Errorf("voices.toml: unknown key %s", un[0])
 	}
 	for lang, x := range v {
-		if x.Say == "" {
-			return nil, fmt.Errorf("voices.toml: [%s] has no say", lang)
+		switch {
+		case x.Recorded && (x.Say != "" || x.Voice != ""):
+			// Which one would the call use? Say what is meant.
+			return nil, fmt.Errorf("voices.toml: [%s] is recorded and has a say or voice: keep one", lang)
+		case !x.Recorded && x.Say == "":
+			return nil, fmt.Errorf("voices.toml: [%s] has no say (recorded = true if it has only recordings)", lang)
 		}
 	}
 	return v, nil

@@ -1,6 +1,7 @@
 package ref
 
 import (
+	"errors"
 	"strings"
 	"unicode"
 
@@ -22,10 +23,11 @@ import (
 //
 // It does not guess. Filler words ("my reference is", "c'est", "tiret", "رقمي") are
 // dropped; any other word it does not know, such as "seventy" or "banana", becomes '?',
-// and so does a name that stands for two letters (Arabic "بي" is B or P), so that Parse
-// refuses the result (ErrBadChar) and the bot asks again rather than finding another
-// family's case. Zero and one ("zero", "oh", "one", "واحد") become 0 and 1, which Parse
-// refuses too, rather than disappearing.
+// and so does a name that stands for several letters (Arabic "بي" is B or P), so that
+// Parse refuses the result (ErrBadChar) and the bot asks again rather than finding another
+// family's case. ParseSpoken tries each of those letters instead (see Candidates). Zero
+// and one ("zero", "oh", "one", "واحد") become 0 and 1, which Parse refuses too, rather
+// than disappearing.
 //
 // lang ("en", "fr", "es", "ar", or a code such as "es-US") only settles the few words that
 // read differently in two languages: "en" is N in English and "in" in French and Spanish,
@@ -36,17 +38,108 @@ import (
 // 256 bytes gives "" (ErrLength from Parse). Like the text, the result may be a
 // reference: do not log either.
 func FromSpeech(text, lang string) string {
+	return marked(heard(text, lang))
+}
+
+// maxCandidates bounds how many readings Candidates returns: six names of two letters,
+// or three of three. Speech with more is asked again, as FromSpeech's '?' would have it.
+const maxCandidates = 64
+
+// Candidates returns every reading of the speech that FromSpeech reads: where FromSpeech
+// writes '?' for a name of several letters, each candidate has one of them. Arabic "بي"
+// is B or P (Arabic has no P), and اي or اى without its hamza is A (إيه), E (إي) or I
+// (آي). I is in no reference, so readings with it only fail Parse.
+//
+// The order is fixed: the letters of a name in the order just given, the first name
+// changing slowest; the first candidate reads B for every بي and A for every اي.
+// Speech with one reading gives one candidate, FromSpeech's; speech with more than 64
+// readings gives FromSpeech's alone, '?' and all, so that Parse refuses it as before.
+// There is always at least one candidate, all of one length.
+func Candidates(text, lang string) []string {
+	cs := heard(text, lang)
+	n := 1
+	for _, c := range cs {
+		if n *= len(c); n > maxCandidates {
+			return []string{marked(cs)}
+		}
+	}
+	out := make([]string, 1, n)
+	for _, c := range cs {
+		next := make([]string, 0, len(out)*len(c))
+		for _, prefix := range out {
+			for k := range len(c) {
+				next = append(next, prefix+c[k:k+1])
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// ErrAmbiguous: speech that reads as two or more references, each with a matching check
+// character. Like the errors of Parse, its text never carries the input.
+var ErrAmbiguous = errors.New("ref: speech reads as more than one reference")
+
+// ParseSpoken reads a reference from speech: it runs Parse on each of the Candidates and
+// returns the reference when exactly one of them passes. When none does, it returns
+// Parse's error for the first candidate, so that the bot gives the right hint: all
+// candidates have one length and the same unknown words, and the first reads A, not I
+// (in no reference), so it fails with ErrLength or ErrBadChar when every candidate does,
+// and with ErrCheck otherwise. When two or more pass, it returns ErrAmbiguous, and the bot
+// asks again.
+//
+// Trying every letter a name may stand for lets no mistake through. The check character
+// catches any single wrong character (see check): a weight (1–10) times the difference of
+// two values is non-zero mod 31, a prime. Readings that differ in one position only, as
+// those of speech with one name of several letters do, cannot both pass: at most one
+// does, and it is the reference read out if the rest was heard right. Readings that differ
+// in two or more positions can both pass: a B/P name at weight w and an A/E name at weight
+// w′ do when 11·w ≡ ±4·w′ (mod 31), such as weights 2 and 10, and so can three B/P names
+// (weights 1, 2 and 3). No check character can tell such readings apart, so ParseSpoken
+// does not choose between them: ErrAmbiguous. Two B/P names, or two A/E names, never both
+// pass: that would need w ± w′ ≡ 0 (mod 31), which weights 1–10 never give.
+//
+// Like the text, the result is a secret: do not log it.
+func ParseSpoken(text, lang string) (Ref, error) {
+	var found Ref
+	var first error
+	for i, c := range Candidates(text, lang) {
+		r, err := Parse(c)
+		switch {
+		case err != nil:
+			if i == 0 {
+				first = err
+			}
+		case found.IsZero():
+			found = r
+		case r != found:
+			return Ref{}, ErrAmbiguous
+		}
+	}
+	if found.IsZero() {
+		return Ref{}, first
+	}
+	return found, nil
+}
+
+// heard reads speech into the characters of a candidate, one string for each: the
+// character, '?' for a word it does not know, or the letters of a name that stands for
+// several ("BP" for بي). Text over maxInput bytes gives none.
+func heard(text, lang string) []string {
 	if len(text) > maxInput {
-		return ""
+		return nil
 	}
 	lang = strings.ToLower(lang)
 	if i := strings.IndexAny(lang, "-_"); i >= 0 {
 		lang = lang[:i]
 	}
 	ws := words(text)
-	var out strings.Builder
+	var out []string
 	for i := 0; i < len(ws); i++ {
 		s := ws[i].read(lang)
+		// A word read from the tables names one character; several letters are the ones
+		// it may stand for. A spelled word is one character per letter.
+		several := !ws[i].spelled && len(s) > 1
 		switch {
 		case ws[i].plain == "de" && i+1 < len(ws) && ws[i+1].read(lang) == "":
 			// "número de caso", "numéro de dossier": before a filler word "de" is the
@@ -55,7 +148,7 @@ func FromSpeech(text, lang string) string {
 		case ws[i].plain == "double" && i+1 < len(ws):
 			// "double seven" is 77 in British English ("double u" is already one word, W).
 			if c := ws[i+1].read(lang); len(c) == 1 && c != "?" {
-				s = c + c
+				s, several = c+c, false
 				i++
 			}
 		}
@@ -69,9 +162,27 @@ func FromSpeech(text, lang string) string {
 				}
 			}
 		}
-		out.WriteString(s)
+		if several {
+			out = append(out, s)
+			continue
+		}
+		for k := range len(s) {
+			out = append(out, s[k:k+1])
+		}
 	}
-	return out.String()
+	return out
+}
+
+// marked writes the characters that heard gives, '?' for a name of several letters.
+func marked(cs []string) string {
+	b := make([]byte, len(cs))
+	for i, c := range cs {
+		b[i] = c[0]
+		if len(c) > 1 {
+			b[i] = '?'
+		}
+	}
+	return string(b)
 }
 
 // connectors join a letter to a word that starts with it: "H for hotel".
@@ -142,7 +253,8 @@ func plain(s string) string {
 }
 
 // read returns what a word stands for: characters, "" for a filler word, "?" for a word
-// it does not know or that names two characters.
+// it does not know. A word that is not spelled names one character, or several letters
+// when it may stand for any of them (spoken).
 func (w word) read(lang string) string {
 	if w.spelled {
 		return spell(w.raw)
@@ -201,8 +313,9 @@ func lookup(key, lang string) (string, bool) {
 }
 
 // spoken maps, per language, words to the character they name, "" for a filler word and
-// "?" for a name of two characters. Keys are in the form plain leaves them (no accents,
-// ة as ه, أ إ آ as ا), except a few whose accent or hamza tells them from another word.
+// the letters of a name that stands for any of several, in the order of Candidates. Keys
+// are in the form plain leaves them (no accents, ة as ه, أ إ آ as ا), except a few whose
+// accent or hamza tells them from another word.
 // Single letters ("h", "k") need no entry; numbers above 9 ("seventy") have none, on
 // purpose.
 var spoken = map[string]map[string]string{
@@ -255,9 +368,10 @@ var spoken = map[string]map[string]string{
 		"guion": "", "gracias": "",
 	},
 	// How Arabic speakers name Latin letters. Without its hamza, اي could be A (إيه), E (إي)
-	// or I (آي); بي is said for both B and P, as Arabic has no P.
+	// or I (آي); بي is said for both B and P, as Arabic has no P. The order of their letters
+	// is the order of Candidates.
 	"ar": {
-		"ايه": "A", "بي": "?", "سي": "C", "دي": "D", "إي": "E", "اي": "?", "اف": "F", "جي": "G",
+		"ايه": "A", "بي": "BP", "سي": "C", "دي": "D", "إي": "E", "اي": "AEI", "اف": "F", "جي": "G",
 		"اتش": "H", "آي": "I", "جاي": "J", "جيه": "J", "كي": "K", "كاي": "K", "كيه": "K", "ال": "L",
 		"ام": "M", "ان": "N", "او": "O", "اوه": "O", "پي": "P", "كيو": "Q", "ار": "R", "اس": "S",
 		"تي": "T", "يو": "U", "في": "V", "ڤي": "V", "دبليو": "W", "دابليو": "W", "دبل يو": "W",

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -44,6 +45,8 @@ type Speaker struct {
 	Say    string // <Say language>
 	Voice  string // <Say voice>, empty for Twilio's default
 	Speech string // <Gather language> for speech; empty: keypad only
+	// Recorded: no text-to-speech (Say is empty); the call plays recordings only.
+	Recorded bool
 }
 
 // Cache keeps the TwiML of a call's turn, so that Twilio asking again for a turn gets
@@ -58,6 +61,12 @@ type Config struct {
 	Verifier  *twilio.Verifier
 	PublicURL string
 	Speakers  map[string]Speaker
+	// Clip is the URL of the recording of clip in lang (<Play>), ok false when there is
+	// none; nil: no recordings.
+	Clip func(lang, clip string) (url string, ok bool)
+	// Unsaid hears of what a call could not say: a clip a language without
+	// text-to-speech has no recording of ("" for words only text-to-speech can say).
+	Unsaid func(lang, clip string)
 	// Operator is the number a caller who asks for a person is put through to.
 	Operator string
 	// Fallback is dialled when the hotline cannot run the call (Redis or the database
@@ -82,6 +91,9 @@ type Config struct {
 type Handler struct {
 	conv Conversation
 	cfg  Config
+	// warned holds the (language, clip) pairs already logged as unsaid: once each
+	// is enough to know what to record.
+	warned sync.Map
 }
 
 // New returns the voice webhook over conv.
@@ -97,6 +109,12 @@ func New(conv Conversation, cfg Config) *Handler {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Clip == nil {
+		cfg.Clip = func(string, string) (string, bool) { return "", false }
+	}
+	if cfg.Unsaid == nil {
+		cfg.Unsaid = func(string, string) {}
 	}
 	return &Handler{conv: conv, cfg: cfg}
 }
@@ -269,18 +287,55 @@ func (h *Handler) action(turn int, lang, ev string) string {
 	return h.cfg.PublicURL + Path + "?" + q.Encode()
 }
 
-// says turns utterances into <Say> verbs, each in its language's voice; an utterance
-// in a language the call cannot speak is left out.
+// says turns utterances into verbs: the recordings of an utterance when its language
+// has every one of them (<Play>), else <Say> in its language's voice. An utterance in
+// a language the call cannot speak is left out, and so is one a language without
+// text-to-speech has no recording of.
 func (h *Handler) says(us []channels.Utterance) []twiml.Element {
 	var out []twiml.Element
 	for _, u := range us {
 		sp, ok := h.cfg.Speakers[u.Lang]
-		if !ok || u.Text == "" {
+		if !ok || u.Text == "" && len(u.Clips) == 0 {
 			continue
 		}
-		out = append(out, &twiml.VoiceSay{Message: spoken(u.Text), Language: sp.Say, Voice: sp.Voice})
+		plays, missing := h.plays(u)
+		switch {
+		case len(plays) > 0:
+			out = append(out, plays...)
+		case sp.Recorded:
+			h.unsaid(u.Lang, missing)
+		case u.Text != "":
+			out = append(out, &twiml.VoiceSay{Message: spoken(u.Text), Language: sp.Say, Voice: sp.Voice})
+		}
 	}
 	return out
+}
+
+// plays is an utterance as its recordings, one <Play> each; none when a clip has no
+// recording (which one: missing), since half of it would make no sense.
+func (h *Handler) plays(u channels.Utterance) (plays []twiml.Element, missing string) {
+	for _, c := range u.Clips {
+		url, ok := h.cfg.Clip(u.Lang, c)
+		if !ok {
+			return nil, c
+		}
+		plays = append(plays, &twiml.VoicePlay{Url: url})
+	}
+	return plays, ""
+}
+
+// unsaid notes what a call in lang could not say: counted each time, logged once (the
+// clip's name, never what the call is about).
+func (h *Handler) unsaid(lang, clip string) {
+	h.cfg.Unsaid(lang, clip)
+	if _, seen := h.warned.LoadOrStore(lang+"/"+clip, true); seen {
+		return
+	}
+	if clip == "" {
+		h.cfg.Log.Warn("a call left out words: its language has no text-to-speech, and only recordings of fixed messages", "lang", lang)
+		return
+	}
+	h.cfg.Log.Warn("a call left out a message: its language has no text-to-speech and no recording of it", "lang", lang, "clip", clip)
 }
 
 // render answers a turn: what to say, and how the caller answers it.
@@ -347,10 +402,15 @@ func (h *Handler) listen(g *twiml.VoiceGather, lang string) {
 // number. Back from that call (again), the caller can press 1 to be put through once
 // more; otherwise the turn is tried again after a pause. Never a hang-up.
 func (h *Handler) degraded(lang string, turn int, again bool) string {
-	sp := h.cfg.Speakers[lang]
+	sp, in := h.cfg.Speakers[lang], lang
+	if sp.Recorded {
+		// The guidance holds the organisation's numbers, which no recording says:
+		// in English rather than not at all.
+		sp, in = h.cfg.Speakers["en"], "en"
+	}
 	guidance := "If you are in danger, call 112 now, or 911 in the Americas."
 	if h.cfg.Guidance != nil {
-		guidance = h.cfg.Guidance(lang)
+		guidance = h.cfg.Guidance(in)
 	}
 	say := &twiml.VoiceSay{Message: spoken(guidance), Language: sp.Say, Voice: sp.Voice}
 	var verbs []twiml.Element
@@ -359,7 +419,7 @@ func (h *Handler) degraded(lang string, turn int, again bool) string {
 		verbs = append(verbs, say, &twiml.VoiceDial{Number: h.cfg.Fallback, Timeout: "30", Action: h.action(turn, lang, "fallback")})
 	case h.cfg.Fallback != "" && h.cfg.Again != nil:
 		verbs = append(verbs, &twiml.VoiceGather{Input: "dtmf", NumDigits: "1", Timeout: "5", Action: h.action(turn, lang, "redial"),
-			InnerElements: []twiml.Element{say, &twiml.VoiceSay{Message: h.cfg.Again(lang), Language: sp.Say, Voice: sp.Voice}}},
+			InnerElements: []twiml.Element{say, &twiml.VoiceSay{Message: h.cfg.Again(in), Language: sp.Say, Voice: sp.Voice}}},
 			&twiml.VoiceRedirect{Url: h.action(turn, lang, "fallback")})
 	default:
 		verbs = append(verbs, say, &twiml.VoicePause{Length: "5"}, &twiml.VoiceRedirect{Url: h.action(turn, lang, "silence")})

@@ -1,6 +1,7 @@
 package voice
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -48,6 +49,73 @@ func TestRender(t *testing.T) {
 				t.Errorf("%s: %s should not be in\n%s", tt.name, n, x)
 			}
 		}
+	}
+}
+
+// TestRenderRecordings: an utterance plays its recordings when its language has all of
+// them, in a language with text-to-speech too; otherwise it is said, or, in a language
+// with recordings only, left out and noted once per clip.
+func TestRenderRecordings(t *testing.T) {
+	have := map[string]bool{"fr/voice.welcome": true, "ps/voice.welcome": true, "ps/lang.name": true, "ps/press.2": true, "ps/menu.distress": true}
+	var unsaid []string
+	var logs strings.Builder
+	h := New(nil, Config{PublicURL: "https://h.example.org",
+		Speakers: map[string]Speaker{"en": {Say: "en-GB"}, "fr": {Say: "fr-FR"}, "ps": {Recorded: true}},
+		Clip: func(lang, clip string) (string, bool) {
+			return "https://h.example.org/audio/" + lang + "/" + clip + ".mp3", have[lang+"/"+clip]
+		},
+		Unsaid: func(lang, clip string) { unsaid = append(unsaid, lang+"/"+clip) },
+		Log:    slog.New(slog.NewTextHandler(&logs, nil))})
+	tests := []struct {
+		name   string
+		speech []channels.Utterance
+		want   []string
+		not    []string
+		unsaid []string
+	}{
+		{"a language with text-to-speech plays a recording it has", []channels.Utterance{
+			{Text: "Bonjour.", Lang: "fr", Clips: []string{"voice.welcome"}},
+			{Text: "Menu principal.", Lang: "fr", Clips: []string{"voice.menu.main"}}},
+			[]string{`<Play>https://h.example.org/audio/fr/voice.welcome.mp3</Play>`, `>Menu principal.</Say>`}, []string{"Bonjour"}, nil},
+		{"an option is two recordings: its label, then press N", []channels.Utterance{
+			{Text: "Pashto: press 2.", Lang: "ps", Clips: []string{"lang.name", "press.2"}}},
+			[]string{`<Play>https://h.example.org/audio/ps/lang.name.mp3</Play><Play>https://h.example.org/audio/ps/press.2.mp3</Play>`}, []string{"<Say"}, nil},
+		{"recordings only: what has none is left out", []channels.Utterance{
+			{Text: "Danger: press 1.", Lang: "ps", Clips: []string{"menu.distress", "press.1"}},
+			{Text: "Call 112.", Lang: "ps"},
+			{Text: "Welcome.", Lang: "ps", Clips: []string{"voice.welcome"}}},
+			[]string{`<Play>https://h.example.org/audio/ps/voice.welcome.mp3</Play>`},
+			[]string{"<Say", "menu.distress"}, []string{"ps/press.1", "ps/"}},
+		{"the same again: counted, not logged again", []channels.Utterance{{Text: "Call 112.", Lang: "ps"}},
+			nil, []string{"<Say", "<Play"}, []string{"ps/"}},
+	}
+	for _, tt := range tests {
+		unsaid = nil
+		x, err := h.render(channels.Outbound{Lang: tt.speech[0].Lang, Expect: channels.ExpectChoice, Speech: tt.speech}, 4)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(x, w) {
+				t.Errorf("%s: no %s in\n%s", tt.name, w, x)
+			}
+		}
+		for _, n := range tt.not {
+			if strings.Contains(x, n) {
+				t.Errorf("%s: %s should not be in\n%s", tt.name, n, x)
+			}
+		}
+		if strings.Join(unsaid, " ") != strings.Join(tt.unsaid, " ") {
+			t.Errorf("%s: unsaid %v, want %v", tt.name, unsaid, tt.unsaid)
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 2 || !strings.Contains(logs.String(), "clip=press.1") || strings.Contains(logs.String(), "112") {
+		t.Errorf("want one warning per clip, naming it and nothing said:\n%s", logs.String())
+	}
+	// Cannot run the call: the guidance, with the numbers, in English rather than
+	// nothing.
+	if x := h.degraded("ps", 3, false); !strings.Contains(x, `language="en-GB"`) || !strings.Contains(x, "1 1 2") {
+		t.Errorf("fallback answer in a language with recordings only:\n%s", x)
 	}
 }
 

@@ -127,6 +127,11 @@ func (c *caseEffects) report(job dialogs.EffectJob, r ref.Ref) cases.Report {
 				ContactHow: d["j_contact_how"], Route: d["j_route"], DeparturePlace: d["j_departure_place"],
 				DepartureDate: d["j_departure_date"], Destination: d["j_destination"], Companions: d["j_companions"],
 				Circumstances: d["j_circumstances"]}}}
+	if job.Channel == channels.Voice && d[dialogs.DataCaller] != "" {
+		// Reported by phone: the number to call back (not the call), and the key an SMS
+		// from that number has, so that its DELETE erases this report too.
+		rep.Details.Contact, rep.ContactKey = d[dialogs.DataCaller], d[dialogs.DataCallerKey]
+	}
 	if v, err := dates.Parse(d["m_birth"], "en", job.At); err == nil {
 		rep.BirthYear, _ = v.BirthYear(job.At)
 	}
@@ -143,7 +148,12 @@ func (c *caseEffects) lookup(ctx context.Context, job dialogs.EffectJob) (*chann
 		}
 		return &channels.EffectResult{OK: true, Data: d}, nil
 	}
-	ok, _, err := c.guard.Allow(ctx, job.Hash)
+	who := job.Hash
+	if k := job.Data[dialogs.DataCallerKey]; k != "" {
+		// A caller's every call counts together.
+		who = k
+	}
+	ok, _, err := c.guard.Allow(ctx, who)
 	if err != nil {
 		c.log.Warn("reference guard", "err", err)
 		return result("result", "unavailable")
@@ -151,15 +161,18 @@ func (c *caseEffects) lookup(ctx context.Context, job dialogs.EffectJob) (*chann
 	if !ok {
 		return result("result", "throttled")
 	}
-	said := job.Data["ref"]
+	parse := ref.Parse
 	if job.Channel == channels.Voice {
-		// Heard by speech recognition: "H for hotel, K, seven…".
-		said = ref.FromSpeech(said, job.Lang)
+		// Heard by speech recognition: "H for hotel, K, seven…", "بي" for B or P.
+		parse = func(said string) (ref.Ref, error) { return ref.ParseSpoken(said, job.Lang) }
 	}
-	r, err := ref.Parse(said)
+	r, err := parse(job.Data["ref"])
 	switch {
+	case errors.Is(err, ref.ErrAmbiguous):
+		// Two references could have been said: not a guess to count, but asked again.
+		return result("result", "typo")
 	case errors.Is(err, ref.ErrCheck):
-		if err := c.guard.Failed(ctx, job.Hash); err != nil {
+		if err := c.guard.Failed(ctx, who); err != nil {
 			return nil, err
 		}
 		return result("result", "typo")
@@ -178,7 +191,7 @@ func (c *caseEffects) lookup(ctx context.Context, job dialogs.EffectJob) (*chann
 			// Given out, not yet in the database: the report is on its way.
 			return result("result", "ok", "status", cases.StatusReceived, "ref", r.String())
 		}
-		if err := c.guard.Failed(ctx, job.Hash); err != nil {
+		if err := c.guard.Failed(ctx, who); err != nil {
 			return nil, err
 		}
 		return result("result", "unknown")

@@ -124,3 +124,11 @@ func TestReportWaitsOutADatabaseOutage(t *testing.T) {
 		t.Errorf("%d writes set aside, want the refused note", n)
 	}
 }
+
+// TestRecordedMarkIsShared: the dialogs mark a recorded answer the way the register
+// keeps it out of its clear columns (the two packages do not import each other).
+func TestRecordedMarkIsShared(t *testing.T) {
+	if dialogs.RecordedPrefix != cases.Recorded {
+		t.Errorf("dialogs marks recordings %q, the register knows %q", dialogs.RecordedPrefix, cases.Recorded)
+	}
+}

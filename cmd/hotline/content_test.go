@@ -58,4 +58,21 @@ func TestContentCheck(t *testing.T) {
 	if err == nil || !strings.Contains(out, "es: the choose menu") {
 		t.Errorf("route menu over one SMS: %v\n%s", err, out)
 	}
+
+	// Recordings that would never play: a name in capitals, a language the hotline
+	// does not have.
+	audio := t.TempDir()
+	for _, f := range []string{"fr/voice.welcome.mp3", "fr/Welcome.MP3", "xx/voice.welcome.mp3"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(audio, "audio", f)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(audio, "audio", f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err = check(audio)
+	if err == nil || !strings.Contains(out, "audio/fr/Welcome.MP3: name it") || !strings.Contains(out, "audio/xx: not a language") ||
+		strings.Contains(out, "voice.welcome") {
+		t.Errorf("badly named recordings: %v\n%s", err, out)
+	}
 }

@@ -20,6 +20,7 @@ type metrics struct {
 	outbound   *prometheus.CounterVec
 	sendTime   *prometheus.HistogramVec
 	missing    *prometheus.CounterVec
+	unsaid     *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -38,8 +39,10 @@ func newMetrics() *metrics {
 			Help: "Time the provider took to accept a message.", Buckets: prometheus.DefBuckets}, []string{"channel"}),
 		missing: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_missing_translations_total",
 			Help: "Messages shown in English because the contact's language lacks them."}, []string{"lang", "id"}),
+		unsaid: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_voice_unsaid_total",
+			Help: "Things a call left out: its language has no text-to-speech and no recording of the clip (empty: words only text-to-speech can say)."}, []string{"lang", "clip"}),
 	}
-	m.reg.MustRegister(m.turns, m.turnTime, m.rejections, m.outbound, m.sendTime, m.missing,
+	m.reg.MustRegister(m.turns, m.turnTime, m.rejections, m.outbound, m.sendTime, m.missing, m.unsaid,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -261,6 +261,11 @@ func contentCommand(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Recordings do not stop the content from loading; one badly named never plays.
+	clips := locales.CheckClips(args[1], bundle)
+	for _, p := range clips {
+		fmt.Fprintln(stdout, p)
+	}
 	files := content.Over(args[1], content.Shipped())
 	c, err := content.Parse(files, bundle.Languages())
 	if err == nil {
@@ -275,6 +280,9 @@ func contentCommand(args []string, stdout io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if len(clips) > 0 {
+		return fmt.Errorf("%d recordings would never play", len(clips))
 	}
 	fmt.Fprintf(stdout, "ok: %d routes in %s, %d emergency numbers filled\n", len(c.Routes()),
 		strings.Join(bundle.Languages(), ", "), len(c.Numbers()))

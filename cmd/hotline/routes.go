@@ -37,6 +37,9 @@ func (a *app) routes() http.Handler {
 	r.GET("/healthz", handleHealth())
 	r.GET("/readyz", handleReady(a))
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})))
+	// The recordings calls play: fetched by Twilio without credentials.
+	r.GET("/audio/:lang/:file", handleAudio(a.clips, a.log))
+	r.HEAD("/audio/:lang/:file", handleAudio(a.clips, a.log))
 
 	// A channel without credentials is off: its webhook answers 404.
 	if a.verifier != nil {

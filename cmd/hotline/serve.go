@@ -62,6 +62,7 @@ type app struct {
 	content  *content.Store
 	bcast    *broadcast.Broadcasts
 	bundle   *locales.Bundle
+	clips    *locales.Clips
 	voice    *voice.Handler
 }
 
@@ -222,15 +223,17 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	if err != nil {
 		return fail(err)
 	}
-	var voiced []string
+	var recorded []string
 	for _, l := range bundle.Languages() {
-		if _, ok := voices[l]; ok {
-			voiced = append(voiced, l)
+		if voices[l].Recorded {
+			recorded = append(recorded, l)
 		}
 	}
+	a.clips = locales.NewClips(cfg.ContentDir)
 	machine := dialogs.NewMachine(bundle.Languages(), a.content.Current, cfg.AlertsFor).
 		WithPersonOpen(func(t time.Time) bool { return cfg.Operator != "" && cfg.Hours.Open(t) }).
-		WithVoiceLanguages(voiced)
+		WithRecordedOnly(recorded)
+	offerVoices(machine, bundle, voices, a.clips, log)
 	a.bundle = bundle
 	a.bcast = newBroadcasts(a, bundle, a.content)
 	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix, Sealer: cfg.DataKeys}, a.hash, a.now, log, a.metrics.observeTurn)

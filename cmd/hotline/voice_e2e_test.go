@@ -21,8 +21,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hotline-org/hotline/cases"
+	"github.com/hotline-org/hotline/cases/keyring"
+	"github.com/hotline-org/hotline/cases/ref"
+	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/redistest"
 	"github.com/hotline-org/hotline/channels/twilio/twiliotest"
+	"github.com/hotline-org/hotline/dialogs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden call scripts in testdata/calls")
@@ -149,7 +154,11 @@ func (c *caller) send(u string, form url.Values) node {
 		c.t.Fatalf("TwiML: %v\n%s", err, body)
 	}
 	if m := spelledRef.FindStringSubmatch(string(body)); m != nil {
-		c.ref = strings.Join(m[1:], "")
+		if ref := strings.Join(m[1:], ""); c.ref != "" && ref != c.ref {
+			c.t.Errorf("the call heard reference %s, then %s", c.ref, ref)
+		} else {
+			c.ref = ref
+		}
 	}
 	var b strings.Builder
 	doc.write(&b, c.h.public, "")
@@ -186,9 +195,10 @@ func (c *caller) hangup() {
 	}
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
+	key := c.h.env["HOTLINE_REDIS_PREFIX"] + "resume:" + c.h.contactHash(channels.Voice, "caller:"+c.from)
 	waitUntil(c.t, 10*time.Second, "the unfinished report kept", func() bool {
-		keys, _ := rdb.Keys(context.Background(), c.h.env["HOTLINE_REDIS_PREFIX"]+"resume:*").Result()
-		return len(keys) > 0
+		n, _ := rdb.Exists(context.Background(), key).Result()
+		return n == 1
 	})
 }
 
@@ -222,7 +232,16 @@ func (c *caller) step(line string) {
 		}
 		c.post(c.h.public+"/webhooks/twilio/voice", url.Values{"CallStatus": {"ringing"}})
 	case line == "> say the reference":
-		c.post(action("Gather"), url.Values{"CallStatus": {"in-progress"}, "SpeechResult": {strings.Join(strings.Split(c.ref, ""), " ")}, "Confidence": {"0.8"}})
+		// As speech recognition writes it: letters in lower case, digits as words.
+		var words []string
+		for _, r := range c.ref {
+			if r >= '2' && r <= '9' {
+				words = append(words, []string{"two", "three", "four", "five", "six", "seven", "eight", "nine"}[r-'2'])
+			} else {
+				words = append(words, strings.ToLower(string(r)))
+			}
+		}
+		c.post(action("Gather"), url.Values{"CallStatus": {"in-progress"}, "SpeechResult": {strings.Join(words, " ") + "."}, "Confidence": {"0.8"}})
 	case line == "> silence":
 		c.post(action("Redirect"), url.Values{"CallStatus": {"in-progress"}})
 	case line == "> operator takes" || line == "> voicemail":
@@ -374,7 +393,11 @@ func TestVoiceEdges(t *testing.T) {
 	}
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	if err := rdb.Del(context.Background(), h.env["HOTLINE_REDIS_PREFIX"]+"voice:"+c.sid+":2").Err(); err != nil {
+	cached := h.env["HOTLINE_REDIS_PREFIX"] + "voice:" + h.contactHash(channels.Voice, c.sid) + ":2"
+	if raw, err := rdb.Get(context.Background(), cached).Result(); err != nil || strings.Contains(raw, "Main menu") {
+		t.Errorf("the kept answer is not there, or not sealed: %v %.40q", err, raw)
+	}
+	if err := rdb.Del(context.Background(), cached).Err(); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()
@@ -499,4 +522,150 @@ func TestVoiceNightDistressMessage(t *testing.T) {
 		_, r := apiCall(t, "GET", h.base+"/api/queue", "")
 		return strings.Contains(r, `"priority":0`) && strings.Contains(r, `"messages_since":1`)
 	})
+}
+
+// silentMP3 is one frame of an MP3 (MPEG-1 layer III, 128 kbit/s, 44.1 kHz): its
+// header, and silence.
+func silentMP3() []byte {
+	frame := make([]byte, 417)
+	copy(frame, []byte{0xFF, 0xFB, 0x90, 0x64})
+	return frame
+}
+
+// TestRecordedPrompts: a recording put in the content folder is served to Twilio at
+// /audio/<lang>/<file> (and nothing else is, whatever the path), and a call plays it
+// in place of the text-to-speech it replaces.
+func TestRecordedPrompts(t *testing.T) {
+	dir := t.TempDir()
+	clip := silentMP3()
+	if err := os.MkdirAll(filepath.Join(dir, "audio", "fr"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "audio", "fr", "voice.welcome.mp3"), clip, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := startHotline(t, map[string]string{"HOTLINE_CONTENT_DIR": dir})
+
+	get := func(method, path string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, h.base+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, body := get("GET", "/audio/fr/voice.welcome.mp3")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "audio/mpeg" || string(body) != string(clip) ||
+		!strings.Contains(resp.Header.Get("Cache-Control"), "max-age=") {
+		t.Errorf("GET the recording: %d %v, %d bytes", resp.StatusCode, resp.Header, len(body))
+	}
+	if resp, body := get("HEAD", "/audio/fr/voice.welcome.mp3"); resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength != int64(len(clip)) {
+		t.Errorf("HEAD the recording: %d, length %d, %d bytes", resp.StatusCode, resp.ContentLength, len(body))
+	}
+	for _, path := range []string{"/audio/fr/../x", "/audio/fr/..%2Fvoice.welcome.mp3", "/audio/xx/none.mp3", "/audio/fr/welcome.mp3",
+		"/audio/fr/voice.welcome.ogg", "/audio/..%2F..%2Fetc/passwd.mp3", "/audio/fr/"} {
+		if resp, _ := get("GET", path); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, resp.StatusCode)
+		}
+	}
+
+	var out strings.Builder
+	c := &caller{t: t, h: h, sid: fmt.Sprintf("CA%032x", 78), from: "+15550001112", out: &out}
+	c.step("@call")
+	gather, _ := c.doc.find("Gather")
+	var said []string
+	for _, k := range gather.Kids {
+		said = append(said, k.Name+" "+k.Attrs["language"]+" "+k.Text)
+	}
+	got := strings.Join(said, "\n")
+	if want := "Play  https://hotline.example.org/audio/fr/voice.welcome.mp3"; len(said) < 2 || said[1] != want {
+		t.Errorf("the French greeting: want %q second, got\n%s", want, got)
+	}
+	if strings.Contains(got, "Bonjour") || !strings.Contains(got, "Say en-GB Hello.") || !strings.Contains(got, "Say fr-FR Choisissez votre langue") {
+		t.Errorf("only the French greeting is replaced:\n%s", got)
+	}
+}
+
+// contactHash is the keyed hash that names a contact's keys in this hotline's Redis.
+func (h *hotline) contactHash(ch channels.Channel, contact string) string {
+	key, err := base64.StdEncoding.DecodeString(h.env["HOTLINE_LOOKUP_KEY"])
+	if err != nil {
+		panic(err)
+	}
+	return channels.ContactHasher(key)(ch, contact)
+}
+
+// TestVoiceReportReachesTheFamily: a report made by phone keeps the number the family
+// called from (the tracing team calls back on it, not on the call), an answer recorded
+// instead of said is kept as the recording's address, and a DELETE sent by SMS from
+// that number erases the report; the logs hold none of it.
+func TestVoiceReportReachesTheFamily(t *testing.T) {
+	const from = "+15005550042"
+	h := startHotline(t, map[string]string{"HOTLINE_OPERATOR_NUMBER": operatorNum})
+	var out strings.Builder
+	c := &caller{t: t, h: h, sid: fmt.Sprintf("CA%032x", 81), from: from, out: &out}
+	lines := []string{"@call", "> 1", "> 2", "> 1", "> 1", "> say Amina Keita", "> say His sister.", "> say Yes, evenings.",
+		"> 3", "> record"}
+	// The rest skipped: 2 at words, dates and numbers; "I don't know" at the two choices.
+	for _, q := range dialogs.ReportFields()[4:] {
+		switch q {
+		case "m_sex":
+			lines = append(lines, "> 3")
+		case "j_circumstances":
+			lines = append(lines, "> 5")
+		default:
+			lines = append(lines, "> 2")
+		}
+	}
+	lines = append(lines, "> 1")
+	for _, l := range lines {
+		c.step(l)
+	}
+	if c.ref == "" {
+		t.Fatalf("no reference heard:\n%s", out.String())
+	}
+	r, err := ref.Parse(c.ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keyring.Parse(h.env["HOTLINE_DATA_KEYS"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := cases.Open(context.Background(), h.env["DATABASE_URL"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	reg := cases.NewRegister(store, ring, func(k, v string) string { return k + v }, time.Now)
+	var got cases.Case
+	waitUntil(t, 10*time.Second, "the report in the register", func() bool {
+		got, err = reg.Read(context.Background(), r.Compact(), "test:e2e", "check the report")
+		return err == nil
+	})
+	d := got.Details
+	if d.Contact != from || d.Enquirer.Name != "Amina Keita" || !strings.HasPrefix(d.Missing.Names, cases.Recorded+"https://api.twilio.com/") ||
+		d.Missing.Sex != cases.DontKnow || d.Missing.Birth != "" || got.Channel != "voice" || got.Nationality != "" {
+		t.Errorf("case from a call: %+v", got)
+	}
+
+	conv := &talk{t: t, h: h, base: 9000}
+	if got := conv.sms(from, "DELETE", 1); !strings.Contains(got, "It cannot be undone") {
+		t.Fatalf("delete: %q", got)
+	}
+	if got := conv.sms(from, "1", 1); !strings.Contains(got, "Cases erased: 1") {
+		t.Fatalf("erased by SMS from the number that called: %q", got)
+	}
+	if got, err = reg.Read(context.Background(), r.Compact(), "test:e2e", "check the erasure"); err != nil || got.Reduced.IsZero() {
+		t.Errorf("after erasure: %+v %v", got, err)
+	}
+	logs := h.logs.String()
+	for _, secret := range []string{"Amina", "Keita", from, "15005550042", r.Compact(), c.ref, "Recordings/RE"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the logs hold %q", secret)
+		}
+	}
 }
