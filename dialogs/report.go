@@ -499,6 +499,13 @@ func (t *turn) caseResult(ev Event) {
 		} else {
 			t.say("erase.done", map[string]any{"N": r.Data["cases"]})
 		}
+		if t.voice() {
+			// The call goes on, to the menu (its session ends with it): deleting the
+			// session now would greet the caller afresh in the middle of the call.
+			t.s.Owner, t.s.Back, t.s.Answers, t.s.Cases = OwnerBot, nil, nil, nil
+			t.goTo(FlowMenu, true)
+			return
+		}
 		// The runner deletes the session and the remembered language after this reply.
 		t.s.Erase = true
 		t.s.Owner, t.s.At, t.s.Back, t.s.Answers, t.s.Cases = OwnerBot, Position{}, nil, nil, nil

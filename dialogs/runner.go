@@ -228,11 +228,11 @@ func (r *Runner) jobs(in channels.Inbound, hash string, shard int, lang string, 
 			stopAlerts = hash
 		}
 		data := ef.Data
-		if in.Channel == channels.Voice && RealNumber(in.Caller) && (ef.Kind == EffectCaseSave || ef.Kind == EffectCaseLookup) {
+		if in.Channel == channels.Voice && RealNumber(in.Caller) && (ef.Kind == EffectCaseSave || ef.Kind == EffectCaseLookup || ef.Kind == EffectErase) {
 			// A call's address is the call: a report needs the number the tracing team
 			// can call back (sealed with the job), and the key under which that
 			// number's DELETE by SMS finds it; a look-up is throttled per number, not per
-			// call.
+			// call; an erasure said on a call erases that number's reports.
 			data = maps.Clone(data)
 			if data == nil {
 				data = map[string]string{}

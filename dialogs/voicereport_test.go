@@ -243,3 +243,24 @@ func TestVoiceQuestionKeys(t *testing.T) {
 		t.Errorf("star after the reference: at %v, effects %+v", s.At, effects)
 	}
 }
+
+// TestCallErases: DELETE said on a call is confirmed with a key, and the answer comes at
+// the call's next turn, then the menu; the call goes on.
+func TestCallErases(t *testing.T) {
+	m := newMachine(t, []string{"en"})
+	now := time.Date(2026, 11, 27, 21, 0, 0, 0, time.UTC)
+	s := Session{Channel: channels.Voice, Lang: "en", Owner: OwnerBot, At: Position{FlowReport, "q.m_names"},
+		Answers: map[string]string{"e_name": "Amina"}}
+	s, _, _ = m.Step(s, Event{Kind: EventText, Text: "Delete.", Spoken: true}, now)
+	if s.At != (Position{FlowErase, "confirm"}) {
+		t.Fatalf("delete said: at %v", s.At)
+	}
+	s, _, effects := m.Step(s, Event{Kind: EventText, Text: "1"}, now)
+	if len(effects) != 1 || effects[0].Kind != EffectErase {
+		t.Fatalf("confirmed: %+v", effects)
+	}
+	s, _, _ = m.Step(s, Event{Kind: EventEffect, Effect: &channels.EffectResult{Kind: EffectErase, OK: true, Data: map[string]string{"cases": "1"}}}, now)
+	if s.Erase || len(s.Later) == 0 || s.Later[0].ID != "erase.done" || s.At.Flow != FlowMenu || len(s.Answers) != 0 {
+		t.Errorf("after the erasure: erase %v, at %v, later %+v, answers %v", s.Erase, s.At, s.Later, s.Answers)
+	}
+}

@@ -229,7 +229,13 @@ func (c *caseEffects) erase(ctx context.Context, job dialogs.EffectJob) (*channe
 			return nil, err
 		}
 	}
-	w := pendingWrite{Kind: "erase", ContactKey: job.Hash, At: job.At}
+	// On a call, the cases are those of the number it comes from (the call is no
+	// address); a withheld number has only the call's.
+	whose := job.Hash
+	if k := job.Data[dialogs.DataCallerKey]; k != "" {
+		whose = k
+	}
+	w := pendingWrite{Kind: "erase", ContactKey: whose, At: job.At}
 	if n, err := c.rdb.ZCard(ctx, c.pending).Result(); err != nil || n > 0 {
 		// Reports still waiting for the database must land before they are erased.
 		if err := c.park(ctx, w); err != nil {
@@ -238,7 +244,7 @@ func (c *caseEffects) erase(ctx context.Context, job dialogs.EffectJob) (*channe
 		return &channels.EffectResult{OK: true, Data: map[string]string{"later": "1"}}, nil
 	}
 	dbctx, cancel := context.WithTimeout(ctx, dbTimeout)
-	refs, err := c.reg.Erase(dbctx, job.Hash, "family:"+dialogs.ShortHash(job.Hash), job.At)
+	refs, err := c.reg.Erase(dbctx, whose, "family:"+dialogs.ShortHash(whose), job.At)
 	cancel()
 	if err != nil {
 		c.log.Warn("erasure parked until the database answers", "err", err)
