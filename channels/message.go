@@ -120,6 +120,10 @@ type Utterance struct {
 	// has them in Lang (a message ID; "press.2" after an option's label); empty for
 	// what no recording can say (route information, a reference, an answer).
 	Clips []string `json:"clips,omitempty"`
+	// Fallback is the same in English, for a language with recordings only that has
+	// none of this (the emergency numbers above all): heard in English rather than not
+	// at all. Empty when Lang is English, or for the content's own text.
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // Lane orders outbound traffic: replies never wait behind broadcasts.

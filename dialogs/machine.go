@@ -117,7 +117,7 @@ func (t *turn) step(ev Event) {
 		t.distressResult(ev)
 		switch {
 		case !t.voice() || ev.Effect.Kind == channels.EventDialDone || ev.Effect.Kind == channels.EventDialUnanswered:
-		case waited && len(t.prompts) > 0 && t.s.Owner == OwnerBot:
+		case waited && len(t.prompts) > 0:
 			// The answer the call waits for (a reference, a look-up): said at its next
 			// turn, which is the call's own.
 			t.s.Later = append(t.s.Later, t.prompts...)
@@ -131,10 +131,17 @@ func (t *turn) step(ev Event) {
 		return
 	}
 	if t.voice() && len(t.s.Later) > 0 && ev.Kind == EventText {
-		// What the call waited for, whatever key came meanwhile (it answered nothing
-		// the caller had heard).
-		t.prompts, t.s.Later = t.s.Later, nil
-		return
+		if t.m.keyword(ev.Text) == KwDistress {
+			// Danger first: the answer waited for is dropped (it would be heard out of
+			// place; a reference stays with the conversation for the person who takes
+			// the call).
+			t.s.Later = nil
+		} else {
+			// What the call waited for, whatever key came meanwhile (it answered
+			// nothing the caller had heard).
+			t.prompts, t.s.Later = t.s.Later, nil
+			return
+		}
 	}
 	kw := t.m.keyword(ev.Text)
 	if t.voice() && (kw == KwStop || kw == KwStart || kw == KwStopAlerts) {
@@ -603,6 +610,7 @@ func (t *turn) answer(ev Event) {
 		// A choice question also takes "I don't know" and SKIP.
 		if w := answerWord(ev.Text); w != "" {
 			t.store(def.Field, w)
+			t.answeredAgain(def.Field)
 			next := def.Choices[0].Goto
 			if def.SkipTo != "" {
 				next = def.SkipTo
@@ -687,6 +695,7 @@ func (t *turn) answer(ev Event) {
 	}
 	if def.Field != "" {
 		t.store(def.Field, c.Value)
+		t.answeredAgain(def.Field)
 	}
 	if c.Say != "" {
 		t.say(c.Say, nil)

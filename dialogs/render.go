@@ -80,7 +80,8 @@ func speech(b *locales.Bundle, lang string, prompts []Prompt) []channels.Utteran
 			out = append(out, channels.Utterance{Text: p.Text, Lang: lang})
 		case p.ID != "":
 			id := voiceID(b, p.ID)
-			out = append(out, channels.Utterance{Text: b.Localize(lang, id, localArgs(b, lang, p.Args)), Lang: lang, Clips: clip(id, p.Args)})
+			out = append(out, channels.Utterance{Text: b.Localize(lang, id, localArgs(b, lang, p.Args)), Lang: lang, Clips: clip(id, p.Args),
+				Fallback: inEnglish(b, lang, id, p.Args)})
 		}
 	}
 	if len(prompts) == 0 {
@@ -88,7 +89,8 @@ func speech(b *locales.Bundle, lang string, prompts []Prompt) []channels.Utteran
 	}
 	last := prompts[len(prompts)-1]
 	if last.Hint != "" {
-		out = append(out, channels.Utterance{Text: b.Localize(lang, last.Hint, nil), Lang: lang, Clips: []string{last.Hint}})
+		out = append(out, channels.Utterance{Text: b.Localize(lang, last.Hint, nil), Lang: lang, Clips: []string{last.Hint},
+			Fallback: inEnglish(b, lang, last.Hint, nil)})
 	}
 	if last.Expect != channels.ExpectChoice {
 		return out
@@ -99,6 +101,9 @@ func speech(b *locales.Bundle, lang string, prompts []Prompt) []channels.Utteran
 			u := channels.Utterance{Text: b.Localize(cl, "voice.choice", map[string]any{"Label": label, "Key": c.Key}), Lang: cl}
 			if c.Text == "" {
 				u.Clips = []string{c.Label, "press." + c.Key}
+				if cl != locales.Fallback {
+					u.Fallback = b.Localize(locales.Fallback, "voice.choice", map[string]any{"Label": b.Localize(locales.Fallback, c.Label, nil), "Key": c.Key})
+				}
 			}
 			out = append(out, u)
 		}
@@ -108,9 +113,19 @@ func speech(b *locales.Bundle, lang string, prompts []Prompt) []channels.Utteran
 		if last.ID == "menu.main" {
 			keys = "voice.keys.main" // nothing to go back to
 		}
-		out = append(out, channels.Utterance{Text: b.Localize(lang, keys, nil), Lang: lang, Clips: []string{keys}})
+		out = append(out, channels.Utterance{Text: b.Localize(lang, keys, nil), Lang: lang, Clips: []string{keys},
+			Fallback: inEnglish(b, lang, keys, nil)})
 	}
 	return out
+}
+
+// inEnglish is a message in English, for a call in another language that may have no
+// way to say it; "" when the call is in English.
+func inEnglish(b *locales.Bundle, lang, id string, args map[string]any) string {
+	if lang == locales.Fallback {
+		return ""
+	}
+	return b.Localize(locales.Fallback, id, localArgs(b, locales.Fallback, args))
 }
 
 // clip is the recording that says message id, when one can: not with arguments,

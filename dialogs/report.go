@@ -215,8 +215,17 @@ func (t *turn) eraseAnswer(ev Event) bool {
 		return false
 	}
 	if c.Effect != "" {
-		t.effect(c.Effect)
+		ef := Effect{Kind: c.Effect}
+		if t.voice() {
+			// On a call: the reports made in this call, not all of its number's (caller
+			// ID can be forged), and the unfinished report kept for its caller.
+			ef.Data = map[string]string{"refs": strings.Join(t.s.Cases, ","), "resume": t.s.Caller}
+		}
+		t.effects = append(t.effects, ef)
 		t.s.At = Position{Flow: FlowErase, Step: "erasing"}
+		if t.voice() {
+			t.say("busy", nil)
+		}
 		return true
 	}
 	t.say("erase.kept", nil)
@@ -474,11 +483,11 @@ func (t *turn) caseResult(ev Event) {
 				t.say("case.nomoney", nil)
 				t.goTo(FlowMenu, true)
 			}
-		case "typo":
-			t.say("followup.typo", nil)
-			t.enter(Position{FlowFollowUp, "ref"})
-		case "bad":
-			t.say("followup.bad", nil)
+		case "typo", "bad":
+			if t.refAgain() {
+				return
+			}
+			t.say("followup."+r.Data["result"], nil)
 			t.enter(Position{FlowFollowUp, "ref"})
 		case "throttled":
 			t.say("followup.throttled", nil)
@@ -487,6 +496,9 @@ func (t *turn) caseResult(ev Event) {
 			t.say("followup.unavailable", nil)
 			t.goTo(FlowMenu, true)
 		default:
+			if t.refAgain() {
+				return
+			}
 			t.say("followup.unknown", nil)
 			t.enter(Position{FlowFollowUp, "ref"})
 		}

@@ -228,11 +228,12 @@ func (r *Runner) jobs(in channels.Inbound, hash string, shard int, lang string, 
 			stopAlerts = hash
 		}
 		data := ef.Data
-		if in.Channel == channels.Voice && RealNumber(in.Caller) && (ef.Kind == EffectCaseSave || ef.Kind == EffectCaseLookup || ef.Kind == EffectErase) {
-			// A call's address is the call: a report needs the number the tracing team
-			// can call back (sealed with the job), and the key under which that
-			// number's DELETE by SMS finds it; a look-up is throttled per number, not per
-			// call; an erasure said on a call erases that number's reports.
+		if in.Channel == channels.Voice && RealNumber(in.Caller) && (ef.Kind == EffectCaseSave || ef.Kind == EffectCaseLookup || ef.Kind == EffectDistressOpen) {
+			// A call's address is the call: a report and a distress alert need the
+			// number to call back (sealed with the job), and a report the key under
+			// which that number's DELETE by SMS finds it; a look-up is throttled per
+			// number, not per call. (An erasure asked on a call reaches only that
+			// call's reports: caller ID can be forged.)
 			data = maps.Clone(data)
 			if data == nil {
 				data = map[string]string{}
@@ -408,7 +409,15 @@ const (
 // ResumeFor is how long an unfinished report waits for its caller to call back.
 const ResumeFor = 30 * time.Minute
 
-func (r *Runner) resumeKey(caller string) string { return r.cfg.Prefix + "resume:" + caller }
+func (r *Runner) resumeKey(caller string) string { return ResumeKey(r.cfg.Prefix, caller) }
+
+// ResumeKey is where an unfinished report waits for the caller whose hash is caller.
+func ResumeKey(prefix, caller string) string { return prefix + "resume:" + caller }
+
+// CallerHash is the keyed hash that names a calling number's keys (Session.Caller).
+func CallerHash(hash func(channels.Channel, string) string, number string) string {
+	return hash(channels.Voice, "caller:"+number)
+}
 
 // keepUnfinished keeps, sealed under the caller's hash, an unfinished report of a call
 // that ended, for ResumeFor.
@@ -436,7 +445,7 @@ func (r *Runner) unfinished(ctx context.Context, s *Session, caller string) erro
 	if !RealNumber(caller) {
 		return nil
 	}
-	s.Caller = r.hash(channels.Voice, "caller:"+caller)
+	s.Caller = CallerHash(r.hash, caller)
 	key := r.resumeKey(s.Caller)
 	data, err := r.rdb.Get(ctx, key).Bytes()
 	if errors.Is(err, redis.Nil) {

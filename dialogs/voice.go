@@ -83,6 +83,11 @@ func (t *turn) voiceKey(ev Event) bool {
 		t.s.Misses = 0
 		t.prompt()
 	case voiceBack:
+		if t.s.At == (Position{FlowReport, "resume"}) {
+			// Nothing before the offer, and the menu would drop the report: the offer again.
+			t.prompt()
+			return true
+		}
 		if page, _ := strconv.Atoi(t.s.Answers[ansPage]); t.s.At == (Position{FlowRoute, "choose"}) && page > 0 {
 			t.store(ansPage, strconv.Itoa(page-1))
 			t.prompt()

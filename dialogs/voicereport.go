@@ -360,9 +360,7 @@ func (t *turn) offerResume() bool {
 	if !t.voice() || t.s.Answers[ansResume] == "" || t.s.Lang == "" {
 		return false
 	}
-	// Star at the offer says it again: nothing before it to go back to, and the menu
-	// would drop the report.
-	t.s.Back = []Position{{FlowReport, "resume"}}
+	t.s.Back = nil
 	t.enter(Position{FlowReport, "resume"})
 	return true
 }
@@ -399,3 +397,24 @@ func (t *turn) answeredAgain(field string) {
 	}
 	t.s.Answers[ansEarlier] = strings.Join(slices.DeleteFunc(strings.Split(e, ","), func(f string) bool { return f == field }), ",")
 }
+
+// refAgain counts, on a call, the references that could not be used: after the third,
+// a person rather than the question again (speech may never get it right). It reports
+// whether it took the call there.
+func (t *turn) refAgain() bool {
+	if !t.voice() {
+		return false
+	}
+	n, _ := strconv.Atoi(t.s.Answers[ansRefTries])
+	if n++; n < 3 {
+		t.store(ansRefTries, strconv.Itoa(n))
+		return false
+	}
+	delete(t.s.Answers, ansRefTries)
+	t.say("voice.followup.person", nil)
+	t.goTo(FlowPerson, false)
+	return true
+}
+
+// ansRefTries counts a call's references that could not be used.
+const ansRefTries = "_reftries"

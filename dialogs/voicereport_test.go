@@ -250,17 +250,43 @@ func TestCallErases(t *testing.T) {
 	m := newMachine(t, []string{"en"})
 	now := time.Date(2026, 11, 27, 21, 0, 0, 0, time.UTC)
 	s := Session{Channel: channels.Voice, Lang: "en", Owner: OwnerBot, At: Position{FlowReport, "q.m_names"},
-		Answers: map[string]string{"e_name": "Amina"}}
+		Answers: map[string]string{"e_name": "Amina"}, Cases: []string{"HK7-QM4-XTN9"}, Caller: "h1"}
 	s, _, _ = m.Step(s, Event{Kind: EventText, Text: "Delete.", Spoken: true}, now)
 	if s.At != (Position{FlowErase, "confirm"}) {
 		t.Fatalf("delete said: at %v", s.At)
 	}
 	s, _, effects := m.Step(s, Event{Kind: EventText, Text: "1"}, now)
-	if len(effects) != 1 || effects[0].Kind != EffectErase {
+	// Only this call's reports (caller ID can be forged), and the report kept for its caller.
+	if len(effects) != 1 || effects[0].Kind != EffectErase || effects[0].Data["refs"] != "HK7-QM4-XTN9" || effects[0].Data["resume"] != "h1" {
 		t.Fatalf("confirmed: %+v", effects)
 	}
 	s, _, _ = m.Step(s, Event{Kind: EventEffect, Effect: &channels.EffectResult{Kind: EffectErase, OK: true, Data: map[string]string{"cases": "1"}}}, now)
 	if s.Erase || len(s.Later) == 0 || s.Later[0].ID != "erase.done" || s.At.Flow != FlowMenu || len(s.Answers) != 0 {
 		t.Errorf("after the erasure: erase %v, at %v, later %+v, answers %v", s.Erase, s.At, s.Later, s.Answers)
+	}
+}
+
+// TestCallReferenceNotUnderstood: a reference that cannot be used is asked again twice,
+// then the call goes to a person, heard at the call's next turn.
+func TestCallReferenceNotUnderstood(t *testing.T) {
+	m := newMachine(t, []string{"en"})
+	now := time.Date(2026, 11, 27, 21, 0, 0, 0, time.UTC)
+	s := Session{Channel: channels.Voice, Lang: "en", Owner: OwnerBot, At: Position{FlowFollowUp, "ref"}}
+	for i, result := range []string{"typo", "unknown", "bad"} {
+		s, _, _ = m.Step(s, Event{Kind: EventText, Text: "h k seven", Spoken: true}, now)
+		if s.At != (Position{FlowFollowUp, "checking"}) {
+			t.Fatalf("try %d: at %v", i+1, s.At)
+		}
+		s, _, _ = m.Step(s, Event{Kind: EventEffect, Effect: &channels.EffectResult{Kind: EffectCaseLookup, OK: true,
+			Data: map[string]string{"result": result}}}, now)
+		var prompts []Prompt
+		s, prompts, _ = m.Step(s, Event{Kind: EventText}, now)
+		last := prompts[len(prompts)-1]
+		switch {
+		case i < 2 && (s.At != (Position{FlowFollowUp, "ref"}) || last.ID != "followup.ref"):
+			t.Fatalf("try %d: at %v, %+v", i+1, s.At, prompts)
+		case i == 2 && (s.Owner != OwnerQueue || last.Expect != channels.ExpectPerson || prompts[0].ID != "voice.followup.person"):
+			t.Fatalf("third try: owner %s, %+v", s.Owner, prompts)
+		}
 	}
 }

@@ -302,6 +302,11 @@ func (h *Handler) says(us []channels.Utterance) []twiml.Element {
 		switch {
 		case len(plays) > 0:
 			out = append(out, plays...)
+		case sp.Recorded && u.Fallback != "" && h.cfg.Speakers["en"].Say != "":
+			// Better in English than not at all (the emergency numbers above all).
+			en := h.cfg.Speakers["en"]
+			out = append(out, &twiml.VoiceSay{Message: spoken(u.Fallback), Language: en.Say, Voice: en.Voice})
+			h.unsaid(u.Lang, missing)
 		case sp.Recorded:
 			h.unsaid(u.Lang, missing)
 		case u.Text != "":

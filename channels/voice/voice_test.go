@@ -88,6 +88,8 @@ func TestRenderRecordings(t *testing.T) {
 			[]string{"<Say", "menu.distress"}, []string{"ps/press.1", "ps/"}},
 		{"the same again: counted, not logged again", []channels.Utterance{{Text: "Call 112.", Lang: "ps"}},
 			nil, []string{"<Say", "<Play"}, []string{"ps/"}},
+		{"recordings only: in English rather than not at all", []channels.Utterance{{Text: "(ps) Call 112.", Lang: "ps", Fallback: "Call 112."}},
+			[]string{`<Say language="en-GB">Call 1 1 2.</Say>`}, []string{"(ps)"}, []string{"ps/"}},
 	}
 	for _, tt := range tests {
 		unsaid = nil

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,6 +45,9 @@ type caseEffects struct {
 	wake chan struct{}
 	// unsubscribe ends a contact's route alert subscriptions (an erasure).
 	unsubscribe func(ctx context.Context, ch channels.Channel, contact string) error
+	// hash is the contact hasher: an SMS DELETE also drops the unfinished report kept
+	// for calls from that number.
+	hash func(channels.Channel, string) string
 }
 
 // pendingWrite is a write waiting for the database.
@@ -229,12 +233,20 @@ func (c *caseEffects) erase(ctx context.Context, job dialogs.EffectJob) (*channe
 			return nil, err
 		}
 	}
-	// On a call, the cases are those of the number it comes from (the call is no
-	// address); a withheld number has only the call's.
-	whose := job.Hash
-	if k := job.Data[dialogs.DataCallerKey]; k != "" {
-		whose = k
+	caller := job.Data["resume"]
+	if job.Channel == channels.SMS && c.hash != nil {
+		caller = dialogs.CallerHash(c.hash, job.Contact)
 	}
+	if caller != "" {
+		// A report left unfinished on a call from this number goes too.
+		if err := c.rdb.Del(ctx, dialogs.ResumeKey(c.prefix, caller)).Err(); err != nil {
+			return nil, err
+		}
+	}
+	if job.Channel == channels.Voice {
+		return c.eraseCall(ctx, job)
+	}
+	whose := job.Hash
 	w := pendingWrite{Kind: "erase", ContactKey: whose, At: job.At}
 	if n, err := c.rdb.ZCard(ctx, c.pending).Result(); err != nil || n > 0 {
 		// Reports still waiting for the database must land before they are erased.
@@ -281,6 +293,12 @@ func (c *caseEffects) do(ctx context.Context, w pendingWrite) error {
 		return c.reg.AddNote(ctx, w.Ref, w.Key, "family", w.Text, w.At)
 	case "erase":
 		_, err := c.reg.Erase(ctx, w.ContactKey, "family:"+dialogs.ShortHash(w.ContactKey), w.At)
+		return err
+	case "erase_ref":
+		err := c.reg.EraseRef(ctx, w.Ref, "family:"+dialogs.ShortHash(w.ContactKey), "erasure asked on the call that made it")
+		if errors.Is(err, cases.ErrReduced) {
+			return nil // erased already: done
+		}
 		return err
 	case "distress_open":
 		return c.reg.OpenDistress(ctx, w.Ref, w.Channel, w.Lang, w.ContactKey, w.Contact, w.Test, w.At)
@@ -396,4 +414,44 @@ func (c *caseEffects) setAside(ctx context.Context, raw, why string) {
 	}); err != nil {
 		c.log.Error("could not set a case write aside", "err", err)
 	}
+}
+
+// eraseCall erases, for an erasure asked on a call, the reports made in that call:
+// not every report of the number it comes from, since caller ID can be forged and an
+// erasure cannot be undone (the number's other reports are erased by SMS from it, or
+// by a person).
+func (c *caseEffects) eraseCall(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
+	var refs []string
+	for _, s := range strings.Split(job.Data["refs"], ",") {
+		if r, err := ref.Parse(s); err == nil {
+			refs = append(refs, r.Compact())
+		}
+	}
+	later := func(from int) (*channels.EffectResult, error) {
+		for _, r := range refs[from:] {
+			if err := c.park(ctx, pendingWrite{Kind: "erase_ref", Ref: r, ContactKey: job.Hash, At: job.At}); err != nil {
+				return nil, err
+			}
+		}
+		return &channels.EffectResult{OK: true, Data: map[string]string{"later": "1"}}, nil
+	}
+	if n, err := c.rdb.ZCard(ctx, c.pending).Result(); len(refs) > 0 && (err != nil || n > 0) {
+		// A report of this call may still be on its way to the database.
+		return later(0)
+	}
+	erased := 0
+	for i, r := range refs {
+		dbctx, cancel := context.WithTimeout(ctx, dbTimeout)
+		err := c.reg.EraseRef(dbctx, r, "family:"+dialogs.ShortHash(job.Hash), "erasure asked on the call that made it")
+		cancel()
+		switch {
+		case err == nil:
+			erased++
+		case errors.Is(err, cases.ErrReduced), errors.Is(err, cases.ErrNotFound):
+		default:
+			c.log.Warn("erasure parked until the database answers", "err", err)
+			return later(i)
+		}
+	}
+	return &channels.EffectResult{OK: true, Data: map[string]string{"cases": strconv.Itoa(erased)}}, nil
 }

@@ -33,8 +33,13 @@ func (c *caseEffects) distressOpen(ctx context.Context, job dialogs.EffectJob) (
 	if err := c.rdb.Set(ctx, c.distressRefKey(job.Hash), r.Compact(), distressRefTTL).Err(); err != nil {
 		return nil, err
 	}
+	contact := job.Contact
+	if n := job.Data[dialogs.DataCaller]; n != "" {
+		// A call: the number to call back, not the call.
+		contact = n
+	}
 	al := notify.Alert{ID: "A" + r.Compact(), CaseRef: r.String(), Channel: job.Channel, Lang: job.Lang, Raised: job.At, Test: job.Test}
-	if err := c.alerts.Raise(ctx, al, job.Contact, job.Shard); err != nil {
+	if err := c.alerts.Raise(ctx, al, contact, job.Shard); err != nil {
 		return nil, err
 	}
 	if _, err := c.queue.Add(ctx, handoff.Entry{Key: handoff.EntryKey(job.Channel, job.Hash), Channel: job.Channel, Shard: job.Shard,
@@ -42,7 +47,7 @@ func (c *caseEffects) distressOpen(ctx context.Context, job dialogs.EffectJob) (
 		return nil, err
 	}
 	open := pendingWrite{Kind: "distress_open", Ref: r.Compact(), Channel: string(job.Channel), Lang: job.Lang,
-		ContactKey: job.Hash, Contact: job.Contact, Test: job.Test, At: job.At}
+		ContactKey: job.Hash, Contact: contact, Test: job.Test, At: job.At}
 	if err := c.write(ctx, open); err != nil {
 		return nil, err
 	}

@@ -244,7 +244,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 		reserver: ref.NewReserver(rdb, cfg.RedisPrefix, nil, a.now).WithKeyHash(func(c string) string { return hasher("ref", c) }),
 		guard: ref.NewGuard(rdb, cfg.RedisPrefix, a.now, ref.DefaultPerContact, ref.DefaultPerContactWindow,
 			ref.DefaultGlobal, ref.DefaultGlobalWindow),
-		now: a.now, log: log, wake: make(chan struct{}, 1)}
+		now: a.now, log: log, wake: make(chan struct{}, 1), hash: a.hash}
 	levels, err := notify.FromConfig(cfg.Notify)
 	if err != nil {
 		return fail(fmt.Errorf("alerts configuration: %w", err))

@@ -669,3 +669,48 @@ func TestVoiceReportReachesTheFamily(t *testing.T) {
 		}
 	}
 }
+
+// TestVoiceDistressKeepsTheNumber: a call in danger raises the alert with the number
+// the call comes from (the team calls back on it), not the call's ID; never logged.
+func TestVoiceDistressKeepsTheNumber(t *testing.T) {
+	const from = "+15005550043"
+	h := startHotline(t, map[string]string{"HOTLINE_OPERATOR_NUMBER": operatorNum})
+	var out strings.Builder
+	c := &caller{t: t, h: h, sid: fmt.Sprintf("CA%032x", 82), from: from, out: &out}
+	for _, l := range []string{"@call", "> 1", "> 1"} {
+		c.step(l)
+	}
+	var caseRef string
+	waitUntil(t, 10*time.Second, "the alert", func() bool {
+		_, body := apiCall(t, "GET", h.base+"/api/alerts", "")
+		if m := regexp.MustCompile(`"case_ref":"([^"]+)"`).FindStringSubmatch(body); m != nil {
+			caseRef = m[1]
+		}
+		return caseRef != ""
+	})
+	r, err := ref.Parse(caseRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keyring.Parse(h.env["HOTLINE_DATA_KEYS"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := cases.Open(context.Background(), h.env["DATABASE_URL"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	reg := cases.NewRegister(store, ring, func(k, v string) string { return k + v }, time.Now)
+	var d cases.Distress
+	waitUntil(t, 10*time.Second, "the distress case", func() bool {
+		d, err = reg.ReadDistress(context.Background(), r.Compact(), "test:e2e", "check the number")
+		return err == nil
+	})
+	if d.Contact != from || d.Channel != "voice" {
+		t.Errorf("distress case from a call: contact %q, channel %q", d.Contact, d.Channel)
+	}
+	if strings.Contains(h.logs.String(), "5005550043") {
+		t.Error("the logs hold the caller's number")
+	}
+}
