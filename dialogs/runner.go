@@ -167,6 +167,9 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 	if in.Effect == nil && !in.Received.IsZero() {
 		next.LastSeen = in.Received
 	}
+	if in.Effect == nil && in.Channel != channels.Voice {
+		next.Addr, next.Via = in.Contact, in.To
+	}
 	var outs []channels.Outbound
 	if o, ok := Localize(r.b, next, prompts); ok {
 		o.ID = in.ID + ":0"

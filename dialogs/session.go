@@ -55,6 +55,10 @@ type Session struct {
 	// reference, a look-up's result): a call hears only its own turns, so it is said
 	// at the next one.
 	Later []Prompt `json:"later,omitempty"`
+	// Addr is the contact's address on its channel, and Via the hotline's address they
+	// wrote to: a person who takes the conversation over answers through them.
+	Addr string `json:"addr,omitempty"`
+	Via  string `json:"via,omitempty"`
 	// Caller is the keyed hash of the number a call comes from, when it is a real one:
 	// an unfinished report is kept under it for a while when the call ends.
 	Caller string `json:"caller,omitempty"`

@@ -35,6 +35,8 @@ type Entry struct {
 	Messages int              `json:"messages"`
 	Test     bool             `json:"test,omitempty"`
 	Position int              `json:"position"`
+	// Operator holds the conversation, once one took it: it has left the waiting list.
+	Operator string `json:"operator,omitempty"`
 }
 
 // Queue is the index of conversations waiting for a person, ordered by priority, then
@@ -52,6 +54,7 @@ func NewQueue(rdb redis.UniversalClient, prefix string, now func() time.Time) *Q
 
 func (q *Queue) order() string   { return q.prefix + "handoff:queue" }
 func (q *Queue) entries() string { return q.prefix + "handoff:entries" }
+func (q *Queue) held() string    { return q.prefix + "handoff:held" }
 
 // score orders by priority first, then arrival: a distress call that came later still
 // goes before a question that came earlier.
@@ -71,9 +74,11 @@ func (q *Queue) Add(ctx context.Context, e Entry) (int, error) {
 		// A distress call asking for a person stays a distress call in the queue.
 		e.Priority = min(e.Priority, existing.Priority)
 	}
+	e.Operator = ""
 	b, _ := json.Marshal(e)
 	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, q.entries(), e.Key, b)
+		p.ZRem(ctx, q.held(), e.Key) // handed back to the queue by whoever held it
 		// LT: a conversation already waiting moves up when it becomes a distress call, never down.
 		p.ZAddLT(ctx, q.order(), redis.Z{Score: score(e.Priority, e.Since), Member: e.Key})
 		return nil
@@ -156,9 +161,43 @@ func (q *Queue) Messages(ctx context.Context, key string) ([]Message, error) {
 	return out, nil
 }
 
+// Claimed moves a conversation from the waiting list to those held by operator op
+// (missing is its entry if it never waited); what the contact wrote stays for op.
+func (q *Queue) Claimed(ctx context.Context, key, op string, missing Entry) error {
+	e, err := q.get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		e = &missing
+	}
+	e.Operator, e.Position = op, 0
+	b, _ := json.Marshal(e)
+	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, q.entries(), key, b)
+		p.ZRem(ctx, q.order(), key)
+		p.ZAdd(ctx, q.held(), redis.Z{Score: score(e.Priority, e.Since), Member: key})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("claim %s: %w", key, err)
+	}
+	return nil
+}
+
+// Held returns the conversations operators hold, most urgent first.
+func (q *Queue) Held(ctx context.Context) ([]Entry, error) {
+	keys, err := q.rdb.ZRange(ctx, q.held(), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list held: %w", err)
+	}
+	return q.entriesOf(ctx, keys, false)
+}
+
 // Remove takes a conversation out of the queue; removing one that is not there is fine.
 func (q *Queue) Remove(ctx context.Context, key string) error {
 	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, q.held(), key)
 		p.ZRem(ctx, q.order(), key)
 		p.HDel(ctx, q.entries(), key)
 		p.Del(ctx, q.messagesKey(key))
@@ -176,6 +215,11 @@ func (q *Queue) List(ctx context.Context) ([]Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list queue: %w", err)
 	}
+	return q.entriesOf(ctx, keys, true)
+}
+
+// entriesOf reads the entries of keys, in order; positioned numbers them from 1.
+func (q *Queue) entriesOf(ctx context.Context, keys []string, positioned bool) ([]Entry, error) {
 	if len(keys) == 0 {
 		return []Entry{}, nil
 	}
@@ -191,7 +235,9 @@ func (q *Queue) List(ctx context.Context) ([]Entry, error) {
 		}
 		var e Entry
 		if json.Unmarshal([]byte(s), &e) == nil {
-			e.Position = i + 1
+			if positioned {
+				e.Position = i + 1
+			}
 			out = append(out, e)
 		}
 	}
@@ -200,6 +246,9 @@ func (q *Queue) List(ctx context.Context) ([]Entry, error) {
 
 // Len is how many conversations wait.
 func (q *Queue) Len(ctx context.Context) (int64, error) { return q.rdb.ZCard(ctx, q.order()).Result() }
+
+// Entry is a conversation's entry, waiting or held; nil when it has none.
+func (q *Queue) Entry(ctx context.Context, key string) (*Entry, error) { return q.get(ctx, key) }
 
 func (q *Queue) get(ctx context.Context, key string) (*Entry, error) {
 	s, err := q.rdb.HGet(ctx, q.entries(), key).Result()
@@ -231,6 +280,9 @@ func (q *Queue) EffectHandlers() map[string]dialogs.EffectHandler {
 		},
 		dialogs.EffectHandoffLeave: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
 			return nil, q.Remove(ctx, EntryKey(job.Channel, job.Hash))
+		},
+		dialogs.EffectHandoffClaimed: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
+			return nil, q.Claimed(ctx, EntryKey(job.Channel, job.Hash), job.Data["operator"], entryFor(job))
 		},
 		dialogs.EffectHandoffVoicemail: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
 			// Its own entry: the call's waiting for a person may end (hung up, taken,

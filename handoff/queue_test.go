@@ -74,3 +74,52 @@ func TestQueueOrdersByPriorityThenWaitAndKeepsMessages(t *testing.T) {
 		t.Errorf("len %d, want 2", n)
 	}
 }
+
+// TestClaimedLeavesTheWaitingListKeepsMessages: a conversation an operator takes is no
+// longer waiting but keeps what the contact wrote; handed back to the queue it waits
+// again from its first place; given back to the bot it is gone with its messages.
+func TestClaimedLeavesTheWaitingListKeepsMessages(t *testing.T) {
+	rdb, prefix := redistest.Single(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	q := NewQueue(rdb, prefix, func() time.Time { return t0 })
+	e := Entry{Key: "sms:h1", Channel: channels.SMS, Contact: "h1", Shard: 2, Priority: PriorityMissing, Since: t0}
+	if _, err := q.Add(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Touch(ctx, "sms:h1", "job1", Message{At: t0, Text: "my son"}, e); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Claimed(ctx, "sms:h1", "ana", e); err != nil {
+		t.Fatal(err)
+	}
+	waiting, _ := q.List(ctx)
+	held, _ := q.Held(ctx)
+	msgs, _ := q.Messages(ctx, "sms:h1")
+	if len(waiting) != 0 || len(held) != 1 || held[0].Operator != "ana" || held[0].Shard != 2 || len(msgs) != 1 {
+		t.Fatalf("after a claim: waiting %+v, held %+v, messages %+v", waiting, held, msgs)
+	}
+	// Written while held: kept for the operator, still not waiting.
+	if err := q.Touch(ctx, "sms:h1", "job2", Message{At: t0.Add(time.Minute), Text: "his name is Ali"}, e); err != nil {
+		t.Fatal(err)
+	}
+	if waiting, _ := q.List(ctx); len(waiting) != 0 {
+		t.Errorf("a held conversation waits again after a message: %+v", waiting)
+	}
+	e.Since = t0.Add(time.Hour)
+	if _, err := q.Add(ctx, e); err != nil { // transferred back to the queue
+		t.Fatal(err)
+	}
+	waiting, _ = q.List(ctx)
+	held, _ = q.Held(ctx)
+	if len(waiting) != 1 || !waiting[0].Since.Equal(t0) || waiting[0].Operator != "" || len(held) != 0 {
+		t.Errorf("back in the queue: waiting %+v, held %+v", waiting, held)
+	}
+	if err := q.Remove(ctx, "sms:h1"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ = q.Messages(ctx, "sms:h1")
+	if e, _ := q.Entry(ctx, "sms:h1"); e != nil || len(msgs) != 0 {
+		t.Errorf("given back to the bot: entry %+v, messages %+v", e, msgs)
+	}
+}

@@ -72,6 +72,11 @@ func (a *app) routes() http.Handler {
 	api.POST("/route-alerts", handlePublish(a))
 	api.GET("/route-alerts/:id", handleRouteAlert(a))
 	api.DELETE("/route-alerts/:id", handleCancelAlert(a))
+	api.GET("/held", handleHeld(a))
+	api.GET("/conversations/:key", handleConversation(a))
+	for _, action := range []string{"claim", "transfer", "reply", "release", "close"} {
+		api.POST("/conversations/:key/"+action, handleConversationChange(a, action))
+	}
 	return r
 }
 
@@ -185,6 +190,7 @@ func handleQueue(a *app) gin.HandlerFunc {
 		now := a.now()
 		type row struct {
 			Position    int    `json:"position"`
+			Key         string `json:"key"` // names the conversation in /api/conversations/:key
 			Channel     string `json:"channel"`
 			Contact     string `json:"contact"`
 			Lang        string `json:"lang"`
@@ -195,7 +201,7 @@ func handleQueue(a *app) gin.HandlerFunc {
 		}
 		out := make([]row, 0, len(entries))
 		for _, e := range entries {
-			out = append(out, row{e.Position, string(e.Channel), e.Contact[:min(12, len(e.Contact))], e.Lang,
+			out = append(out, row{e.Position, e.Key, string(e.Channel), e.Contact[:min(12, len(e.Contact))], e.Lang,
 				e.Priority, int64(now.Sub(e.Since).Seconds()), e.Messages, e.Test})
 		}
 		c.JSON(http.StatusOK, gin.H{"waiting": out})

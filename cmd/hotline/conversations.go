@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hotline-org/hotline/cases"
+	"github.com/hotline-org/hotline/dialogs"
+	"github.com/hotline-org/hotline/handoff"
+)
+
+// The conversations API lets a person take a conversation over from the bot, answer
+// it, hand it on and give it back, until the console does the same with accounts: the
+// operations token guards it, and the operator is named in each request (recorded as
+// such in the audit log).
+
+// conversationBody is what a change names: who makes it, and what it needs.
+type conversationBody struct {
+	Operator string `json:"operator"`
+	To       string `json:"to"`     // transfer: "operator:<id>" or "queue"
+	ID       string `json:"id"`     // reply: the reply's ID, so that a retry is sent once
+	Text     string `json:"text"`   // reply
+	Reason   string `json:"reason"` // close
+}
+
+// conversation finds the conversation a request names by its queue key
+// ("sms:<contact hash>"), and who asks.
+func (a *app) conversation(c *gin.Context, body *conversationBody) (dialogs.Conv, bool) {
+	if c.Request.Method != http.MethodGet {
+		if err := c.ShouldBindJSON(body); err != nil || !validOperator(body.Operator) {
+			c.JSON(http.StatusBadRequest, gin.H{"error": `the body must be JSON naming the operator: {"operator": "7", …}`})
+			return dialogs.Conv{}, false
+		}
+	}
+	e, err := a.queue.Entry(c.Request.Context(), c.Param("key"))
+	switch {
+	case err != nil:
+		a.log.Error("read conversation entry", "err", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the queue cannot be read now"})
+		return dialogs.Conv{}, false
+	case e == nil:
+		c.JSON(http.StatusNotFound, gin.H{"error": "no such conversation in the queue or held"})
+		return dialogs.Conv{}, false
+	}
+	return dialogs.Conv{Channel: e.Channel, Shard: e.Shard, Contact: e.Contact}, true
+}
+
+// validOperator accepts an operator ID as accounts will have them: short, plain.
+func validOperator(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-@", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// handleConversationChange makes one ownership change and answers what became of it.
+func handleConversationChange(a *app, action string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var body conversationBody
+		conv, ok := a.conversation(c, &body)
+		if !ok {
+			return
+		}
+		ctx := c.Request.Context()
+		var (
+			s   dialogs.Session
+			err error
+		)
+		reason := ""
+		switch action {
+		case "claim":
+			s, err = a.runner.Claim(ctx, conv, body.Operator)
+		case "transfer":
+			if to, ok := strings.CutPrefix(body.To, dialogs.OwnerOperatorPrefix); !(ok && validOperator(to)) && body.To != dialogs.OwnerQueue {
+				c.JSON(http.StatusBadRequest, gin.H{"error": `"to" must be "operator:<id>" or "queue"`})
+				return
+			}
+			s, err = a.runner.Transfer(ctx, conv, body.Operator, body.To)
+			reason = "to " + body.To
+		case "release":
+			s, err = a.runner.Release(ctx, conv, body.Operator)
+		case "close":
+			if strings.TrimSpace(body.Reason) == "" {
+				c.JSON(http.StatusBadRequest, gin.H{"error": `closing needs a "reason" (kept in the audit log)`})
+				return
+			}
+			s, err = a.runner.Close(ctx, conv, body.Operator)
+			reason = body.Reason
+		case "reply":
+			if len(body.ID) < 8 || len(body.ID) > 64 || !validOperator(body.ID) || strings.TrimSpace(body.Text) == "" || len(body.Text) > 1600 {
+				c.JSON(http.StatusBadRequest, gin.H{"error": `a reply needs an "id" (8 to 64 letters, digits, . _ - @) and a "text" of at most 1600 characters`})
+				return
+			}
+			err = a.runner.Reply(ctx, conv, body.Operator, body.Operator+"-"+body.ID, body.Text)
+		}
+		switch {
+		case errors.Is(err, dialogs.ErrTaken):
+			c.JSON(http.StatusConflict, gin.H{"error": "another operator has this conversation"})
+			return
+		case errors.Is(err, dialogs.ErrNotYours):
+			c.JSON(http.StatusForbidden, gin.H{"error": "you do not hold this conversation"})
+			return
+		case errors.Is(err, dialogs.ErrNoConversation):
+			c.JSON(http.StatusNotFound, gin.H{"error": "the conversation has ended"})
+			return
+		case errors.Is(err, dialogs.ErrCall):
+			c.JSON(http.StatusUnprocessableEntity, gin.H{"error": "a call is put through to a person, not taken over in writing"})
+			return
+		case err != nil:
+			a.log.Error("conversation "+action, "err", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the conversation cannot be changed now; try again"})
+			return
+		}
+		a.auditConversation(ctx, body.Operator, "conversation."+action, c.Param("key"), reason)
+		if action == "reply" {
+			c.JSON(http.StatusOK, gin.H{"sent": body.ID})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"owner": s.Owner})
+	}
+}
+
+// handleConversation shows a conversation: its entry and what the contact wrote for
+// the person who answers (personal data: the view is audited).
+func handleConversation(a *app) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var body conversationBody
+		if _, ok := a.conversation(c, &body); !ok {
+			return
+		}
+		who := c.Query("operator")
+		if !validOperator(who) {
+			c.JSON(http.StatusBadRequest, gin.H{"error": "name the operator who looks: ?operator=7"})
+			return
+		}
+		ctx := c.Request.Context()
+		e, err := a.queue.Entry(ctx, c.Param("key"))
+		var msgs []handoff.Message
+		if err == nil {
+			msgs, err = a.queue.Messages(ctx, c.Param("key"))
+		}
+		if err != nil || e == nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the conversation cannot be read now"})
+			return
+		}
+		a.auditConversation(ctx, who, "conversation.view", c.Param("key"), "")
+		c.JSON(http.StatusOK, gin.H{"conversation": e, "messages": msgs})
+	}
+}
+
+// handleHeld lists the conversations operators hold.
+func handleHeld(a *app) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		held, err := a.queue.Held(c.Request.Context())
+		if err != nil {
+			a.log.Error("list held conversations", "err", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the held conversations cannot be read now"})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"held": held})
+	}
+}
+
+// auditConversation writes an ownership change or a view to the audit log; the change
+// is made either way (a database that does not answer must not keep a person from
+// someone waiting), so a failure is logged instead.
+func (a *app) auditConversation(ctx context.Context, by, action, key, reason string) {
+	dbctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
+	defer cancel()
+	ch, hash, _ := strings.Cut(key, ":")
+	// The conversation by its channel and the short hash the logs use, never an address.
+	if err := a.store.Audit(dbctx, cases.Entry{Actor: "api-token:" + by, Action: action,
+		Reason: strings.TrimSpace(ch + " " + dialogs.ShortHash(hash) + " " + reason)}); err != nil {
+		a.log.Error("conversation change not audited", "action", action, "err", err)
+	}
+}
