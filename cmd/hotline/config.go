@@ -53,14 +53,17 @@ type config struct {
 	Hours    hours
 	// Operator is the number a caller who asks for a person is put through to;
 	// Fallback the one a call goes to when the hotline cannot run it.
-	Operator   string
-	Fallback   string
-	APIToken   string
-	Simulator  string // on, operators, off
-	LeaseTTL   time.Duration
-	SpoolPath  string
-	Embedded   bool
-	DevKeyNote string
+	Operator string
+	Fallback string
+	APIToken string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client
+	// (the console's login throttle counts by address); none by default.
+	TrustedProxies []string
+	Simulator      string // on, operators, off
+	LeaseTTL       time.Duration
+	SpoolPath      string
+	Embedded       bool
+	DevKeyNote     string
 
 	// ContentDir overrides the shipped route information and emergency numbers.
 	ContentDir string
@@ -181,6 +184,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		TwilioAccountSID: c.TwilioAccountSID, TwilioAuthToken: c.TwilioAuthToken, TwilioAPIURL: c.TwilioAPIURL, SMSFrom: c.TwilioSMSFrom,
 		DutySMS: list("HOTLINE_NOTIFY_SMS"), BackupSMS: list("HOTLINE_BACKUP_SMS"), SupervisorSMS: list("HOTLINE_SUPERVISOR_SMS"),
 		ConsoleURL: c.PublicURL + "/console"}
+	c.TrustedProxies = list("HOTLINE_TRUSTED_PROXIES")
 	for _, v := range strings.Split(env("HOTLINE_ESCALATE_AFTER", "2m,5m"), ",") {
 		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil || d <= 0 || len(c.Escalate) > 0 && d <= c.Escalate[len(c.Escalate)-1] {

@@ -11,6 +11,7 @@ import (
 	"github.com/hotline-org/hotline/cases"
 	"github.com/hotline-org/hotline/dialogs"
 	"github.com/hotline-org/hotline/handoff"
+	"github.com/hotline-org/hotline/handoff/console"
 )
 
 // The conversations API lets a person take a conversation over from the bot, answer
@@ -27,12 +28,35 @@ type conversationBody struct {
 	Reason   string `json:"reason"` // close
 }
 
+// who says who makes a request, and how the audit log names them: the operator the
+// body names (the operations token, shared), or the console's logged-in operator.
+type who func(c *gin.Context, body *conversationBody) (operator, actor string, ok bool)
+
+// namedInBody is who for the operations API.
+func namedInBody(c *gin.Context, body *conversationBody) (string, string, bool) {
+	op := body.Operator
+	if c.Request.Method == http.MethodGet {
+		op = c.Query("operator")
+	}
+	if !validOperator(op) {
+		c.JSON(http.StatusBadRequest, gin.H{"error": `name the operator: {"operator": "7", …}, or ?operator=7 to look`})
+		return "", "", false
+	}
+	return op, "api-token:" + op, true
+}
+
+// loggedIn is who for the console.
+func loggedIn(c *gin.Context, _ *conversationBody) (string, string, bool) {
+	op := console.SessionOf(c).Operator
+	return op, "operator:" + op, op != ""
+}
+
 // conversation finds the conversation a request names by its queue key
 // ("sms:<contact hash>"), and who asks.
 func (a *app) conversation(c *gin.Context, body *conversationBody) (dialogs.Conv, bool) {
 	if c.Request.Method != http.MethodGet {
-		if err := c.ShouldBindJSON(body); err != nil || !validOperator(body.Operator) {
-			c.JSON(http.StatusBadRequest, gin.H{"error": `the body must be JSON naming the operator: {"operator": "7", …}`})
+		if err := c.ShouldBindJSON(body); err != nil {
+			c.JSON(http.StatusBadRequest, gin.H{"error": "the body must be a JSON object"})
 			return dialogs.Conv{}, false
 		}
 	}
@@ -63,13 +87,18 @@ func validOperator(id string) bool {
 }
 
 // handleConversationChange makes one ownership change and answers what became of it.
-func handleConversationChange(a *app, action string) gin.HandlerFunc {
+func handleConversationChange(a *app, action string, by who) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var body conversationBody
 		conv, ok := a.conversation(c, &body)
 		if !ok {
 			return
 		}
+		op, actor, ok := by(c, &body)
+		if !ok {
+			return
+		}
+		body.Operator = op
 		ctx := c.Request.Context()
 		var (
 			s   dialogs.Session
@@ -120,7 +149,7 @@ func handleConversationChange(a *app, action string) gin.HandlerFunc {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the conversation cannot be changed now; try again"})
 			return
 		}
-		a.auditConversation(ctx, body.Operator, "conversation."+action, c.Param("key"), reason)
+		a.auditConversation(ctx, actor, "conversation."+action, c.Param("key"), reason)
 		if action == "reply" {
 			c.JSON(http.StatusOK, gin.H{"sent": body.ID})
 			return
@@ -131,15 +160,14 @@ func handleConversationChange(a *app, action string) gin.HandlerFunc {
 
 // handleConversation shows a conversation: its entry and what the contact wrote for
 // the person who answers (personal data: the view is audited).
-func handleConversation(a *app) gin.HandlerFunc {
+func handleConversation(a *app, by who) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var body conversationBody
 		if _, ok := a.conversation(c, &body); !ok {
 			return
 		}
-		who := c.Query("operator")
-		if !validOperator(who) {
-			c.JSON(http.StatusBadRequest, gin.H{"error": "name the operator who looks: ?operator=7"})
+		_, actor, ok := by(c, &body)
+		if !ok {
 			return
 		}
 		ctx := c.Request.Context()
@@ -152,7 +180,7 @@ func handleConversation(a *app) gin.HandlerFunc {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the conversation cannot be read now"})
 			return
 		}
-		a.auditConversation(ctx, who, "conversation.view", c.Param("key"), "")
+		a.auditConversation(ctx, actor, "conversation.view", c.Param("key"), "")
 		c.JSON(http.StatusOK, gin.H{"conversation": e, "messages": msgs})
 	}
 }
@@ -173,12 +201,12 @@ func handleHeld(a *app) gin.HandlerFunc {
 // auditConversation writes an ownership change or a view to the audit log; the change
 // is made either way (a database that does not answer must not keep a person from
 // someone waiting), so a failure is logged instead.
-func (a *app) auditConversation(ctx context.Context, by, action, key, reason string) {
+func (a *app) auditConversation(ctx context.Context, actor, action, key, reason string) {
 	dbctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
 	ch, hash, _ := strings.Cut(key, ":")
 	// The conversation by its channel and the short hash the logs use, never an address.
-	if err := a.store.Audit(dbctx, cases.Entry{Actor: "api-token:" + by, Action: action,
+	if err := a.store.Audit(dbctx, cases.Entry{Actor: actor, Action: action,
 		Reason: strings.TrimSpace(ch + " " + dialogs.ShortHash(hash) + " " + reason)}); err != nil {
 		a.log.Error("conversation change not audited", "action", action, "err", err)
 	}

@@ -28,6 +28,7 @@ commands:
   serve     run the hotline (the default)
   migrate   apply the database migrations and exit
   cases     export, stats, purge, rekey: the case register (hotline cases for details)
+  operators add, reset, disable, enable, list: console accounts (hotline operators for details)
   keys new ID             print a new data key entry for HOTLINE_DATA_KEYS
   content check DIR       check a content folder (HOTLINE_CONTENT_DIR) as the hotline would load it
   telegram set-webhook    point Telegram at HOTLINE_PUBLIC_URL/webhooks/telegram, with the secret
@@ -56,6 +57,8 @@ func runAt(ctx context.Context, args []string, getenv func(string) string, stdou
 		return migrate(ctx, getenv, stderr)
 	case "cases":
 		return casesCommand(ctx, args[2:], getenv, stdout, stderr, now)
+	case "operators":
+		return operatorsCommand(ctx, args[2:], getenv, os.Stdin, stdout, stderr, now)
 	case "keys":
 		return keysCommand(args[2:], stdout, stderr)
 	case "content":

@@ -19,6 +19,7 @@ import (
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/broadcast"
 	"github.com/hotline-org/hotline/dialogs"
+	"github.com/hotline-org/hotline/handoff/console"
 	"github.com/hotline-org/hotline/locales"
 	"github.com/hotline-org/hotline/locales/content"
 )
@@ -124,6 +125,11 @@ func handlePublish(a *app) gin.HandlerFunc {
 		if by == "" {
 			by = "api"
 		}
+		actor := "api-token:" + by
+		if op := console.SessionOf(c).Operator; op != "" {
+			// From the console: who is logged in, not what the body says.
+			by, actor = "operator:"+op, "operator:"+op
+		}
 		alert, err := a.bcast.Publish(c.Request.Context(), broadcast.Alert{ID: body.ID, Route: body.Route,
 			Texts: body.Texts, Expires: body.Expires, By: by})
 		switch {
@@ -138,7 +144,7 @@ func handlePublish(a *app) gin.HandlerFunc {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the alert cannot be published now; try again"})
 			return
 		}
-		a.auditAlert(c.Request.Context(), by, "alert.publish", alert)
+		a.auditAlert(c.Request.Context(), actor, "alert.publish", alert)
 		subs, err := a.bcast.Count(c.Request.Context(), alert.Route)
 		if err != nil {
 			// Published all the same: only the number is missing from the answer.
@@ -207,7 +213,7 @@ func handleCancelAlert(a *app) gin.HandlerFunc {
 			a.log.Error("cancel route alert", "err", err)
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the alert cannot be cancelled now; try again"})
 		default:
-			a.auditAlert(c.Request.Context(), "api", "alert.cancel", al)
+			a.auditAlert(c.Request.Context(), "api-token:api", "alert.cancel", al)
 			c.JSON(http.StatusOK, gin.H{"alert": al})
 		}
 	}
@@ -215,12 +221,12 @@ func handleCancelAlert(a *app) gin.HandlerFunc {
 
 // auditAlert writes who published or withdrew an alert to the audit log. The alert is
 // out either way: a database that does not answer must not hold up a warning, so a
-// failure is logged instead. "by" is what the caller said (the token is shared until
-// the console has accounts), marked as such.
-func (a *app) auditAlert(ctx context.Context, by, action string, al broadcast.Alert) {
+// failure is logged instead. actor is the console's operator, or "api-token:" and what
+// the caller of the shared-token API said.
+func (a *app) auditAlert(ctx context.Context, actor, action string, al broadcast.Alert) {
 	dbctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
-	if err := a.store.Audit(dbctx, cases.Entry{Actor: "api-token:" + by, Action: action,
+	if err := a.store.Audit(dbctx, cases.Entry{Actor: actor, Action: action,
 		Reason: "route alert " + al.ID + " on " + al.Route}); err != nil {
 		a.log.Error("route alert not audited", "alert", al.ID, "action", action, "err", err)
 	}

@@ -25,6 +25,12 @@ import (
 // routes lists every route of the hotline, so that the whole surface reads at once.
 func (a *app) routes() http.Handler {
 	r := gin.New()
+	// The client's address (the console's login throttle counts by it) comes from
+	// X-Forwarded-For only behind the proxies the organisation names.
+	if err := r.SetTrustedProxies(a.cfg.TrustedProxies); err != nil {
+		a.log.Error("HOTLINE_TRUSTED_PROXIES is not a list of addresses or CIDRs; trusting none", "err", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	// gin's default recovery prints the request's headers (signatures, later cookies
 	// and the Telegram secret); log only where it happened.
 	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, err any) {
@@ -73,10 +79,11 @@ func (a *app) routes() http.Handler {
 	api.GET("/route-alerts/:id", handleRouteAlert(a))
 	api.DELETE("/route-alerts/:id", handleCancelAlert(a))
 	api.GET("/held", handleHeld(a))
-	api.GET("/conversations/:key", handleConversation(a))
+	api.GET("/conversations/:key", handleConversation(a, namedInBody))
 	for _, action := range []string{"claim", "transfer", "reply", "release", "close"} {
-		api.POST("/conversations/:key/"+action, handleConversationChange(a, action))
+		api.POST("/conversations/:key/"+action, handleConversationChange(a, action, namedInBody))
 	}
+	a.consoleRoutes(r)
 	return r
 }
 

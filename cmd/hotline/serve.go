@@ -33,6 +33,7 @@ import (
 	"github.com/hotline-org/hotline/channels/web"
 	"github.com/hotline-org/hotline/dialogs"
 	"github.com/hotline-org/hotline/handoff"
+	"github.com/hotline-org/hotline/handoff/console"
 	"github.com/hotline-org/hotline/handoff/notify"
 	"github.com/hotline-org/hotline/locales"
 	"github.com/hotline-org/hotline/locales/content"
@@ -64,6 +65,7 @@ type app struct {
 	bundle   *locales.Bundle
 	clips    *locales.Clips
 	voice    *voice.Handler
+	console  *console.Console
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -238,6 +240,9 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	a.bcast = newBroadcasts(a, bundle, a.content)
 	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix, Sealer: cfg.DataKeys}, a.hash, a.now, log, a.metrics.observeTurn)
 	a.queue = handoff.NewQueue(rdb, cfg.RedisPrefix, a.now)
+	if a.console, err = a.newConsole(); err != nil {
+		return fail(err)
+	}
 	a.cases = &caseEffects{reg: a.register, queue: a.queue, prefix: cfg.RedisPrefix, rdb: rdb,
 		// One hash tag, so that the queue and its dead set change together on a Cluster.
 		pending: cfg.RedisPrefix + "{cases}:pending", seal: cfg.DataKeys,

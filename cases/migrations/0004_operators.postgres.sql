@@ -1,0 +1,15 @@
+-- Console accounts. The password is never stored: password_hash is a PHC string
+-- ($argon2id$v=19$m=…,t=…,p=…$salt$hash) made by handoff/accounts. An account is
+-- disabled, never deleted, so that the audit log keeps naming someone who existed.
+CREATE TABLE operators (
+    id              TEXT PRIMARY KEY       -- the login name
+                    CHECK (id ~ '^[a-z0-9][a-z0-9._-]{1,31}$'),
+    name            TEXT NOT NULL,         -- display name
+    role            TEXT NOT NULL CHECK (role IN ('operator', 'supervisor', 'admin')),
+    langs           TEXT NOT NULL DEFAULT '', -- comma list of the hotline's languages they read
+    password_hash   TEXT NOT NULL CHECK (password_hash LIKE '$%'),
+    password_set_at TIMESTAMPTZ NOT NULL,
+    disabled_at     TIMESTAMPTZ,
+    created_at      TIMESTAMPTZ NOT NULL,
+    updated_at      TIMESTAMPTZ NOT NULL
+);

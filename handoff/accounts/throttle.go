@@ -1,0 +1,141 @@
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ThrottleConfig says how many failed logins are let through in a sliding window.
+type ThrottleConfig struct {
+	// PerAccount failures within Window lock the account (for everyone) until the
+	// oldest of them leaves the window.
+	PerAccount int
+	// PerAddress failures from one client address (an IPv6 /64) within Window lock
+	// that address out of every account.
+	PerAddress int
+	Window     time.Duration
+}
+
+// DefaultThrottle is 5 failures per account and 20 per address in 15 minutes.
+func DefaultThrottle() ThrottleConfig {
+	return ThrottleConfig{PerAccount: 5, PerAddress: 20, Window: 15 * time.Minute}
+}
+
+// Throttle counts failed logins in Redis, so that every replica sees them. Each
+// failure is a member of a sorted set scored by the time it happened, read against
+// the injected clock; Redis's own expiry only collects sets that have gone quiet.
+type Throttle struct {
+	rdb    redis.UniversalClient
+	prefix string
+	cfg    ThrottleConfig
+	now    func() time.Time
+}
+
+// NewThrottle returns a throttle keeping its counts under prefix+"login:". A zero
+// field of cfg takes its DefaultThrottle value.
+func NewThrottle(rdb redis.UniversalClient, prefix string, cfg ThrottleConfig, now func() time.Time) (*Throttle, error) {
+	if cfg.PerAccount < 0 || cfg.PerAddress < 0 || cfg.Window < 0 {
+		return nil, fmt.Errorf("login throttle: negative limit or window in %+v", cfg)
+	}
+	def := DefaultThrottle()
+	if cfg.PerAccount == 0 {
+		cfg.PerAccount = def.PerAccount
+	}
+	if cfg.PerAddress == 0 {
+		cfg.PerAddress = def.PerAddress
+	}
+	if cfg.Window == 0 {
+		cfg.Window = def.Window
+	}
+	return &Throttle{rdb: rdb, prefix: prefix, cfg: cfg, now: now}, nil
+}
+
+// accountKey names an account's failures. The name as typed is hashed: it may be
+// anything (an unknown name counts like a known one, so that the answer does not tell
+// which exist) and must neither grow the key nor land in Redis as typed.
+func (t *Throttle) accountKey(account string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(account))))
+	return t.prefix + "login:account:" + hex.EncodeToString(sum[:16])
+}
+
+// addressKey names a client address's failures. An IPv6 client usually holds a
+// whole /64, so the /64 is what is counted.
+func (t *Throttle) addressKey(addr string) string {
+	norm := addr
+	if a, err := netip.ParseAddr(strings.TrimSpace(addr)); err == nil {
+		a = a.Unmap().WithZone("")
+		if a.Is6() {
+			a = netip.PrefixFrom(a, 64).Masked().Addr()
+		}
+		norm = a.String()
+	}
+	sum := sha256.Sum256([]byte(norm))
+	return t.prefix + "login:addr:" + hex.EncodeToString(sum[:16])
+}
+
+// Allowed reports whether a login to account from addr may be tried now, and if not,
+// how long until it may.
+func (t *Throttle) Allowed(ctx context.Context, account, addr string) (ok bool, retryAfter time.Duration, err error) {
+	now := t.now()
+	from := strconv.FormatInt(now.Add(-t.cfg.Window).UnixMilli(), 10)
+	pipe := t.rdb.Pipeline()
+	acct := pipe.ZRangeByScoreWithScores(ctx, t.accountKey(account), &redis.ZRangeBy{Min: "(" + from, Max: "+inf"})
+	host := pipe.ZRangeByScoreWithScores(ctx, t.addressKey(addr), &redis.ZRangeBy{Min: "(" + from, Max: "+inf"})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, 0, fmt.Errorf("login throttle: %w", err)
+	}
+	for _, c := range []struct {
+		fails []redis.Z
+		limit int
+	}{{acct.Val(), t.cfg.PerAccount}, {host.Val(), t.cfg.PerAddress}} {
+		if len(c.fails) < c.limit {
+			continue
+		}
+		// Tries come back when all but limit-1 failures have left the window.
+		oldest := time.UnixMilli(int64(c.fails[len(c.fails)-c.limit].Score))
+		wait := min(max(oldest.Add(t.cfg.Window).Sub(now), time.Millisecond), t.cfg.Window)
+		retryAfter = max(retryAfter, wait)
+	}
+	return retryAfter == 0, retryAfter, nil
+}
+
+// Failed counts a failed login to account from addr.
+func (t *Throttle) Failed(ctx context.Context, account, addr string) error {
+	now := t.now()
+	for _, k := range []struct {
+		key   string
+		limit int
+	}{{t.accountKey(account), t.cfg.PerAccount}, {t.addressKey(addr), t.cfg.PerAddress}} {
+		// One transaction per key: the two keys may live on different Cluster nodes.
+		_, err := t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZRemRangeByScore(ctx, k.key, "-inf", strconv.FormatInt(now.Add(-t.cfg.Window).UnixMilli(), 10))
+			p.ZAdd(ctx, k.key, redis.Z{Score: float64(now.UnixMilli()), Member: strconv.FormatInt(now.UnixNano(), 36) + ":" + rand.Text()[:8]})
+			// Only the latest limit failures decide when tries come back.
+			p.ZRemRangeByRank(ctx, k.key, 0, int64(-k.limit-1))
+			p.PExpire(ctx, k.key, t.cfg.Window+time.Minute)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("login throttle: %w", err)
+		}
+	}
+	return nil
+}
+
+// Succeeded clears an account's failures after a good login. The address keeps its
+// count: one account's password must not reset a guesser's budget for the others.
+func (t *Throttle) Succeeded(ctx context.Context, account string) error {
+	if err := t.rdb.Del(ctx, t.accountKey(account)).Err(); err != nil {
+		return fmt.Errorf("login throttle: %w", err)
+	}
+	return nil
+}

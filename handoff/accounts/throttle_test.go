@@ -1,0 +1,143 @@
+package accounts
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hotline-org/hotline/channels/redistest"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newThrottle(t *testing.T, cfg ThrottleConfig) (*Throttle, *clock) {
+	t.Helper()
+	rdb, prefix := redistest.Single(t)
+	c := &clock{t: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	th, err := NewThrottle(rdb, prefix, cfg, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return th, c
+}
+
+func allowed(t *testing.T, th *Throttle, account, addr string) (bool, time.Duration) {
+	t.Helper()
+	ok, wait, err := th.Allowed(context.Background(), account, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok != (wait == 0) {
+		t.Fatalf("Allowed(%s, %s) = %v with retryAfter %v", account, addr, ok, wait)
+	}
+	return ok, wait
+}
+
+func fail(t *testing.T, th *Throttle, account, addr string) {
+	t.Helper()
+	if err := th.Failed(context.Background(), account, addr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestThrottleLocksAnAccount: five failures lock the account for everyone until the
+// oldest leaves the window; a good login clears the count.
+func TestThrottleLocksAnAccount(t *testing.T) {
+	t.Parallel()
+	th, c := newThrottle(t, ThrottleConfig{})
+	start := c.t
+	for i := range 5 {
+		if ok, _ := allowed(t, th, "ana", "192.0.2.1"); !ok {
+			t.Fatalf("refused after %d failures", i)
+		}
+		fail(t, th, "ana", "192.0.2.1")
+		c.t = c.t.Add(time.Minute)
+	}
+	// Now 5 minutes in: the first failure leaves the window at 15 minutes.
+	if ok, wait := allowed(t, th, "ana", "192.0.2.1"); ok || wait != 10*time.Minute {
+		t.Errorf("after 5 failures: allowed %v, retry after %v; want refused for 10m", ok, wait)
+	}
+	if ok, wait := allowed(t, th, "ANA ", "198.51.100.7"); ok || wait != 10*time.Minute {
+		t.Errorf("the account from another address: allowed %v, %v; want refused (the account is locked)", ok, wait)
+	}
+	if ok, _ := allowed(t, th, "omar", "192.0.2.1"); !ok {
+		t.Error("another account from the same address refused after 5 failures (the address limit is 20)")
+	}
+	c.t = start.Add(15*time.Minute - time.Millisecond)
+	if ok, wait := allowed(t, th, "ana", "192.0.2.1"); ok || wait != time.Millisecond {
+		t.Errorf("just before the window ends: allowed %v, %v", ok, wait)
+	}
+	c.t = start.Add(15 * time.Minute)
+	if ok, _ := allowed(t, th, "ana", "192.0.2.1"); !ok {
+		t.Error("refused once the first failure has left the window")
+	}
+	// One more failure: five in the window again, the oldest now at minute 1.
+	fail(t, th, "ana", "192.0.2.1")
+	if ok, wait := allowed(t, th, "ana", "192.0.2.1"); ok || wait != time.Minute {
+		t.Errorf("a sixth failure: allowed %v, %v; want refused for 1m", ok, wait)
+	}
+
+	if err := th.Succeeded(context.Background(), "ana"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := allowed(t, th, "ana", "192.0.2.1"); !ok {
+		t.Error("refused after a good login reset the account")
+	}
+	for range 4 {
+		fail(t, th, "ana", "192.0.2.1")
+	}
+	if ok, _ := allowed(t, th, "ana", "192.0.2.1"); !ok {
+		t.Error("4 failures after the reset locked the account")
+	}
+}
+
+// TestThrottleLocksAnAddress: 20 failures from one address, each on another account,
+// lock that address (and its IPv6 /64) out of every account, not other addresses; a
+// good login does not clear an address's count.
+func TestThrottleLocksAnAddress(t *testing.T) {
+	t.Parallel()
+	th, c := newThrottle(t, ThrottleConfig{})
+	for i := range 20 {
+		if ok, _ := allowed(t, th, "guess", "2001:db8:1:2::a"); !ok {
+			t.Fatalf("refused after %d failures", i)
+		}
+		fail(t, th, "guess"+string(rune('a'+i)), "2001:db8:1:2::a")
+		c.t = c.t.Add(10 * time.Second)
+	}
+	for _, addr := range []string{"2001:db8:1:2::a", "2001:db8:1:2:ffff::1", "2001:DB8:1:2::b"} {
+		if ok, wait := allowed(t, th, "ana", addr); ok || wait != 15*time.Minute-200*time.Second {
+			t.Errorf("from %s after 20 failures in its /64: allowed %v, %v", addr, ok, wait)
+		}
+	}
+	if ok, _ := allowed(t, th, "ana", "2001:db8:1:3::a"); !ok {
+		t.Error("another /64 refused")
+	}
+	if err := th.Succeeded(context.Background(), "ana"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := allowed(t, th, "ana", "2001:db8:1:2::a"); ok {
+		t.Error("a good login on one account cleared the address's count")
+	}
+	// IPv4 and its IPv6-mapped form are one address.
+	for range 20 {
+		fail(t, th, "x", "::ffff:192.0.2.9")
+	}
+	if ok, _ := allowed(t, th, "y", "192.0.2.9"); ok {
+		t.Error("an IPv4 address counted apart from its mapped form")
+	}
+}
+
+// TestThrottleLimitsAreConfigurable: tests (and deployments) lift or lower them.
+func TestThrottleLimitsAreConfigurable(t *testing.T) {
+	t.Parallel()
+	th, _ := newThrottle(t, ThrottleConfig{PerAccount: 1, PerAddress: 1000, Window: time.Second})
+	fail(t, th, "ana", "192.0.2.1")
+	if ok, wait := allowed(t, th, "ana", "192.0.2.1"); ok || wait != time.Second {
+		t.Errorf("one failure with a limit of 1: allowed %v, %v", ok, wait)
+	}
+	if _, err := NewThrottle(nil, "", ThrottleConfig{PerAccount: -1}, time.Now); err == nil {
+		t.Error("a negative limit was accepted")
+	}
+}

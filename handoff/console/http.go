@@ -1,0 +1,249 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hotline-org/hotline/handoff/accounts"
+)
+
+// Account is what logging in needs of an operator's account.
+type Account struct {
+	ID, Name string
+	Role     accounts.Role
+	Hash     string // the password's PHC string
+	Active   bool
+	// PasswordSet is when the password last changed: sessions from before end.
+	PasswordSet time.Time
+}
+
+// ErrNoAccount is a login name with no account.
+var ErrNoAccount = errors.New("no such account")
+
+// Config wires the console's login.
+type Config struct {
+	Sessions *Sessions
+	Throttle *accounts.Throttle
+	// Account finds an account by its login name (ErrNoAccount when there is none).
+	Account func(ctx context.Context, id string) (Account, error)
+	// Secure marks the cookie for HTTPS only: the hotline's public URL is https.
+	Secure bool
+	// Audit records a login, a refused one, a logout.
+	Audit func(ctx context.Context, actor, action, reason string)
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// Console is the operators' login and the guard of every console page and API.
+type Console struct {
+	cfg Config
+	// hashing bounds the password checks running at once: each takes tens of MiB.
+	hashing chan struct{}
+	// dummy is verified when the login name has no account, so that an unknown name
+	// takes as long as a wrong password and the answer does not tell them apart.
+	dummy string
+}
+
+// CookieName is the console session's cookie.
+const CookieName = "hotline_console"
+
+// New returns the console's login over cfg.
+func New(cfg Config) (*Console, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = func(context.Context, string, string, string) {}
+	}
+	dummy, err := accounts.Hash(accounts.GeneratePassword(), accounts.DefaultParams())
+	if err != nil {
+		return nil, err
+	}
+	return &Console{cfg: cfg, dummy: dummy, hashing: make(chan struct{}, 2)}, nil
+}
+
+var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Hotline console — log in</title>
+<style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}
+label,input,button{display:block;width:100%;margin:.4rem 0;font-size:1.1rem}p.err{color:#a00}</style></head>
+<body><h1>Hotline console</h1>
+{{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
+<form method="post" action="/console/login">
+<label for="id">Login name</label><input id="id" name="id" autocomplete="username" required value="{{.ID}}">
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Log in</button></form></body></html>`))
+
+// LoginPage shows the login form.
+func (c *Console) LoginPage(g *gin.Context) {
+	c.renderLogin(g, http.StatusOK, "", "")
+}
+
+func (c *Console) renderLogin(g *gin.Context, status int, id, msg string) {
+	g.Header("Cache-Control", "no-store")
+	g.Status(status)
+	if err := loginPage.Execute(g.Writer, struct{ ID, Error string }{id, msg}); err != nil {
+		c.cfg.Log.Error("render login page", "err", err)
+	}
+}
+
+// Login checks a login name and password and opens a session: throttled per account
+// and per address, the same answer for an unknown name and a wrong password.
+func (c *Console) Login(g *gin.Context) {
+	ctx := g.Request.Context()
+	id := strings.ToLower(strings.TrimSpace(g.PostForm("id")))
+	password := g.PostForm("password")
+	if accounts.CheckID(id) != nil || password == "" || len(password) > 256 {
+		c.renderLogin(g, http.StatusUnauthorized, "", "Wrong login name or password.")
+		return
+	}
+	addr := g.ClientIP()
+	ok, wait, err := c.cfg.Throttle.Allowed(ctx, id, addr)
+	if err != nil {
+		c.cfg.Log.Error("login throttle", "err", err)
+		c.renderLogin(g, http.StatusServiceUnavailable, id, "Logging in is not possible right now. Try again in a minute.")
+		return
+	}
+	if !ok {
+		g.Header("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+		c.cfg.Audit(ctx, "console:"+id, "console.login_throttled", "")
+		c.renderLogin(g, http.StatusTooManyRequests, id, "Too many attempts. Wait a few minutes, or ask an admin to reset your password.")
+		return
+	}
+	acct, err := c.cfg.Account(ctx, id)
+	hash := acct.Hash
+	if err != nil {
+		if !errors.Is(err, ErrNoAccount) {
+			c.cfg.Log.Error("read account", "err", err)
+			c.renderLogin(g, http.StatusServiceUnavailable, id, "Logging in is not possible right now. Try again in a minute.")
+			return
+		}
+		hash = c.dummy
+	}
+	select {
+	case c.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	good, err := accounts.Verify(password, hash)
+	<-c.hashing
+	if err != nil || !good || !acct.Active || !acct.Role.Valid() {
+		if ferr := c.cfg.Throttle.Failed(ctx, id, addr); ferr != nil {
+			c.cfg.Log.Error("login throttle", "err", ferr)
+		}
+		c.cfg.Audit(ctx, "console:"+id, "console.login_refused", "")
+		c.renderLogin(g, http.StatusUnauthorized, id, "Wrong login name or password.")
+		return
+	}
+	if err := c.cfg.Throttle.Succeeded(ctx, id); err != nil {
+		c.cfg.Log.Error("login throttle", "err", err)
+	}
+	token, _, err := c.cfg.Sessions.Start(ctx, acct.ID, acct.Name, acct.Role)
+	if err != nil {
+		c.cfg.Log.Error("start console session", "err", err)
+		c.renderLogin(g, http.StatusServiceUnavailable, id, "Logging in is not possible right now. Try again in a minute.")
+		return
+	}
+	c.setCookie(g, token, 0)
+	c.cfg.Audit(ctx, "operator:"+acct.ID, "console.login", string(acct.Role))
+	g.Redirect(http.StatusSeeOther, "/console")
+}
+
+// setCookie sets (maxAge 0: for the browser's session) or clears (-1) the cookie:
+// never readable by scripts, never sent by another site's page, over HTTPS only when
+// the hotline is served over it.
+func (c *Console) setCookie(g *gin.Context, token string, maxAge int) {
+	http.SetCookie(g.Writer, &http.Cookie{Name: CookieName, Value: token, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: c.cfg.Secure, SameSite: http.SameSiteStrictMode})
+}
+
+// Logout ends the session (a change: it needs the CSRF token, behind Require).
+func (c *Console) Logout(g *gin.Context) {
+	if token, err := g.Cookie(CookieName); err == nil {
+		if err := c.cfg.Sessions.End(g.Request.Context(), token); err != nil {
+			c.cfg.Log.Error("end console session", "err", err)
+		}
+	}
+	c.cfg.Audit(g.Request.Context(), "operator:"+SessionOf(g).Operator, "console.logout", "")
+	c.setCookie(g, "", -1)
+	g.Redirect(http.StatusSeeOther, "/console/login")
+}
+
+const sessionKey = "console.session"
+
+// Require guards a console page or API: a live session of a role that allows need,
+// and, on any change, the session's CSRF token in the X-CSRF-Token header. Without a
+// session, a page goes to the login and an API answers 401.
+func (c *Console) Require(need accounts.Role) gin.HandlerFunc {
+	return func(g *gin.Context) {
+		g.Header("Cache-Control", "no-store")
+		api := strings.HasPrefix(g.Request.URL.Path, "/console/api/")
+		token, err := g.Cookie(CookieName)
+		var sess Session
+		if err == nil {
+			sess, err = c.cfg.Sessions.Get(g.Request.Context(), token)
+		}
+		switch {
+		case err != nil && !errors.Is(err, ErrNoSession) && !errors.Is(err, http.ErrNoCookie):
+			c.cfg.Log.Error("read console session", "err", err)
+			g.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "the console cannot check your session now"})
+			return
+		case err != nil && api:
+			g.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "log in first"})
+			return
+		case err != nil:
+			g.Redirect(http.StatusSeeOther, "/console/login")
+			g.Abort()
+			return
+		}
+		// The account as it is now: disabled, or its password reset since this session
+		// began, the session ends; a changed role counts at once.
+		acct, err := c.cfg.Account(g.Request.Context(), sess.Operator)
+		switch {
+		case err != nil && !errors.Is(err, ErrNoAccount):
+			c.cfg.Log.Error("read account", "err", err)
+			g.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "the console cannot check your account now"})
+			return
+		case err != nil || !acct.Active || acct.PasswordSet.After(sess.Created):
+			if derr := c.cfg.Sessions.End(g.Request.Context(), token); derr != nil {
+				c.cfg.Log.Error("end console session", "err", derr)
+			}
+			if api {
+				g.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "log in again"})
+			} else {
+				g.Redirect(http.StatusSeeOther, "/console/login")
+				g.Abort()
+			}
+			return
+		}
+		sess.Role, sess.Name = acct.Role, acct.Name
+		if !sess.Role.Allows(need) {
+			g.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "your role does not allow this"})
+			return
+		}
+		if m := g.Request.Method; m != http.MethodGet && m != http.MethodHead && !sess.CSRFMatches(g.GetHeader("X-CSRF-Token")) {
+			g.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "missing or wrong CSRF token: reload the page"})
+			return
+		}
+		g.Set(sessionKey, sess)
+		g.Next()
+	}
+}
+
+// SessionOf is the session Require let through.
+func SessionOf(g *gin.Context) Session {
+	s, _ := g.Get(sessionKey)
+	sess, _ := s.(Session)
+	return sess
+}

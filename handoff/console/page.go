@@ -1,0 +1,121 @@
+package console
+
+import (
+	"context"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hotline-org/hotline/dialogs"
+	"github.com/hotline-org/hotline/handoff"
+)
+
+// Queue is what the console page shows: who waits, who is held, and what they wrote.
+type Queue interface {
+	List(ctx context.Context) ([]handoff.Entry, error)
+	Held(ctx context.Context) ([]handoff.Entry, error)
+	Messages(ctx context.Context, key string) ([]handoff.Message, error)
+}
+
+// heldRow is a conversation the operator holds, with what the contact wrote.
+type heldRow struct {
+	handoff.Entry
+	Messages []handoff.Message
+	Mine     bool
+}
+
+var homePage = template.Must(template.New("home").Funcs(template.FuncMap{
+	"since": func(now, t time.Time) string { return now.Sub(t).Round(time.Second).String() },
+	"prio": func(p int) string {
+		switch p {
+		case handoff.PriorityDistress:
+			return "DISTRESS"
+		case handoff.PriorityMissing:
+			return "missing person"
+		}
+		return ""
+	},
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="csrf" content="{{.CSRF}}"><title>Hotline console</title>
+<style>body{font-family:system-ui,sans-serif;margin:1rem auto;max-width:60rem;padding:0 1rem}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.4rem;text-align:start}
+.distress{color:#a00;font-weight:bold}.msg{white-space:pre-wrap;margin:.2rem 0}textarea{width:100%}
+section{margin:1.5rem 0}</style></head>
+<body><header><b>Hotline console</b> — {{.Name}} ({{.Role}})
+<form method="post" action="/console/logout" style="display:inline" data-csrf-form><button>Log out</button></form></header>
+<section><h2>Waiting for a person ({{len .Waiting}})</h2>
+{{if .Waiting}}<table><tr><th>#</th><th>Channel</th><th>Language</th><th>Waiting</th><th>Messages</th><th></th></tr>
+{{range .Waiting}}<tr><td>{{.Position}}</td><td>{{.Channel}}</td><td>{{.Lang}}</td>
+<td>{{since $.Now .Since}} <span class="distress">{{prio .Priority}}</span></td><td>{{.Messages}}</td>
+<td><button data-action="claim" data-key="{{.Key}}">Take</button></td></tr>{{end}}</table>
+{{else}}<p>Nobody waits.</p>{{end}}</section>
+<section><h2>Held by operators ({{len .Held}})</h2>
+{{range .Held}}<article><h3>{{.Channel}} · {{.Lang}} · held by {{.Operator}} <span class="distress">{{prio .Priority}}</span></h3>
+{{if .Mine}}{{range .Messages}}<p class="msg" dir="auto"><small>{{.At.Format "15:04"}}</small> {{.Text}}{{if .Media}} [media]{{end}}{{if .Location}} [location {{.Location}}]{{end}}</p>{{end}}
+<form data-action="reply" data-key="{{.Key}}"><textarea name="text" rows="3" dir="auto" required></textarea>
+<button>Send</button></form>
+<button data-action="release" data-key="{{.Key}}">Give back to the bot</button>{{end}}</article>{{else}}<p>None.</p>{{end}}</section>
+<script>
+const csrf = document.querySelector('meta[name=csrf]').content;
+async function change(key, action, body) {
+  const r = await fetch('/console/api/conversations/' + encodeURIComponent(key) + '/' + action, {method: 'POST',
+    headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf}, body: JSON.stringify(body || {})});
+  if (!r.ok) { alert((await r.json()).error || r.statusText); }
+  location.reload();
+}
+document.querySelectorAll('button[data-action]').forEach(b => b.onclick = () => change(b.dataset.key, b.dataset.action));
+document.querySelectorAll('form[data-action=reply]').forEach(f => f.onsubmit = e => {
+  e.preventDefault();
+  change(f.dataset.key, 'reply', {id: crypto.randomUUID(), text: f.text.value});
+});
+document.querySelectorAll('form[data-csrf-form]').forEach(f => f.onsubmit = async e => {
+  e.preventDefault();
+  await fetch(f.action, {method: 'POST', headers: {'X-CSRF-Token': csrf}});
+  location.href = '/console/login';
+});
+</script></body></html>`))
+
+// Home is the console's page: the waiting list with a button to take each, and the
+// conversations held, with what the contact wrote, a reply box and "give back" for
+// the ones the operator holds (what a contact wrote is personal data: shown only to
+// whoever holds the conversation, and the view is audited).
+func (c *Console) Home(q Queue) gin.HandlerFunc {
+	return func(g *gin.Context) {
+		ctx := g.Request.Context()
+		sess := SessionOf(g)
+		waiting, err := q.List(ctx)
+		var held []handoff.Entry
+		if err == nil {
+			held, err = q.Held(ctx)
+		}
+		if err != nil {
+			c.cfg.Log.Error("console page", "err", err)
+			g.String(http.StatusServiceUnavailable, "The queue cannot be read right now. Reload in a moment.")
+			return
+		}
+		rows := make([]heldRow, 0, len(held))
+		for _, e := range held {
+			row := heldRow{Entry: e, Mine: e.Operator == sess.Operator}
+			if row.Mine {
+				if row.Messages, err = q.Messages(ctx, e.Key); err != nil {
+					c.cfg.Log.Error("console page messages", "err", err)
+				}
+				c.cfg.Audit(ctx, "operator:"+sess.Operator, "conversation.view", string(e.Channel)+" "+dialogs.ShortHash(e.Contact))
+			}
+			rows = append(rows, row)
+		}
+		g.Header("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+		g.Status(http.StatusOK)
+		if err := homePage.Execute(g.Writer, struct {
+			Name, Role, CSRF string
+			Now              time.Time
+			Waiting          []handoff.Entry
+			Held             []heldRow
+		}{sess.Name, string(sess.Role), sess.CSRF, c.cfg.Now(), waiting, rows}); err != nil {
+			c.cfg.Log.Error("render console page", "err", err)
+		}
+	}
+}
