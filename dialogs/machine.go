@@ -407,8 +407,9 @@ func (t *turn) effectResult(ev Event) {
 	switch ev.Effect.Kind {
 	case channels.EventBlocked:
 		// They blocked the bot: end quietly. Whatever they send next means they are
-		// back (a blocked bot receives nothing), and starts over at the menu.
-		if t.s.Owner == OwnerQueue {
+		// back (a blocked bot receives nothing), and starts over at the menu. Out of
+		// the queue, or out of the hands of the person who held it.
+		if t.s.Owner != OwnerBot {
 			t.effect(EffectHandoffLeave)
 		}
 		t.s.Owner, t.s.Blocked = OwnerBot, true

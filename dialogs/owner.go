@@ -33,8 +33,13 @@ var (
 	ErrNotYours = errors.New("conversation not held by this operator")
 	// ErrNoConversation: no such conversation (it ended, or expired).
 	ErrNoConversation = errors.New("no such conversation")
+	// ErrNoAddress: a conversation from before sessions kept the contact's address;
+	// it can be answered once they write again.
+	ErrNoAddress = errors.New("the conversation's address is not known until the contact writes again")
 	// ErrCall: a call is put through to a person, not taken over in writing.
 	ErrCall = errors.New("a call cannot be taken over in writing")
+	// ErrOptedOut: the contact sent STOP; nothing may be sent to them until START.
+	ErrOptedOut = errors.New("the contact opted out of messages")
 )
 
 // Operator is the owner value of a conversation held by the operator with that ID.
@@ -161,8 +166,11 @@ func (r *Runner) change(ctx context.Context, c Conv, outID string, f func(*Sessi
 		if err != nil {
 			return Session{}, err
 		}
-		if s.New() || s.Addr == "" {
+		if s.New() {
 			return Session{}, ErrNoConversation
+		}
+		if s.Addr == "" {
+			return Session{}, ErrNoAddress
 		}
 		said, effects, err := f(&s)
 		if errors.Is(err, errUnchanged) {
@@ -170,6 +178,14 @@ func (r *Runner) change(ctx context.Context, c Conv, outID string, f func(*Sessi
 		}
 		if err != nil {
 			return s, err
+		}
+		if s.OptedOut || s.Blocked {
+			// They asked for no messages (or blocked the bot): the change is made,
+			// nothing is said, and a person's reply is refused.
+			if outID != "" {
+				return s, ErrOptedOut
+			}
+			said = nil
 		}
 		s.Updated = r.now()
 		in := channels.Inbound{ID: "op:" + c.Contact + ":" + s.Updated.Format("20060102T150405.000000000"), Channel: c.Channel,

@@ -244,3 +244,32 @@ func TestOwnershipChanges(t *testing.T) {
 		}
 	})
 }
+
+// TestNothingToAContactWhoStopped: a contact who sends STOP while a person holds the
+// conversation gets nothing more from that person (a reply is refused), and giving the
+// conversation back says nothing to them either.
+func TestNothingToAContactWhoStopped(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		g := newRig(t, rdb, prefix, 4)
+		c, send := g.conversation(t, "+15005550104", "hello", "1", "4")
+		if _, err := g.runner.Claim(ctx, c, "ana"); err != nil {
+			t.Fatal(err)
+		}
+		send("SMstop", "STOP")
+		g.settle(t, c)
+		before := len(g.replies(t, c.Shard))
+		if err := g.runner.Reply(ctx, c, "ana", "r-stop-1", "Are you still there?"); !errors.Is(err, ErrOptedOut) {
+			t.Errorf("a reply after STOP: %v, want ErrOptedOut", err)
+		}
+		if _, err := g.runner.Release(ctx, c, "ana"); err != nil {
+			t.Fatal(err)
+		}
+		if after := g.replies(t, c.Shard); len(after) != before {
+			t.Errorf("sent after STOP: %+v", after[before:])
+		}
+		if !strings.Contains(strings.Join(g.effectKinds(t, c.Shard), " "), EffectHandoffLeave) {
+			t.Error("given back without leaving the held list")
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/hotline-org/hotline/cases"
 	"github.com/hotline-org/hotline/dialogs"
 	"github.com/hotline-org/hotline/handoff"
+	"github.com/hotline-org/hotline/handoff/accounts"
 	"github.com/hotline-org/hotline/handoff/console"
 )
 
@@ -55,6 +56,7 @@ func loggedIn(c *gin.Context, _ *conversationBody) (string, string, bool) {
 // ("sms:<contact hash>"), and who asks.
 func (a *app) conversation(c *gin.Context, body *conversationBody) (dialogs.Conv, bool) {
 	if c.Request.Method != http.MethodGet {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10)
 		if err := c.ShouldBindJSON(body); err != nil {
 			c.JSON(http.StatusBadRequest, gin.H{"error": "the body must be a JSON object"})
 			return dialogs.Conv{}, false
@@ -113,6 +115,14 @@ func handleConversationChange(a *app, action string, by who) gin.HandlerFunc {
 				c.JSON(http.StatusBadRequest, gin.H{"error": `"to" must be "operator:<id>" or "queue"`})
 				return
 			}
+			if to, ok := strings.CutPrefix(body.To, dialogs.OwnerOperatorPrefix); ok {
+				// Only to someone who can take it: a typo must not strand a conversation.
+				o, err := a.store.Operator(ctx, to)
+				if err != nil || !o.Active() {
+					c.JSON(http.StatusBadRequest, gin.H{"error": "no active operator " + to})
+					return
+				}
+			}
 			s, err = a.runner.Transfer(ctx, conv, body.Operator, body.To)
 			reason = "to " + body.To
 		case "release":
@@ -141,6 +151,12 @@ func handleConversationChange(a *app, action string, by who) gin.HandlerFunc {
 		case errors.Is(err, dialogs.ErrNoConversation):
 			c.JSON(http.StatusNotFound, gin.H{"error": "the conversation has ended"})
 			return
+		case errors.Is(err, dialogs.ErrNoAddress):
+			c.JSON(http.StatusConflict, gin.H{"error": "this conversation began before the hotline kept addresses: it can be taken once the contact writes again"})
+			return
+		case errors.Is(err, dialogs.ErrOptedOut):
+			c.JSON(http.StatusConflict, gin.H{"error": "the contact sent STOP: nothing can be sent to them until they send START"})
+			return
 		case errors.Is(err, dialogs.ErrCall):
 			c.JSON(http.StatusUnprocessableEntity, gin.H{"error": "a call is put through to a person, not taken over in writing"})
 			return
@@ -166,12 +182,19 @@ func handleConversation(a *app, by who) gin.HandlerFunc {
 		if _, ok := a.conversation(c, &body); !ok {
 			return
 		}
-		_, actor, ok := by(c, &body)
+		op, actor, ok := by(c, &body)
 		if !ok {
 			return
 		}
 		ctx := c.Request.Context()
 		e, err := a.queue.Entry(ctx, c.Param("key"))
+		if sess := console.SessionOf(c); err == nil && e != nil && sess.Operator != "" &&
+			e.Operator != "" && e.Operator != op && !sess.Role.Allows(accounts.Supervisor) {
+			// What a contact wrote is for whoever holds the conversation (or a
+			// supervisor), not every operator.
+			c.JSON(http.StatusForbidden, gin.H{"error": "another operator holds this conversation"})
+			return
+		}
 		var msgs []handoff.Message
 		if err == nil {
 			msgs, err = a.queue.Messages(ctx, c.Param("key"))

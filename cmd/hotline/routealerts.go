@@ -125,6 +125,10 @@ func handlePublish(a *app) gin.HandlerFunc {
 		if by == "" {
 			by = "api"
 		}
+		if strings.HasPrefix(by, "operator:") {
+			c.JSON(http.StatusBadRequest, gin.H{"error": `"by" cannot name a console operator: they publish from the console`})
+			return
+		}
 		actor := "api-token:" + by
 		if op := console.SessionOf(c).Operator; op != "" {
 			// From the console: who is logged in, not what the body says.

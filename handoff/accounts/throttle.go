@@ -59,27 +59,67 @@ func NewThrottle(rdb redis.UniversalClient, prefix string, cfg ThrottleConfig, n
 	return &Throttle{rdb: rdb, prefix: prefix, cfg: cfg, now: now}, nil
 }
 
-// accountKey names an account's failures. The name as typed is hashed: it may be
-// anything (an unknown name counts like a known one, so that the answer does not tell
-// which exist) and must neither grow the key nor land in Redis as typed.
-func (t *Throttle) accountKey(account string) string {
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(account))))
+// accountKey names an account's failures from one address. Per address, so that a
+// stranger who knows a login name cannot lock its owner out from elsewhere (the
+// address's own limit, and the password's length, bound guessing). The name as typed
+// is hashed: it may be anything (an unknown name counts like a known one, so that the
+// answer does not tell which exist) and must neither grow the key nor land in Redis as
+// typed.
+func (t *Throttle) accountKey(account, addr string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(account)) + "|" + normAddr(addr)))
 	return t.prefix + "login:account:" + hex.EncodeToString(sum[:16])
 }
 
-// addressKey names a client address's failures. An IPv6 client usually holds a
-// whole /64, so the /64 is what is counted.
+// addressKey names a client address's failures.
 func (t *Throttle) addressKey(addr string) string {
-	norm := addr
-	if a, err := netip.ParseAddr(strings.TrimSpace(addr)); err == nil {
-		a = a.Unmap().WithZone("")
-		if a.Is6() {
-			a = netip.PrefixFrom(a, 64).Masked().Addr()
-		}
-		norm = a.String()
-	}
-	sum := sha256.Sum256([]byte(norm))
+	sum := sha256.Sum256([]byte(normAddr(addr)))
 	return t.prefix + "login:addr:" + hex.EncodeToString(sum[:16])
+}
+
+// normAddr is an address as counted: an IPv6 client usually holds a whole /64, so the
+// /64 is what is counted; IPv4 and its IPv6-mapped form are one.
+func normAddr(addr string) string {
+	a, err := netip.ParseAddr(strings.TrimSpace(addr))
+	if err != nil {
+		return addr
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		a = netip.PrefixFrom(a, 64).Masked().Addr()
+	}
+	return a.String()
+}
+
+// Attempt counts a login attempt before its password is checked, and reports whether
+// it may go on (and if not, for how long not). Counted first and checked after, in
+// one step per key, so that tries sent all at once cannot all pass the check before
+// any is counted; a good login then clears its count (Succeeded).
+func (t *Throttle) Attempt(ctx context.Context, account, addr string) (ok bool, retryAfter time.Duration, err error) {
+	now := t.now()
+	for _, k := range []struct {
+		key   string
+		limit int
+	}{{t.accountKey(account, addr), t.cfg.PerAccount}, {t.addressKey(addr), t.cfg.PerAddress}} {
+		var tries *redis.ZSliceCmd
+		// One transaction per key: the two keys may live on different Cluster nodes.
+		_, err := t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZRemRangeByScore(ctx, k.key, "-inf", strconv.FormatInt(now.Add(-t.cfg.Window).UnixMilli(), 10))
+			p.ZAdd(ctx, k.key, redis.Z{Score: float64(now.UnixMilli()), Member: strconv.FormatInt(now.UnixNano(), 36) + ":" + rand.Text()[:8]})
+			// One more than the limit is all it takes to know it is passed.
+			p.ZRemRangeByRank(ctx, k.key, 0, int64(-k.limit-2))
+			tries = p.ZRangeWithScores(ctx, k.key, 0, -1)
+			p.PExpire(ctx, k.key, t.cfg.Window+time.Minute)
+			return nil
+		})
+		if err != nil {
+			return false, 0, fmt.Errorf("login throttle: %w", err)
+		}
+		if n := len(tries.Val()); n > k.limit {
+			oldest := time.UnixMilli(int64(tries.Val()[n-k.limit].Score))
+			retryAfter = max(retryAfter, min(max(oldest.Add(t.cfg.Window).Sub(now), time.Millisecond), t.cfg.Window))
+		}
+	}
+	return retryAfter == 0, retryAfter, nil
 }
 
 // Allowed reports whether a login to account from addr may be tried now, and if not,
@@ -88,7 +128,7 @@ func (t *Throttle) Allowed(ctx context.Context, account, addr string) (ok bool, 
 	now := t.now()
 	from := strconv.FormatInt(now.Add(-t.cfg.Window).UnixMilli(), 10)
 	pipe := t.rdb.Pipeline()
-	acct := pipe.ZRangeByScoreWithScores(ctx, t.accountKey(account), &redis.ZRangeBy{Min: "(" + from, Max: "+inf"})
+	acct := pipe.ZRangeByScoreWithScores(ctx, t.accountKey(account, addr), &redis.ZRangeBy{Min: "(" + from, Max: "+inf"})
 	host := pipe.ZRangeByScoreWithScores(ctx, t.addressKey(addr), &redis.ZRangeBy{Min: "(" + from, Max: "+inf"})
 	if _, err := pipe.Exec(ctx); err != nil {
 		return false, 0, fmt.Errorf("login throttle: %w", err)
@@ -114,7 +154,7 @@ func (t *Throttle) Failed(ctx context.Context, account, addr string) error {
 	for _, k := range []struct {
 		key   string
 		limit int
-	}{{t.accountKey(account), t.cfg.PerAccount}, {t.addressKey(addr), t.cfg.PerAddress}} {
+	}{{t.accountKey(account, addr), t.cfg.PerAccount}, {t.addressKey(addr), t.cfg.PerAddress}} {
 		// One transaction per key: the two keys may live on different Cluster nodes.
 		_, err := t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.ZRemRangeByScore(ctx, k.key, "-inf", strconv.FormatInt(now.Add(-t.cfg.Window).UnixMilli(), 10))
@@ -131,10 +171,11 @@ func (t *Throttle) Failed(ctx context.Context, account, addr string) error {
 	return nil
 }
 
-// Succeeded clears an account's failures after a good login. The address keeps its
-// count: one account's password must not reset a guesser's budget for the others.
-func (t *Throttle) Succeeded(ctx context.Context, account string) error {
-	if err := t.rdb.Del(ctx, t.accountKey(account)).Err(); err != nil {
+// Succeeded clears an account's failures from addr after a good login. The address
+// keeps its count: one account's password must not reset a guesser's budget for the
+// others.
+func (t *Throttle) Succeeded(ctx context.Context, account, addr string) error {
+	if err := t.rdb.Del(ctx, t.accountKey(account, addr)).Err(); err != nil {
 		return fmt.Errorf("login throttle: %w", err)
 	}
 	return nil

@@ -27,6 +27,8 @@ type heldRow struct {
 }
 
 var homePage = template.Must(template.New("home").Funcs(template.FuncMap{
+	// rid names a reply form's next reply: a second click sends the same reply, once.
+	"rid":   func() string { id, _ := random(12); return id },
 	"since": func(now, t time.Time) string { return now.Sub(t).Round(time.Second).String() },
 	"prio": func(p int) string {
 		switch p {
@@ -50,12 +52,12 @@ section{margin:1.5rem 0}</style></head>
 {{if .Waiting}}<table><tr><th>#</th><th>Channel</th><th>Language</th><th>Waiting</th><th>Messages</th><th></th></tr>
 {{range .Waiting}}<tr><td>{{.Position}}</td><td>{{.Channel}}</td><td>{{.Lang}}</td>
 <td>{{since $.Now .Since}} <span class="distress">{{prio .Priority}}</span></td><td>{{.Messages}}</td>
-<td><button data-action="claim" data-key="{{.Key}}">Take</button></td></tr>{{end}}</table>
+<td>{{if eq (print .Channel) "voice"}}a recorded message (at Twilio){{else}}<button data-action="claim" data-key="{{.Key}}">Take</button>{{end}}</td></tr>{{end}}</table>
 {{else}}<p>Nobody waits.</p>{{end}}</section>
 <section><h2>Held by operators ({{len .Held}})</h2>
 {{range .Held}}<article><h3>{{.Channel}} · {{.Lang}} · held by {{.Operator}} <span class="distress">{{prio .Priority}}</span></h3>
 {{if .Mine}}{{range .Messages}}<p class="msg" dir="auto"><small>{{.At.Format "15:04"}}</small> {{.Text}}{{if .Media}} [media]{{end}}{{if .Location}} [location {{.Location}}]{{end}}</p>{{end}}
-<form data-action="reply" data-key="{{.Key}}"><textarea name="text" rows="3" dir="auto" required></textarea>
+<form data-action="reply" data-key="{{.Key}}" data-id="{{rid}}"><textarea name="text" rows="3" dir="auto" required></textarea>
 <button>Send</button></form>
 <button data-action="release" data-key="{{.Key}}">Give back to the bot</button>{{end}}</article>{{else}}<p>None.</p>{{end}}</section>
 <script>
@@ -69,7 +71,7 @@ async function change(key, action, body) {
 document.querySelectorAll('button[data-action]').forEach(b => b.onclick = () => change(b.dataset.key, b.dataset.action));
 document.querySelectorAll('form[data-action=reply]').forEach(f => f.onsubmit = e => {
   e.preventDefault();
-  change(f.dataset.key, 'reply', {id: crypto.randomUUID(), text: f.text.value});
+  change(f.dataset.key, 'reply', {id: f.dataset.id, text: f.text.value});
 });
 document.querySelectorAll('form[data-csrf-form]').forEach(f => f.onsubmit = async e => {
   e.preventDefault();
