@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,9 +86,49 @@ func TestRunBroadcast(t *testing.T) {
 	}
 }
 
+// TestRunVoice plays report calls with two callers for two seconds: every call that
+// ends hears its reference, nothing fails or degrades, and the report has its tables.
+func TestRunVoice(t *testing.T) {
+	needRedis(t)
+	var out, progress bytes.Buffer
+	args := []string{"bench", "-voice", "2", "-duration", "2s", "-warmup", "0"}
+	if err := run(t.Context(), args, &out, &progress); err != nil {
+		t.Fatalf("run: %v\nprogress:\n%s", err, progress.String())
+	}
+	report := out.String()
+	for _, want := range []string{
+		"| callers | calls completed | calls/s | requests/s | p50 | p90 | p99 | max | over 1 s | degraded | errors | steal |",
+		"| save (waits for the reference) |",
+		"| errors in the window | none |",
+		"| calls given up (an error or the fallback answer), whole run | 0 |",
+		"| messages sent to the Twilio API meanwhile | 0 |",
+		"go run ./cmd/bench -voice 2 -duration 2s -warmup 0s",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	// The row of results: some calls completed, none degraded, no errors.
+	row := regexp.MustCompile(`(?m)^\| 2 \| (\d+) \| [^|]+ \| [^|]+ \|(?: [^|]+ \|){4} [^|]+ \| (\d+) \| (\d+) \| [^|]+ \|$`).FindStringSubmatch(report)
+	if row == nil {
+		t.Fatalf("no row of results:\n%s", report)
+	}
+	if row[1] == "0" || row[2] != "0" || row[3] != "0" {
+		t.Errorf("calls completed %s, degraded %s, errors %s:\n%s", row[1], row[2], row[3], report)
+	}
+	if m := regexp.MustCompile(`in the register \(the SQLite .cases. table\) after the run \| \d+ \((yes|\*\*no\*\*)\)`).FindStringSubmatch(report); m == nil || m[1] != "yes" {
+		t.Errorf("references missing from the register:\n%s", report)
+	}
+	if !strings.Contains(progress.String(), "deleted") {
+		t.Errorf("no cleanup reported:\n%s", progress.String())
+	}
+}
+
 func TestFlagsRefused(t *testing.T) {
 	for _, args := range [][]string{{"-contacts", "0"}, {"-duration", "0s"}, {"-rate", "-1"}, {"extra"},
-		{"-broadcast", "-1"}, {"-broadcast", "2000000"}, {"-broadcast", "10", "-contacts", "5"}} {
+		{"-broadcast", "-1"}, {"-broadcast", "2000000"}, {"-broadcast", "10", "-contacts", "5"},
+		{"-voice", "0"}, {"-voice", "2001"}, {"-voice", "-3"}, {"-voice", "10", "-contacts", "5"}, {"-voice", "10", "-rate", "5"},
+		{"-voice", "10", "-api-latency", "5ms"}, {"-voice", "10", "-reply-timeout", "1s"}, {"-voice", "10", "-broadcast", "100"}} {
 		var out, errs bytes.Buffer
 		if err := run(t.Context(), append([]string{"bench"}, args...), &out, &errs); err == nil {
 			t.Errorf("%v accepted", args)
@@ -95,7 +136,7 @@ func TestFlagsRefused(t *testing.T) {
 	}
 	var out, errs bytes.Buffer
 	if err := run(t.Context(), []string{"bench", "-h"}, &out, &errs); err != nil || !strings.Contains(errs.String(), "-contacts") ||
-		!strings.Contains(errs.String(), "-broadcast") {
+		!strings.Contains(errs.String(), "-broadcast") || !strings.Contains(errs.String(), "-voice") {
 		t.Errorf("-h: %v\n%s", err, errs.String())
 	}
 }

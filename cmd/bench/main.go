@@ -41,6 +41,14 @@ rate limits lifted, and times the N messages the fake Twilio API accepts. A subs
 left without the alert (none more arriving for a minute) fails the run, after the
 report; -shards and -api-latency apply, the turn benchmark's other flags do not.
 
+With -voice N it measures phone calls instead: N simulated callers each play whole
+report calls back to back, through requests signed and TwiML followed as Twilio does
+(the call, English, report, consent, the questions answered by words and keys, save,
+the reference checked, the status callback), against the hotline with its default
+turn budget of one second. It reports the answer times of the turns, those over the
+budget or degraded to the fallback answer, and the save turn that waits for the case
+reference; -duration, -warmup, -shards and -hotline apply, the other flags do not.
+
 The markdown report goes to stdout, progress to stderr. A missed target is reported,
 not an error: the exit status is non-zero only when the measurement itself failed.
 
@@ -70,6 +78,7 @@ type options struct {
 	replyTimeout time.Duration
 	apiLatency   time.Duration
 	broadcast    int // subscribers of the route alert benchmark; 0: the turn benchmark
+	voice        int // simultaneous callers of the voice benchmark; 0: off
 }
 
 // run is the whole command, so that the test runs what people run.
@@ -95,6 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.replyTimeout, "reply-timeout", 10*time.Second, "how long a contact waits for a reply before giving up")
 	fs.DurationVar(&o.apiLatency, "api-latency", 0, "time the fake Twilio API takes to answer each send, to mimic a remote API (0: at once)")
 	fs.IntVar(&o.broadcast, "broadcast", 0, "measure one route alert to this many SMS subscribers instead of turns (0: off)")
+	fs.IntVar(&o.voice, "voice", 0, fmt.Sprintf("measure report calls to the voice IVR with this many simultaneous callers, 1 to %d, instead of turns", maxVoiceCallers))
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -122,6 +132,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-broadcast must be from 0 to %d", maxSubscribers)
 	}
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+	voiceSet := false
+	fs.Visit(func(f *flag.Flag) { voiceSet = voiceSet || f.Name == "voice" })
+	if voiceSet {
+		return runVoice(ctx, fs, o, progress, stdout)
+	}
 	if o.broadcast > 0 {
 		var set, ignored []string
 		fs.Visit(func(f *flag.Flag) {
@@ -270,4 +285,32 @@ func hotlineEnv(base []string, set map[string]string) []string {
 		env = append(env, k+"="+set[k])
 	}
 	return env
+}
+
+// runVoice checks the flags of the voice benchmark and runs it.
+func runVoice(ctx context.Context, fs *flag.FlagSet, o options, progress func(string, ...any), stdout io.Writer) error {
+	if o.voice < 1 || o.voice > maxVoiceCallers {
+		return fmt.Errorf("-voice must be from 1 to %d", maxVoiceCallers)
+	}
+	var set, ignored []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "voice", "duration", "warmup":
+		case "contacts", "rate", "reply-timeout", "api-latency", "broadcast":
+			// A call sends nothing through the API, and has its own callers and pace.
+			ignored = append(ignored, "-"+f.Name)
+		case "redis":
+			set = append(set, "-redis "+redactURL(f.Value.String()))
+		default:
+			set = append(set, "-"+f.Name+" "+f.Value.String())
+		}
+	})
+	if len(ignored) > 0 {
+		return fmt.Errorf("-voice does not use %s: leave them out", strings.Join(ignored, ", "))
+	}
+	command := fmt.Sprintf("go run ./cmd/bench -voice %d -duration %s -warmup %s", o.voice, o.duration, o.warmup)
+	if len(set) > 0 {
+		command += " " + strings.Join(set, " ")
+	}
+	return benchVoice(ctx, o, command, progress, stdout)
 }
