@@ -127,6 +127,18 @@ func TestConsoleInABrowser(t *testing.T) {
 	if msgs := h.waitReplies(t, 6); msgs[5].Body != "مرحباً، أنا آنا من الفريق. ما اسمه؟" || msgs[5].To != phone {
 		t.Errorf("the provider got %+v", msgs[5])
 	}
+	// The page reloads once the reply is taken: wait for the fresh page (an empty box)
+	// before the next click, which the reload would otherwise cancel.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`form[data-action=reply] textarea`)))
+		if err == nil && v == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page did not reload after the reply: %q %v", v, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err := chromedp.Do(ctx,
 		chromedp.WaitVisible(chromedp.CSS(`button[data-action=release]`)),
 		chromedp.Click(chromedp.CSS(`button[data-action=release]`)),

@@ -22,12 +22,16 @@ type ThrottleConfig struct {
 	// PerAddress failures from one client address (an IPv6 /64) within Window lock
 	// that address out of every account.
 	PerAddress int
-	Window     time.Duration
+	// PerAccountAll tries at one account from every address within Window stop it
+	// everywhere: far above PerAccount, it only slows guessing spread over many
+	// addresses (a stranger needs that many tries to lock its owner out).
+	PerAccountAll int
+	Window        time.Duration
 }
 
 // DefaultThrottle is 5 failures per account and 20 per address in 15 minutes.
 func DefaultThrottle() ThrottleConfig {
-	return ThrottleConfig{PerAccount: 5, PerAddress: 20, Window: 15 * time.Minute}
+	return ThrottleConfig{PerAccount: 5, PerAddress: 20, PerAccountAll: 100, Window: 15 * time.Minute}
 }
 
 // Throttle counts failed logins in Redis, so that every replica sees them. Each
@@ -43,7 +47,7 @@ type Throttle struct {
 // NewThrottle returns a throttle keeping its counts under prefix+"login:". A zero
 // field of cfg takes its DefaultThrottle value.
 func NewThrottle(rdb redis.UniversalClient, prefix string, cfg ThrottleConfig, now func() time.Time) (*Throttle, error) {
-	if cfg.PerAccount < 0 || cfg.PerAddress < 0 || cfg.Window < 0 {
+	if cfg.PerAccount < 0 || cfg.PerAddress < 0 || cfg.PerAccountAll < 0 || cfg.Window < 0 {
 		return nil, fmt.Errorf("login throttle: negative limit or window in %+v", cfg)
 	}
 	def := DefaultThrottle()
@@ -55,6 +59,9 @@ func NewThrottle(rdb redis.UniversalClient, prefix string, cfg ThrottleConfig, n
 	}
 	if cfg.Window == 0 {
 		cfg.Window = def.Window
+	}
+	if cfg.PerAccountAll == 0 {
+		cfg.PerAccountAll = def.PerAccountAll
 	}
 	return &Throttle{rdb: rdb, prefix: prefix, cfg: cfg, now: now}, nil
 }
@@ -90,21 +97,29 @@ func normAddr(addr string) string {
 	return a.String()
 }
 
+// allKey names an account's tries from every address.
+func (t *Throttle) allKey(account string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(account))))
+	return t.prefix + "login:all:" + hex.EncodeToString(sum[:16])
+}
+
 // Attempt counts a login attempt before its password is checked, and reports whether
 // it may go on (and if not, for how long not). Counted first and checked after, in
 // one step per key, so that tries sent all at once cannot all pass the check before
-// any is counted; a good login then clears its count (Succeeded).
-func (t *Throttle) Attempt(ctx context.Context, account, addr string) (ok bool, retryAfter time.Duration, err error) {
+// any is counted. ticket names the attempt: a good login takes it back (Succeeded),
+// so that colleagues logging in from one office address do not use up its limit.
+func (t *Throttle) Attempt(ctx context.Context, account, addr string) (ok bool, retryAfter time.Duration, ticket string, err error) {
 	now := t.now()
+	ticket = strconv.FormatInt(now.UnixNano(), 36) + ":" + rand.Text()[:8]
 	for _, k := range []struct {
 		key   string
 		limit int
-	}{{t.accountKey(account, addr), t.cfg.PerAccount}, {t.addressKey(addr), t.cfg.PerAddress}} {
+	}{{t.accountKey(account, addr), t.cfg.PerAccount}, {t.addressKey(addr), t.cfg.PerAddress}, {t.allKey(account), t.cfg.PerAccountAll}} {
 		var tries *redis.ZSliceCmd
 		// One transaction per key: the two keys may live on different Cluster nodes.
 		_, err := t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.ZRemRangeByScore(ctx, k.key, "-inf", strconv.FormatInt(now.Add(-t.cfg.Window).UnixMilli(), 10))
-			p.ZAdd(ctx, k.key, redis.Z{Score: float64(now.UnixMilli()), Member: strconv.FormatInt(now.UnixNano(), 36) + ":" + rand.Text()[:8]})
+			p.ZAdd(ctx, k.key, redis.Z{Score: float64(now.UnixMilli()), Member: ticket})
 			// One more than the limit is all it takes to know it is passed.
 			p.ZRemRangeByRank(ctx, k.key, 0, int64(-k.limit-2))
 			tries = p.ZRangeWithScores(ctx, k.key, 0, -1)
@@ -112,14 +127,14 @@ func (t *Throttle) Attempt(ctx context.Context, account, addr string) (ok bool, 
 			return nil
 		})
 		if err != nil {
-			return false, 0, fmt.Errorf("login throttle: %w", err)
+			return false, 0, "", fmt.Errorf("login throttle: %w", err)
 		}
 		if n := len(tries.Val()); n > k.limit {
 			oldest := time.UnixMilli(int64(tries.Val()[n-k.limit].Score))
 			retryAfter = max(retryAfter, min(max(oldest.Add(t.cfg.Window).Sub(now), time.Millisecond), t.cfg.Window))
 		}
 	}
-	return retryAfter == 0, retryAfter, nil
+	return retryAfter == 0, retryAfter, ticket, nil
 }
 
 // Allowed reports whether a login to account from addr may be tried now, and if not,
@@ -171,10 +186,19 @@ func (t *Throttle) Failed(ctx context.Context, account, addr string) error {
 	return nil
 }
 
-// Succeeded clears an account's failures from addr after a good login. The address
-// keeps its count: one account's password must not reset a guesser's budget for the
-// others.
-func (t *Throttle) Succeeded(ctx context.Context, account, addr string) error {
+// Succeeded clears an account's failures from addr after a good login, and takes the
+// good try (ticket, from Attempt) back from the address's and the account's counts.
+// The address keeps its failures: one account's password must not reset a guesser's
+// budget for the others.
+func (t *Throttle) Succeeded(ctx context.Context, account, addr, ticket string) error {
+	if ticket != "" {
+		if err := t.rdb.ZRem(ctx, t.addressKey(addr), ticket).Err(); err != nil {
+			return fmt.Errorf("login throttle: %w", err)
+		}
+		if err := t.rdb.ZRem(ctx, t.allKey(account), ticket).Err(); err != nil {
+			return fmt.Errorf("login throttle: %w", err)
+		}
+	}
 	if err := t.rdb.Del(ctx, t.accountKey(account, addr)).Err(); err != nil {
 		return fmt.Errorf("login throttle: %w", err)
 	}

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -83,7 +84,7 @@ func TestThrottleLocksAnAccount(t *testing.T) {
 		t.Errorf("a sixth failure: allowed %v, %v; want refused for 1m", ok, wait)
 	}
 
-	if err := th.Succeeded(context.Background(), "ana", "192.0.2.1"); err != nil {
+	if err := th.Succeeded(context.Background(), "ana", "192.0.2.1", ""); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := allowed(t, th, "ana", "192.0.2.1"); !ok {
@@ -118,7 +119,7 @@ func TestThrottleLocksAnAddress(t *testing.T) {
 	if ok, _ := allowed(t, th, "ana", "2001:db8:1:3::a"); !ok {
 		t.Error("another /64 refused")
 	}
-	if err := th.Succeeded(context.Background(), "ana", "2001:db8:1:2::a"); err != nil {
+	if err := th.Succeeded(context.Background(), "ana", "2001:db8:1:2::a", ""); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := allowed(t, th, "ana", "2001:db8:1:2::a"); ok {
@@ -162,7 +163,7 @@ func TestAttemptsAtOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, _, err := th.Attempt(context.Background(), "ana", "192.0.2.1")
+			ok, _, _, err := th.Attempt(context.Background(), "ana", "192.0.2.1")
 			if err != nil {
 				t.Error(err)
 			}
@@ -177,7 +178,46 @@ func TestAttemptsAtOnce(t *testing.T) {
 	if passed != 5 {
 		t.Errorf("%d of 60 tries at once went on to the password check, want 5", passed)
 	}
-	if ok, _, _ := th.Attempt(context.Background(), "ana", "198.51.100.7"); !ok {
+	if ok, _, _, _ := th.Attempt(context.Background(), "ana", "198.51.100.7"); !ok {
 		t.Error("the same account from another address refused")
+	}
+}
+
+// TestAttemptsAsTheLoginMakesThem: the login's own calls. Five tries at one account
+// from one address, the sixth waits; good logins from one office address do not use
+// up its limit; an account is stopped everywhere only after many tries from many
+// addresses.
+func TestAttemptsAsTheLoginMakesThem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	th, c := newThrottle(t, ThrottleConfig{})
+	for i := range 5 {
+		if ok, _, _, err := th.Attempt(ctx, "ana", "192.0.2.1"); !ok || err != nil {
+			t.Fatalf("try %d refused: %v", i+1, err)
+		}
+		c.t = c.t.Add(time.Minute)
+	}
+	if ok, wait, _, _ := th.Attempt(ctx, "ana", "192.0.2.1"); ok || wait != 11*time.Minute {
+		t.Errorf("a sixth try (counted too): allowed %v, wait %v; want 11m", ok, wait)
+	}
+	// Thirty colleagues log in from one office address: all get in.
+	for i := range 30 {
+		ok, _, ticket, err := th.Attempt(ctx, fmt.Sprintf("op%02d", i), "203.0.113.9")
+		if !ok || err != nil {
+			t.Fatalf("colleague %d refused: %v", i+1, err)
+		}
+		if err := th.Succeeded(ctx, fmt.Sprintf("op%02d", i), "203.0.113.9", ticket); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A hundred tries at one account, each from its own address: the account stops.
+	refused := 0
+	for i := range 101 {
+		if ok, _, _, _ := th.Attempt(ctx, "sam", fmt.Sprintf("198.51.%d.%d", i/200, i%200+1)); !ok {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Errorf("%d of 101 tries from as many addresses refused, want the last one", refused)
 	}
 }

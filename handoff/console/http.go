@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -47,6 +48,9 @@ type Console struct {
 	cfg Config
 	// hashing bounds the password checks running at once: each takes tens of MiB.
 	hashing chan struct{}
+	// seen is each account as last read, for when the database does not answer.
+	mu   sync.Mutex
+	seen map[string]seenAccount
 	// dummy is verified when the login name has no account, so that an unknown name
 	// takes as long as a wrong password and the answer does not tell them apart.
 	dummy string
@@ -70,7 +74,39 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Console{cfg: cfg, dummy: dummy, hashing: make(chan struct{}, 2)}, nil
+	return &Console{cfg: cfg, dummy: dummy, hashing: make(chan struct{}, 2), seen: map[string]seenAccount{}}, nil
+}
+
+type seenAccount struct {
+	acct Account
+	at   time.Time
+}
+
+// recentlySeen is how long an account read holds while the database does not answer.
+const recentlySeen = 10 * time.Minute
+
+// account reads an operator's account; while the database does not answer, the
+// account as read in the last ten minutes holds (so that people go on answering
+// through an outage, and a disabled account stays disabled).
+func (c *Console) account(ctx context.Context, id string) (Account, error) {
+	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	acct, err := c.cfg.Account(actx, id)
+	cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		c.seen[id] = seenAccount{acct, c.cfg.Now()}
+		return acct, nil
+	}
+	if errors.Is(err, ErrNoAccount) {
+		delete(c.seen, id)
+		return acct, err
+	}
+	if s, ok := c.seen[id]; ok && c.cfg.Now().Sub(s.at) < recentlySeen {
+		c.cfg.Log.Warn("account not read: the database does not answer; its last reading holds", "err", err)
+		return s.acct, nil
+	}
+	return acct, err
 }
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
@@ -110,7 +146,7 @@ func (c *Console) Login(g *gin.Context) {
 	}
 	addr := g.ClientIP()
 	// Counted before the password is checked: tries sent at once cannot all pass.
-	ok, wait, err := c.cfg.Throttle.Attempt(ctx, id, addr)
+	ok, wait, ticket, err := c.cfg.Throttle.Attempt(ctx, id, addr)
 	if err != nil {
 		c.cfg.Log.Error("login throttle", "err", err)
 		c.renderLogin(g, http.StatusServiceUnavailable, id, "Logging in is not possible right now. Try again in a minute.")
@@ -144,7 +180,7 @@ func (c *Console) Login(g *gin.Context) {
 		c.renderLogin(g, http.StatusUnauthorized, id, "Wrong login name or password.")
 		return
 	}
-	if err := c.cfg.Throttle.Succeeded(ctx, id, addr); err != nil {
+	if err := c.cfg.Throttle.Succeeded(ctx, id, addr, ticket); err != nil {
 		c.cfg.Log.Error("login throttle", "err", err)
 	}
 	token, _, err := c.cfg.Sessions.Start(ctx, acct.ID, acct.Name, acct.Role)
@@ -207,15 +243,12 @@ func (c *Console) Require(need accounts.Role) gin.HandlerFunc {
 		}
 		// The account as it is now: disabled, or its password reset since this session
 		// began, the session ends; a changed role counts at once.
-		actx, cancel := context.WithTimeout(g.Request.Context(), 2*time.Second)
-		acct, err := c.cfg.Account(actx, sess.Operator)
-		cancel()
+		acct, err := c.account(g.Request.Context(), sess.Operator)
 		switch {
 		case err != nil && !errors.Is(err, ErrNoAccount):
-			// The database is away: the session, checked when it began, still holds,
-			// so that people can go on answering (conversations need only Redis).
-			c.cfg.Log.Warn("account not checked: the database does not answer; the session's role holds", "err", err)
-			acct = Account{ID: sess.Operator, Name: sess.Name, Role: sess.Role, Active: true}
+			c.cfg.Log.Error("read account", "err", err)
+			g.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "the console cannot check your account now"})
+			return
 		case err != nil || !acct.Active || acct.PasswordSet.After(sess.Created):
 			if derr := c.cfg.Sessions.End(g.Request.Context(), token); derr != nil {
 				c.cfg.Log.Error("end console session", "err", derr)
