@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -53,6 +54,7 @@ func (a *app) consoleRoutes(r *gin.Engine) {
 	r.POST("/console/login", c.Login)
 	r.POST("/console/logout", c.Require(accounts.Operator), c.Logout)
 	r.GET("/console", c.Require(accounts.Operator), c.Home(a.queue))
+	r.GET("/console/events", c.Require(accounts.Operator), c.Events(a.queue, time.Second))
 
 	api := r.Group("/console/api", c.Require(accounts.Operator))
 	api.GET("/queue", handleQueue(a))

@@ -52,8 +52,8 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
-// TestConsoleInABrowser: in real headless Chromium, an operator logs in, sees the
-// conversation waiting, takes it, reads what the contact wrote, answers (the provider
+// TestConsoleInABrowser: in real headless Chromium, an operator logs in, sees a
+// conversation handed over appear on the open page (server-sent events), takes it, reads what the contact wrote, answers (the provider
 // receives the reply) and gives it back to the bot.
 func TestConsoleInABrowser(t *testing.T) {
 	bin := chromium(t)
@@ -69,13 +69,6 @@ func TestConsoleInABrowser(t *testing.T) {
 		Langs: []string{"en", "ar"}, PasswordHash: hash}, "admin:test"); err != nil {
 		t.Fatal(err)
 	}
-	for i, text := range []string{"مرحبا", "4", "4"} { // Arabic, then a person
-		h.sms(t, sid(500+i), phone, text, true)
-		h.waitReplies(t, i+1)
-	}
-	h.waitReplies(t, 4)
-	h.sms(t, sid(510), phone, "أخي مفقود منذ أسبوع", true)
-
 	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
@@ -95,9 +88,21 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#id`), "ana"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), "ana-browser-password"),
 		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`button[data-action=claim]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h2[contains(., "Waiting for a person (0)")]`)),
 	); err != nil {
-		t.Fatalf("log in and see the queue: %v", err)
+		t.Fatalf("log in: %v", err)
+	}
+	screenshot(t, ctx, "0-empty")
+	// Someone asks for a person while the page is open: it appears without a reload.
+	for i, text := range []string{"مرحبا", "4", "4"} { // Arabic, then a person
+		h.sms(t, sid(500+i), phone, text, true)
+		h.waitReplies(t, i+1)
+	}
+	h.waitReplies(t, 4)
+	h.sms(t, sid(510), phone, "أخي مفقود منذ أسبوع", true)
+
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`button[data-action=claim]`))); err != nil {
+		t.Fatalf("the waiting conversation did not appear on the open page: %v", err)
 	}
 	page = body(t, ctx)
 	screenshot(t, ctx, "1-queue")

@@ -109,7 +109,7 @@ func TestConsoleLoginRolesAndCSRF(t *testing.T) {
 	if code, _, hdr := anon.do("GET", "/console", "", false); code != http.StatusSeeOther || hdr.Get("Location") != "/console/login" {
 		t.Errorf("the console without a session: %d %s", code, hdr.Get("Location"))
 	}
-	for _, r := range []struct{ method, path string }{{"GET", "/console/api/queue"}, {"GET", "/console/api/held"},
+	for _, r := range []struct{ method, path string }{{"GET", "/console/api/queue"}, {"GET", "/console/api/held"}, {"GET", "/console/events"},
 		{"POST", "/console/api/conversations/sms:x/claim"}, {"POST", "/console/api/route-alerts"}, {"POST", "/console/logout"}} {
 		if code, _, _ := anon.do(r.method, r.path, "{}", false); code != http.StatusUnauthorized && code != http.StatusSeeOther {
 			t.Errorf("%s %s without a session: %d", r.method, r.path, code)

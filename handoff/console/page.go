@@ -2,8 +2,14 @@ package console
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"html/template"
+	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -73,6 +79,33 @@ document.querySelectorAll('form[data-action=reply]').forEach(f => f.onsubmit = e
   e.preventDefault();
   change(f.dataset.key, 'reply', {id: f.dataset.id, text: f.text.value});
 });
+// Live: the page loads itself again when what it shows changes (not while a reply is
+// being written), and says so when someone new waits; polling if the stream fails.
+const waitingNow = {{len .Waiting}};
+function busy() { return [...document.querySelectorAll('textarea')].some(t => t.value !== ''); }
+function changed(waiting) {
+  if (waiting > waitingNow) {
+    document.title = '(' + waiting + ') Hotline console';
+    try { const a = new AudioContext(), o = a.createOscillator(); o.connect(a.destination); o.start(); o.stop(a.currentTime + 0.3); } catch (e) {}
+    if (window.Notification && Notification.permission === 'granted') { new Notification('Someone waits for a person'); }
+  }
+  if (!busy()) { location.reload(); }
+}
+if (window.Notification && Notification.permission === 'default') {
+  document.addEventListener('click', () => Notification.requestPermission(), {once: true});
+}
+// The stream says what it sees at once, and on every change: a page that shows
+// something else (it missed a change, the stream came back) loads itself again.
+const shown = '{{.Sig}}';
+const events = new EventSource('/console/events');
+events.addEventListener('changed', e => { const d = JSON.parse(e.data); if (d.sig !== shown) { changed(d.waiting); } });
+events.onerror = () => {
+  if (events.readyState !== EventSource.CLOSED) { return; }
+  setInterval(async () => {
+    const r = await fetch('/console/api/queue');
+    if (r.ok) { const q = await r.json(); if (q.waiting.length !== waitingNow) { changed(q.waiting.length); } }
+  }, 5000);
+};
 document.querySelectorAll('form[data-csrf-form]').forEach(f => f.onsubmit = async e => {
   e.preventDefault();
   await fetch(f.action, {method: 'POST', headers: {'X-CSRF-Token': csrf}});
@@ -98,6 +131,10 @@ func (c *Console) Home(q Queue) gin.HandlerFunc {
 			g.String(http.StatusServiceUnavailable, "The queue cannot be read right now. Reload in a moment.")
 			return
 		}
+		sig, _, err := c.signature(ctx, q)
+		if err != nil {
+			c.cfg.Log.Error("console page", "err", err)
+		}
 		rows := make([]heldRow, 0, len(held))
 		for _, e := range held {
 			row := heldRow{Entry: e, Mine: e.Operator == sess.Operator}
@@ -112,12 +149,84 @@ func (c *Console) Home(q Queue) gin.HandlerFunc {
 		g.Header("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 		g.Status(http.StatusOK)
 		if err := homePage.Execute(g.Writer, struct {
-			Name, Role, CSRF string
-			Now              time.Time
-			Waiting          []handoff.Entry
-			Held             []heldRow
-		}{sess.Name, string(sess.Role), sess.CSRF, c.cfg.Now(), waiting, rows}); err != nil {
+			Name, Role, CSRF, Sig string
+			Now                   time.Time
+			Waiting               []handoff.Entry
+			Held                  []heldRow
+		}{sess.Name, string(sess.Role), sess.CSRF, digest(sig), c.cfg.Now(), waiting, rows}); err != nil {
 			c.cfg.Log.Error("render console page", "err", err)
 		}
 	}
+}
+
+// Events streams, to an open console page, that what it shows has changed (someone
+// new waits, a conversation was taken, a contact wrote), as server-sent events: the
+// page then loads itself again, and tells the operator when someone new waits. A
+// comment every 15 s keeps proxies from closing a quiet stream.
+func (c *Console) Events(q Queue, every time.Duration) gin.HandlerFunc {
+	return func(g *gin.Context) {
+		ctx := g.Request.Context()
+		g.Header("Content-Type", "text/event-stream")
+		g.Header("Cache-Control", "no-store")
+		g.Header("X-Accel-Buffering", "no") // nginx: do not hold the stream back
+		g.Status(http.StatusOK)
+		// A stream outlives the server's write timeout (where the writer allows it;
+		// otherwise the page's EventSource simply connects again).
+		_ = http.NewResponseController(g.Writer).SetWriteDeadline(time.Time{})
+		last, beat := "", time.Now()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			sig, waiting, err := c.signature(ctx, q)
+			switch {
+			case err != nil:
+				c.cfg.Log.Warn("console events", "err", err)
+			case sig != last:
+				data, _ := json.Marshal(struct {
+					Sig     string `json:"sig"`
+					Waiting int    `json:"waiting"`
+				}{digest(sig), waiting})
+				if _, err := fmt.Fprintf(g.Writer, "event: changed\ndata: %s\n\n", data); err != nil {
+					return
+				}
+				g.Writer.Flush()
+				last, beat = sig, time.Now()
+			case time.Since(beat) > 15*time.Second:
+				if _, err := io.WriteString(g.Writer, ": still here\n\n"); err != nil {
+					return
+				}
+				g.Writer.Flush()
+				beat = time.Now()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}
+}
+
+// digest is a signature as the page carries it.
+func digest(sig string) string {
+	sum := sha256.Sum256([]byte(sig))
+	return hex.EncodeToString(sum[:8])
+}
+
+// signature sums up what the page shows: who waits and who holds what, and how many
+// messages each has.
+func (c *Console) signature(ctx context.Context, q Queue) (sig string, waiting int, err error) {
+	w, err := q.List(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	h, err := q.Held(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	var b strings.Builder
+	for _, e := range append(w, h...) {
+		fmt.Fprintf(&b, "%s|%s|%d;", e.Key, e.Operator, e.Messages)
+	}
+	return b.String(), len(w), nil
 }
