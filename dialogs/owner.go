@@ -122,21 +122,21 @@ func (r *Runner) handBack(ctx context.Context, c Conv, op, say string, menu bool
 
 // Reply sends an operator's words to the contact, through the contact's channel, in
 // the same order as anything else the conversation sends. id names the reply (the
-// console's, so that a retried send is sent once).
-func (r *Runner) Reply(ctx context.Context, c Conv, op, id, text string) error {
+// console's, so that a retried send is sent once); sent is false for such a retry.
+func (r *Runner) Reply(ctx context.Context, c Conv, op, id, text string) (sent bool, err error) {
 	text = strings.TrimSpace(text)
 	if text == "" || id == "" {
-		return errors.New("reply: nothing to send, or no ID")
+		return false, errors.New("reply: nothing to send, or no ID")
 	}
 	// A retried send (a double click, a lost answer) is sent once: marked before, the
 	// mark taken back if the reply cannot go.
 	mark := channels.Tag(r.cfg.Prefix, c.Shard) + "replied:" + id
 	fresh, err := r.rdb.SetNX(ctx, mark, "1", 24*time.Hour).Result()
 	if err != nil {
-		return fmt.Errorf("reply: %w", err)
+		return false, fmt.Errorf("reply: %w", err)
 	}
 	if !fresh {
-		return nil
+		return false, nil
 	}
 	_, err = r.change(ctx, c, "op:"+id, func(s *Session) ([]Prompt, []Effect, error) {
 		if s.Owner != Operator(op) {
@@ -146,8 +146,9 @@ func (r *Runner) Reply(ctx context.Context, c Conv, op, id, text string) error {
 	})
 	if err != nil {
 		r.rdb.Del(context.WithoutCancel(ctx), mark)
+		return false, err
 	}
-	return err
+	return true, nil
 }
 
 // errUnchanged: the change is already made (a double click, a retry).

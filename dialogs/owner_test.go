@@ -199,13 +199,13 @@ func TestOwnershipChanges(t *testing.T) {
 		if _, err := r.Transfer(ctx, c, "a", Operator("b")); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Reply(ctx, c, "a", "r1", "Bonjour"); !errors.Is(err, ErrNotYours) {
+		if _, err := r.Reply(ctx, c, "a", "r1", "Bonjour"); !errors.Is(err, ErrNotYours) {
 			t.Errorf("reply by the previous holder: %v", err)
 		}
-		if err := r.Reply(ctx, c, "b", "r2", "  Bonjour, je m'appelle Léa.  "); err != nil {
+		if sent, err := r.Reply(ctx, c, "b", "r2", "  Bonjour, je m'appelle Léa.  "); err != nil || !sent {
 			t.Fatal(err)
 		}
-		if err := r.Reply(ctx, c, "b", "r3", "   "); err == nil {
+		if _, err := r.Reply(ctx, c, "b", "r3", "   "); err == nil {
 			t.Error("an empty reply was sent")
 		}
 		if _, err := r.Release(ctx, c, "a"); !errors.Is(err, ErrNotYours) {
@@ -259,7 +259,7 @@ func TestNothingToAContactWhoStopped(t *testing.T) {
 		send("SMstop", "STOP")
 		g.settle(t, c)
 		before := len(g.replies(t, c.Shard))
-		if err := g.runner.Reply(ctx, c, "ana", "r-stop-1", "Are you still there?"); !errors.Is(err, ErrOptedOut) {
+		if _, err := g.runner.Reply(ctx, c, "ana", "r-stop-1", "Are you still there?"); !errors.Is(err, ErrOptedOut) {
 			t.Errorf("a reply after STOP: %v, want ErrOptedOut", err)
 		}
 		if _, err := g.runner.Release(ctx, c, "ana"); err != nil {

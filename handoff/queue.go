@@ -45,6 +45,15 @@ type Queue struct {
 	rdb    redis.UniversalClient
 	prefix string
 	now    func() time.Time
+	// seal, when set, encrypts the messages kept for a person: what a contact wrote
+	// is personal data.
+	seal dialogs.Sealer
+}
+
+// WithSealer encrypts the messages kept for a person under the data keys.
+func (q *Queue) WithSealer(s dialogs.Sealer) *Queue {
+	q.seal = s
+	return q
 }
 
 // NewQueue returns the queue under prefix.
@@ -96,13 +105,17 @@ func (q *Queue) Add(ctx context.Context, e Entry) (int, error) {
 // maxKept is how many messages of a waiting contact are kept for the operator.
 const maxKept = 50
 
-// Message is something a waiting contact wrote, kept for the person who answers.
+// Message is something a waiting contact wrote, kept for the person who answers; or,
+// in the same transcript, what an operator answered or noted.
 type Message struct {
-	At        time.Time `json:"at"`
-	Text      string    `json:"text,omitempty"`
-	Media     string    `json:"media,omitempty"` // where the voice note, picture or file is (first of them)
-	MediaType string    `json:"media_type,omitempty"`
-	Location  string    `json:"location,omitempty"` // "lat,lon" of a shared location
+	At time.Time `json:"at"`
+	// From is "" for the contact, "operator:<id>" for a reply, "note:<id>" for an
+	// internal note (never sent).
+	From      string `json:"from,omitempty"`
+	Text      string `json:"text,omitempty"`
+	Media     string `json:"media,omitempty"` // where the voice note, picture or file is (first of them)
+	MediaType string `json:"media_type,omitempty"`
+	Location  string `json:"location,omitempty"` // "lat,lon" of a shared location
 }
 
 func (q *Queue) messagesKey(key string) string { return q.prefix + "handoff:msgs:" + key }
@@ -122,7 +135,10 @@ func (q *Queue) Touch(ctx context.Context, key, jobID string, m Message, missing
 		}
 		e = &missing
 	}
-	b, _ := json.Marshal(m)
+	b, err := q.sealed(key, m)
+	if err != nil {
+		return err
+	}
 	marker := q.prefix + "handoff:kept:" + jobID
 	if n, err := q.rdb.Exists(ctx, marker).Result(); err != nil || n == 1 {
 		return err
@@ -145,6 +161,36 @@ func (q *Queue) Touch(ctx context.Context, key, jobID string, m Message, missing
 	return nil
 }
 
+// sealed is a message as kept, sealed when the queue has a sealer.
+func (q *Queue) sealed(key string, m Message) ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil || q.seal == nil {
+		return b, err
+	}
+	if b, err = q.seal.Seal(b, []byte(q.messagesKey(key))); err != nil {
+		return nil, fmt.Errorf("seal message for %s: %w", key, err)
+	}
+	return b, nil
+}
+
+// Append adds an operator's reply or note to a conversation's transcript.
+func (q *Queue) Append(ctx context.Context, key string, m Message) error {
+	b, err := q.sealed(key, m)
+	if err != nil {
+		return err
+	}
+	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.RPush(ctx, q.messagesKey(key), b)
+		p.LTrim(ctx, q.messagesKey(key), -maxKept, -1)
+		p.Expire(ctx, q.messagesKey(key), 30*24*time.Hour)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("add to the transcript of %s: %w", key, err)
+	}
+	return nil
+}
+
 // Messages returns what a waiting contact wrote since joining the queue, oldest first.
 func (q *Queue) Messages(ctx context.Context, key string) ([]Message, error) {
 	raw, err := q.rdb.LRange(ctx, q.messagesKey(key), 0, -1).Result()
@@ -153,8 +199,15 @@ func (q *Queue) Messages(ctx context.Context, key string) ([]Message, error) {
 	}
 	out := make([]Message, 0, len(raw))
 	for _, r := range raw {
+		b := []byte(r)
+		if q.seal != nil && len(b) > 0 && b[0] != '{' {
+			// Sealed (one kept before sealing starts with '{').
+			if b, err = q.seal.Open(b, []byte(q.messagesKey(key))); err != nil {
+				continue
+			}
+		}
 		var m Message
-		if json.Unmarshal([]byte(r), &m) == nil {
+		if json.Unmarshal(b, &m) == nil {
 			out = append(out, m)
 		}
 	}

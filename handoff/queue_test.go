@@ -3,9 +3,11 @@ package handoff
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hotline-org/hotline/cases/keyring"
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/redistest"
 	"github.com/hotline-org/hotline/dialogs"
@@ -121,5 +123,45 @@ func TestClaimedLeavesTheWaitingListKeepsMessages(t *testing.T) {
 	msgs, _ = q.Messages(ctx, "sms:h1")
 	if e, _ := q.Entry(ctx, "sms:h1"); e != nil || len(msgs) != 0 {
 		t.Errorf("given back to the bot: entry %+v, messages %+v", e, msgs)
+	}
+}
+
+// TestTranscriptIsSealed: what a contact wrote, and what an operator answered or
+// noted, is kept encrypted in Redis and read back in order.
+func TestTranscriptIsSealed(t *testing.T) {
+	rdb, prefix := redistest.Single(t)
+	ctx := context.Background()
+	spec, err := keyring.Generate("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keyring.Parse(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	q := NewQueue(rdb, prefix, func() time.Time { return t0 }).WithSealer(ring)
+	e := Entry{Key: "sms:h2", Channel: channels.SMS, Contact: "h2", Since: t0}
+	if err := q.Touch(ctx, "sms:h2", "job1", Message{At: t0, Text: "my sister Mariam"}, e); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Append(ctx, "sms:h2", Message{At: t0.Add(time.Minute), From: "operator:ana", Text: "What is her surname?"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Append(ctx, "sms:h2", Message{At: t0.Add(2 * time.Minute), From: "note:ana", Text: "calls from a shared phone"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := rdb.LRange(ctx, prefix+"handoff:msgs:sms:h2", 0, -1).Result()
+	for _, r := range raw {
+		if strings.Contains(r, "Mariam") || strings.Contains(r, "surname") || strings.Contains(r, "shared phone") {
+			t.Errorf("kept in clear: %q", r)
+		}
+	}
+	msgs, err := q.Messages(ctx, "sms:h2")
+	if err != nil || len(msgs) != 3 || msgs[0].Text != "my sister Mariam" || msgs[1].From != "operator:ana" || msgs[2].From != "note:ana" {
+		t.Errorf("transcript: %+v %v", msgs, err)
+	}
+	if e, _ := q.Entry(ctx, "sms:h2"); e == nil || e.Messages != 1 {
+		t.Errorf("the contact's messages counted: %+v (replies and notes are not theirs)", e)
 	}
 }

@@ -60,7 +60,7 @@ func (a *app) consoleRoutes(r *gin.Engine) {
 	api.GET("/queue", handleQueue(a))
 	api.GET("/held", handleHeld(a))
 	api.GET("/conversations/:key", handleConversation(a, loggedIn))
-	for _, action := range []string{"claim", "transfer", "reply", "release", "close"} {
+	for _, action := range []string{"claim", "transfer", "reply", "note", "release", "close"} {
 		api.POST("/conversations/:key/"+action, handleConversationChange(a, action, loggedIn))
 	}
 	// Publishing a route alert reaches everyone on a route: supervisors only.

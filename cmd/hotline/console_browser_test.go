@@ -144,6 +144,23 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The transcript: the contact's words and the reply; then a note for the team,
+	// which is never sent.
+	if page = body(t, ctx); !strings.Contains(page, "مرحباً، أنا آنا من الفريق") || !strings.Contains(page, "· ana") {
+		t.Errorf("the reply is not in the transcript:\n%s", page)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`form[data-action=note] textarea`), "Brother of the caller; call back after 18:00."),
+		chromedp.Click(chromedp.CSS(`form[data-action=note] button`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "note by ana")]`)),
+	); err != nil {
+		t.Fatalf("note: %v", err)
+	}
+	screenshot(t, ctx, "3-note")
+	h.settle()
+	if n := len(h.twilio.Messages()); n != 6 {
+		t.Errorf("%d messages sent: the note went to the contact", n)
+	}
 	if err := chromedp.Do(ctx,
 		chromedp.WaitVisible(chromedp.CSS(`button[data-action=release]`)),
 		chromedp.Click(chromedp.CSS(`button[data-action=release]`)),
@@ -151,7 +168,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	); err != nil {
 		t.Fatalf("give back: %v", err)
 	}
-	screenshot(t, ctx, "3-given-back")
+	screenshot(t, ctx, "4-given-back")
 	if msgs := h.waitReplies(t, 7); !strings.Contains(msgs[6].Body, "الخدمة الآلية") {
 		t.Errorf("given back: %q", msgs[6].Body)
 	}

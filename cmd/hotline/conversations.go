@@ -139,7 +139,31 @@ func handleConversationChange(a *app, action string, by who) gin.HandlerFunc {
 				c.JSON(http.StatusBadRequest, gin.H{"error": `a reply needs an "id" (8 to 64 letters, digits, . _ - @) and a "text" of at most 1600 characters`})
 				return
 			}
-			err = a.runner.Reply(ctx, conv, body.Operator, body.Operator+"-"+body.ID, body.Text)
+			var sent bool
+			if sent, err = a.runner.Reply(ctx, conv, body.Operator, body.Operator+"-"+body.ID, body.Text); sent {
+				// In the transcript beside what the contact wrote (a retry is not sent,
+				// nor kept, twice).
+				if aerr := a.queue.Append(ctx, c.Param("key"), handoff.Message{At: a.now(), From: dialogs.Operator(body.Operator),
+					Text: strings.TrimSpace(body.Text)}); aerr != nil {
+					a.log.Error("keep a reply in the transcript", "err", aerr)
+				}
+			}
+		case "note":
+			// For the team only, never sent: by whoever holds the conversation.
+			if strings.TrimSpace(body.Text) == "" || len(body.Text) > 4000 {
+				c.JSON(http.StatusBadRequest, gin.H{"error": `a note needs a "text" of at most 4000 characters`})
+				return
+			}
+			e, gerr := a.queue.Entry(ctx, c.Param("key"))
+			switch {
+			case gerr != nil:
+				err = gerr
+			case e == nil || e.Operator != body.Operator:
+				err = dialogs.ErrNotYours
+			default:
+				err = a.queue.Append(ctx, c.Param("key"), handoff.Message{At: a.now(), From: "note:" + body.Operator,
+					Text: strings.TrimSpace(body.Text)})
+			}
 		}
 		switch {
 		case errors.Is(err, dialogs.ErrTaken):
@@ -166,8 +190,12 @@ func handleConversationChange(a *app, action string, by who) gin.HandlerFunc {
 			return
 		}
 		a.auditConversation(ctx, actor, "conversation."+action, c.Param("key"), reason)
-		if action == "reply" {
+		switch action {
+		case "reply":
 			c.JSON(http.StatusOK, gin.H{"sent": body.ID})
+			return
+		case "note":
+			c.JSON(http.StatusOK, gin.H{"noted": true})
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"owner": s.Owner})

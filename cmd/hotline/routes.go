@@ -80,7 +80,7 @@ func (a *app) routes() http.Handler {
 	api.DELETE("/route-alerts/:id", handleCancelAlert(a))
 	api.GET("/held", handleHeld(a))
 	api.GET("/conversations/:key", handleConversation(a, namedInBody))
-	for _, action := range []string{"claim", "transfer", "reply", "release", "close"} {
+	for _, action := range []string{"claim", "transfer", "reply", "note", "release", "close"} {
 		api.POST("/conversations/:key/"+action, handleConversationChange(a, action, namedInBody))
 	}
 	a.consoleRoutes(r)

@@ -239,7 +239,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	a.bundle = bundle
 	a.bcast = newBroadcasts(a, bundle, a.content)
 	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix, Sealer: cfg.DataKeys}, a.hash, a.now, log, a.metrics.observeTurn)
-	a.queue = handoff.NewQueue(rdb, cfg.RedisPrefix, a.now)
+	a.queue = handoff.NewQueue(rdb, cfg.RedisPrefix, a.now).WithSealer(cfg.DataKeys)
 	if a.console, err = a.newConsole(); err != nil {
 		return fail(err)
 	}

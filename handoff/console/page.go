@@ -34,8 +34,19 @@ type heldRow struct {
 
 var homePage = template.Must(template.New("home").Funcs(template.FuncMap{
 	// rid names a reply form's next reply: a second click sends the same reply, once.
-	"rid":   func() string { id, _ := random(12); return id },
-	"since": func(now, t time.Time) string { return now.Sub(t).Round(time.Second).String() },
+	"rid": func() string { id, _ := random(12); return id },
+	// who says who wrote a transcript line.
+	"who": func(from string) string {
+		switch {
+		case from == "":
+			return "contact"
+		case strings.HasPrefix(from, "note:"):
+			return "note by " + strings.TrimPrefix(from, "note:")
+		}
+		return strings.TrimPrefix(from, "operator:")
+	},
+	"isNote": func(from string) bool { return strings.HasPrefix(from, "note:") },
+	"since":  func(now, t time.Time) string { return now.Sub(t).Round(time.Second).String() },
 	"prio": func(p int) string {
 		switch p {
 		case handoff.PriorityDistress:
@@ -51,6 +62,7 @@ var homePage = template.Must(template.New("home").Funcs(template.FuncMap{
 <style>body{font-family:system-ui,sans-serif;margin:1rem auto;max-width:60rem;padding:0 1rem}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.4rem;text-align:start}
 .distress{color:#a00;font-weight:bold}.msg{white-space:pre-wrap;margin:.2rem 0}textarea{width:100%}
+.from{color:#555;font-size:.85em}.note{background:#fff6d0}.op{color:#036}
 section{margin:1.5rem 0}</style></head>
 <body><header><b>Hotline console</b> — {{.Name}} ({{.Role}})
 <form method="post" action="/console/logout" style="display:inline" data-csrf-form><button>Log out</button></form></header>
@@ -62,9 +74,11 @@ section{margin:1.5rem 0}</style></head>
 {{else}}<p>Nobody waits.</p>{{end}}</section>
 <section><h2>Held by operators ({{len .Held}})</h2>
 {{range .Held}}<article><h3>{{.Channel}} · {{.Lang}} · held by {{.Operator}} <span class="distress">{{prio .Priority}}</span></h3>
-{{if .Mine}}{{range .Messages}}<p class="msg" dir="auto"><small>{{.At.Format "15:04"}}</small> {{.Text}}{{if .Media}} [media]{{end}}{{if .Location}} [location {{.Location}}]{{end}}</p>{{end}}
-<form data-action="reply" data-key="{{.Key}}" data-id="{{rid}}"><textarea name="text" rows="3" dir="auto" required></textarea>
+{{if .Mine}}{{range .Messages}}<p class="msg{{if isNote .From}} note{{else if .From}} op{{end}}"><span class="from">{{.At.Format "15:04"}} · {{who .From}}</span><div dir="auto">{{.Text}}</div>{{if .Media}} [media]{{end}}{{if .Location}} [location {{.Location}}]{{end}}</p>{{end}}
+<form data-action="reply" data-key="{{.Key}}" data-id="{{rid}}"><textarea name="text" rows="3" dir="auto" required placeholder="Reply to the contact"></textarea>
 <button>Send</button></form>
+<form data-action="note" data-key="{{.Key}}"><textarea name="text" rows="2" dir="auto" required placeholder="A note for the team (never sent)"></textarea>
+<button>Add note</button></form>
 <button data-action="release" data-key="{{.Key}}">Give back to the bot</button>{{end}}</article>{{else}}<p>None.</p>{{end}}</section>
 <script>
 const csrf = document.querySelector('meta[name=csrf]').content;
@@ -78,6 +92,10 @@ document.querySelectorAll('button[data-action]').forEach(b => b.onclick = () => 
 document.querySelectorAll('form[data-action=reply]').forEach(f => f.onsubmit = e => {
   e.preventDefault();
   change(f.dataset.key, 'reply', {id: f.dataset.id, text: f.text.value});
+});
+document.querySelectorAll('form[data-action=note]').forEach(f => f.onsubmit = e => {
+  e.preventDefault();
+  change(f.dataset.key, 'note', {text: f.text.value});
 });
 // Live: the page loads itself again when what it shows changes (not while a reply is
 // being written), and says so when someone new waits; polling if the stream fails.
