@@ -65,6 +65,24 @@ func (r *Runner) Claim(ctx context.Context, c Conv, op string) (Session, error) 
 	})
 }
 
+// TakeOver gives the conversation to op even when another operator holds it: a
+// supervisor's way to free a conversation stranded with someone who left (the
+// caller checks the role). The contact is told a person is there only if nobody
+// held it.
+func (r *Runner) TakeOver(ctx context.Context, c Conv, op string) (Session, error) {
+	return r.change(ctx, c, "", func(s *Session) ([]Prompt, []Effect, error) {
+		if s.Owner == Operator(op) {
+			return nil, nil, errUnchanged
+		}
+		var said []Prompt
+		if !strings.HasPrefix(s.Owner, OwnerOperatorPrefix) {
+			said = []Prompt{{ID: "person.joined"}}
+		}
+		s.Owner = Operator(op)
+		return said, []Effect{{Kind: EffectHandoffClaimed, Data: map[string]string{"operator": op}}}, nil
+	})
+}
+
 // Transfer hands a conversation operator from holds to another operator (to:
 // "operator:<id>"), or back to the queue for a team to take (to: "queue").
 func (r *Runner) Transfer(ctx context.Context, c Conv, from, to string) (Session, error) {

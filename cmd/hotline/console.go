@@ -63,6 +63,10 @@ func (a *app) consoleRoutes(r *gin.Engine) {
 	for _, action := range []string{"claim", "transfer", "reply", "note", "release", "close"} {
 		api.POST("/conversations/:key/"+action, handleConversationChange(a, action, loggedIn))
 	}
+	// Taking a conversation from another operator (one who left, or is away): supervisors.
+	r.POST("/console/api/conversations/:key/takeover", c.Require(accounts.Supervisor), handleConversationChange(a, "takeover", loggedIn))
+	// A recorded message a call left, listened to and dealt with.
+	api.POST("/voicemail/:key/done", handleVoicemailDone(a, loggedIn))
 	// Publishing a route alert reaches everyone on a route: supervisors only.
 	r.POST("/console/api/route-alerts", c.Require(accounts.Supervisor), handlePublish(a))
 }

@@ -176,6 +176,22 @@ func TestConsoleLoginRolesAndCSRF(t *testing.T) {
 		t.Errorf("a supervisor publishing a route alert was refused: %d", code)
 	}
 
+	// A supervisor takes over a conversation an operator holds (one who left); an
+	// operator cannot.
+	takeover := "/console/api/conversations/" + key[1] + "/takeover"
+	if code, _, _ := ana.do("POST", takeover, "{}", true); code != http.StatusForbidden {
+		t.Errorf("an operator taking over: %d, want 403", code)
+	}
+	if code, body, _ := sam.do("POST", takeover, "{}", true); code != 200 || !strings.Contains(body, `"owner":"operator:sam"`) {
+		t.Errorf("a supervisor taking over: %d %s", code, body)
+	}
+	if code, _, _ := ana.do("POST", "/console/api/conversations/"+key[1]+"/reply", `{"id":"0123456789abcdeg","text":"Still here?"}`, true); code != http.StatusForbidden {
+		t.Errorf("a reply by who no longer holds it: %d, want 403", code)
+	}
+	h.settle()
+	if n := len(h.twilio.Messages()); n != 6 {
+		t.Errorf("%d messages sent: a take-over of a held conversation is not news to the contact", n)
+	}
 	// A password reset ends the sessions from before it.
 	hash, _ := accounts.Hash("sam-new-password-22", cheap)
 	if err := store.SetOperatorPassword(ctx, "sam", hash, "admin:test", time.Now()); err != nil {
@@ -202,7 +218,8 @@ func TestConsoleLoginRolesAndCSRF(t *testing.T) {
 	}
 	all := strings.Join(got, "\n")
 	for _, want := range []string{"operator:ana console.login", "console:ana console.login_refused", "console:ben console.login_throttled",
-		"operator:ana conversation.claim", "operator:ana conversation.reply", "operator:ana console.logout"} {
+		"operator:ana conversation.claim", "operator:ana conversation.reply", "operator:sam conversation.takeover",
+		"operator:ana console.logout"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit log lacks %q:\n%s", want, all)
 		}

@@ -110,6 +110,12 @@ func handleConversationChange(a *app, action string, by who) gin.HandlerFunc {
 		switch action {
 		case "claim":
 			s, err = a.runner.Claim(ctx, conv, body.Operator)
+		case "takeover":
+			var held *handoff.Entry
+			if held, err = a.queue.Entry(ctx, c.Param("key")); err == nil && held != nil {
+				reason = "from " + held.Operator
+			}
+			s, err = a.runner.TakeOver(ctx, conv, body.Operator)
 		case "transfer":
 			if to, ok := strings.CutPrefix(body.To, dialogs.OwnerOperatorPrefix); !(ok && validOperator(to)) && body.To != dialogs.OwnerQueue {
 				c.JSON(http.StatusBadRequest, gin.H{"error": `"to" must be "operator:<id>" or "queue"`})
@@ -260,5 +266,40 @@ func (a *app) auditConversation(ctx context.Context, actor, action, key, reason 
 	if err := a.store.Audit(dbctx, cases.Entry{Actor: actor, Action: action,
 		Reason: strings.TrimSpace(ch + " " + dialogs.ShortHash(hash) + " " + reason)}); err != nil {
 		a.log.Error("conversation change not audited", "action", action, "err", err)
+	}
+}
+
+// handleVoicemailDone takes a recorded message a call left off the waiting list once
+// someone has listened to it and dealt with it (it has no conversation to take over).
+func handleVoicemailDone(a *app, by who) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var body conversationBody
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10)
+		if err := c.ShouldBindJSON(&body); err != nil {
+			c.JSON(http.StatusBadRequest, gin.H{"error": "the body must be a JSON object"})
+			return
+		}
+		_, actor, ok := by(c, &body)
+		if !ok {
+			return
+		}
+		key := c.Param("key")
+		ctx := c.Request.Context()
+		e, err := a.queue.Entry(ctx, key)
+		switch {
+		case err != nil:
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the queue cannot be read now"})
+			return
+		case e == nil || !strings.HasSuffix(key, ":voicemail"):
+			c.JSON(http.StatusNotFound, gin.H{"error": "no such recorded message"})
+			return
+		}
+		if err := a.queue.Remove(ctx, key); err != nil {
+			a.log.Error("voicemail done", "err", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "try again"})
+			return
+		}
+		a.auditConversation(ctx, actor, "voicemail.done", strings.TrimSuffix(key, ":voicemail"), "")
+		c.JSON(http.StatusOK, gin.H{"done": key})
 	}
 }

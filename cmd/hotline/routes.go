@@ -83,6 +83,8 @@ func (a *app) routes() http.Handler {
 	for _, action := range []string{"claim", "transfer", "reply", "note", "release", "close"} {
 		api.POST("/conversations/:key/"+action, handleConversationChange(a, action, namedInBody))
 	}
+	api.POST("/conversations/:key/takeover", handleConversationChange(a, "takeover", namedInBody))
+	api.POST("/voicemail/:key/done", handleVoicemailDone(a, namedInBody))
 	a.consoleRoutes(r)
 	return r
 }

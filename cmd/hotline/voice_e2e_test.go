@@ -326,6 +326,21 @@ func TestCallScripts(t *testing.T) {
 		_, r := apiCall(t, "GET", night.base+"/api/queue", "")
 		return strings.Contains(r, `"channel":"voice"`) && strings.Contains(r, `"messages_since":1`)
 	})
+	// Listened to and dealt with: off the list.
+	_, r := apiCall(t, "GET", night.base+"/api/queue", "")
+	m := regexp.MustCompile(`"key":"(voice:[0-9a-f]+:voicemail)"`).FindStringSubmatch(r)
+	if m == nil {
+		t.Fatalf("no voicemail key in %s", r)
+	}
+	if code, body := apiCall(t, "POST", night.base+"/api/voicemail/"+m[1]+"/done", `{"operator":"ana"}`); code != 200 {
+		t.Errorf("voicemail done: %d %s", code, body)
+	}
+	if _, r := apiCall(t, "GET", night.base+"/api/queue", ""); strings.Contains(r, m[1]) {
+		t.Errorf("a voicemail dealt with still waits: %s", r)
+	}
+	if code, _ := apiCall(t, "POST", night.base+"/api/voicemail/sms:abc/done", `{"operator":"ana"}`); code != 404 {
+		t.Errorf("done on something that is not a voicemail: %d, want 404", code)
+	}
 }
 
 func diffCall(want, got string) string {

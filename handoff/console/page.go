@@ -16,6 +16,7 @@ import (
 
 	"github.com/hotline-org/hotline/dialogs"
 	"github.com/hotline-org/hotline/handoff"
+	"github.com/hotline-org/hotline/handoff/accounts"
 )
 
 // Queue is what the console page shows: who waits, who is held, and what they wrote.
@@ -70,7 +71,7 @@ section{margin:1.5rem 0}</style></head>
 {{if .Waiting}}<table><tr><th>#</th><th>Channel</th><th>Language</th><th>Waiting</th><th>Messages</th><th></th></tr>
 {{range .Waiting}}<tr><td>{{.Position}}</td><td>{{.Channel}}</td><td>{{.Lang}}</td>
 <td>{{since $.Now .Since}} <span class="distress">{{prio .Priority}}</span></td><td>{{.Messages}}</td>
-<td>{{if eq (print .Channel) "voice"}}a recorded message (at Twilio){{else}}<button data-action="claim" data-key="{{.Key}}">Take</button>{{end}}</td></tr>{{end}}</table>
+<td>{{if eq (print .Channel) "voice"}}a recorded message (listen at Twilio) <button data-done="{{.Key}}">Done</button>{{else}}<button data-action="claim" data-key="{{.Key}}">Take</button>{{end}}</td></tr>{{end}}</table>
 {{else}}<p>Nobody waits.</p>{{end}}</section>
 <section><h2>Held by operators ({{len .Held}})</h2>
 {{range .Held}}<article><h3>{{.Channel}} · {{.Lang}} · held by {{.Operator}} <span class="distress">{{prio .Priority}}</span></h3>
@@ -79,7 +80,7 @@ section{margin:1.5rem 0}</style></head>
 <button>Send</button></form>
 <form data-action="note" data-key="{{.Key}}"><textarea name="text" rows="2" dir="auto" required placeholder="A note for the team (never sent)"></textarea>
 <button>Add note</button></form>
-<button data-action="release" data-key="{{.Key}}">Give back to the bot</button>{{end}}</article>{{else}}<p>None.</p>{{end}}</section>
+<button data-action="release" data-key="{{.Key}}">Give back to the bot</button>{{else if $.Supervisor}}<button data-action="takeover" data-key="{{.Key}}">Take over</button>{{end}}</article>{{else}}<p>None.</p>{{end}}</section>
 <script>
 const csrf = document.querySelector('meta[name=csrf]').content;
 async function change(key, action, body) {
@@ -89,6 +90,12 @@ async function change(key, action, body) {
   location.reload();
 }
 document.querySelectorAll('button[data-action]').forEach(b => b.onclick = () => change(b.dataset.key, b.dataset.action));
+document.querySelectorAll('button[data-done]').forEach(b => b.onclick = async () => {
+  const r = await fetch('/console/api/voicemail/' + encodeURIComponent(b.dataset.done) + '/done', {method: 'POST',
+    headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf}, body: '{}'});
+  if (!r.ok) { alert((await r.json()).error || r.statusText); }
+  location.reload();
+});
 document.querySelectorAll('form[data-action=reply]').forEach(f => f.onsubmit = e => {
   e.preventDefault();
   change(f.dataset.key, 'reply', {id: f.dataset.id, text: f.text.value});
@@ -168,10 +175,11 @@ func (c *Console) Home(q Queue) gin.HandlerFunc {
 		g.Status(http.StatusOK)
 		if err := homePage.Execute(g.Writer, struct {
 			Name, Role, CSRF, Sig string
+			Supervisor            bool
 			Now                   time.Time
 			Waiting               []handoff.Entry
 			Held                  []heldRow
-		}{sess.Name, string(sess.Role), sess.CSRF, digest(sig), c.cfg.Now(), waiting, rows}); err != nil {
+		}{sess.Name, string(sess.Role), sess.CSRF, digest(sig), sess.Role.Allows(accounts.Supervisor), c.cfg.Now(), waiting, rows}); err != nil {
 			c.cfg.Log.Error("render console page", "err", err)
 		}
 	}
