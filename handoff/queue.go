@@ -203,6 +203,8 @@ func (q *Queue) Messages(ctx context.Context, key string) ([]Message, error) {
 		if q.seal != nil && len(b) > 0 && b[0] != '{' {
 			// Sealed (one kept before sealing starts with '{').
 			if b, err = q.seal.Open(b, []byte(q.messagesKey(key))); err != nil {
+				// Sealed under a key no longer in the ring: said, not hidden.
+				out = append(out, Message{Text: "[a message that can no longer be read: its key was retired]"})
 				continue
 			}
 		}

@@ -149,8 +149,8 @@ func casesCommand(ctx context.Context, args []string, getenv func(string) string
 			return err
 		}
 		fmt.Fprintf(stdout, "sealed %d values in the database again under key %s.\n"+
-			"Keep the older keys in HOTLINE_DATA_KEYS for 7 more days: conversations and reports on their way\n"+
-			"in Redis are sealed under them and expire or are written within that time.\n", n, cfg.DataKeys.Primary())
+			"Keep the older keys in HOTLINE_DATA_KEYS for 30 more days: conversations, operators' transcripts and\n"+
+			"reports on their way in Redis are sealed under them and expire or are written within that time.\n", n, cfg.DataKeys.Primary())
 		return nil
 	}
 	fmt.Fprint(stderr, casesUsage)

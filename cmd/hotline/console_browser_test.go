@@ -152,7 +152,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`form[data-action=note] textarea`), "Brother of the caller; call back after 18:00."),
 		chromedp.Click(chromedp.CSS(`form[data-action=note] button`)),
-		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "note by ana")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class, "note")]`)),
 	); err != nil {
 		t.Fatalf("note: %v", err)
 	}

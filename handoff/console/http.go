@@ -51,6 +51,9 @@ type Console struct {
 	// seen is each account as last read, for when the database does not answer.
 	mu   sync.Mutex
 	seen map[string]seenAccount
+	// viewed is when each operator last had each conversation's view audited: a
+	// page that loads itself again on every change is one view, not hundreds.
+	viewed map[string]time.Time
 	// dummy is verified when the login name has no account, so that an unknown name
 	// takes as long as a wrong password and the answer does not tell them apart.
 	dummy string
@@ -74,7 +77,24 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Console{cfg: cfg, dummy: dummy, hashing: make(chan struct{}, 2), seen: map[string]seenAccount{}}, nil
+	return &Console{cfg: cfg, dummy: dummy, hashing: make(chan struct{}, 2), seen: map[string]seenAccount{}, viewed: map[string]time.Time{}}, nil
+}
+
+// firstView reports whether an operator's view of a conversation is one to audit:
+// the first in half an hour.
+func (c *Console) firstView(op, key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.cfg.Now()
+	k := op + "\x00" + key
+	if at, ok := c.viewed[k]; ok && now.Sub(at) < 30*time.Minute {
+		return false
+	}
+	if len(c.viewed) > 10000 {
+		clear(c.viewed) // bounded: at worst a view audited twice
+	}
+	c.viewed[k] = now
+	return true
 }
 
 type seenAccount struct {

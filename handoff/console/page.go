@@ -46,8 +46,9 @@ var homePage = template.Must(template.New("home").Funcs(template.FuncMap{
 		}
 		return strings.TrimPrefix(from, "operator:")
 	},
-	"isNote": func(from string) bool { return strings.HasPrefix(from, "note:") },
-	"since":  func(now, t time.Time) string { return now.Sub(t).Round(time.Second).String() },
+	"isNote":    func(from string) bool { return strings.HasPrefix(from, "note:") },
+	"voicemail": func(key string) bool { return strings.HasSuffix(key, ":voicemail") },
+	"since":     func(now, t time.Time) string { return now.Sub(t).Round(time.Second).String() },
 	"prio": func(p int) string {
 		switch p {
 		case handoff.PriorityDistress:
@@ -71,11 +72,11 @@ section{margin:1.5rem 0}</style></head>
 {{if .Waiting}}<table><tr><th>#</th><th>Channel</th><th>Language</th><th>Waiting</th><th>Messages</th><th></th></tr>
 {{range .Waiting}}<tr><td>{{.Position}}</td><td>{{.Channel}}</td><td>{{.Lang}}</td>
 <td>{{since $.Now .Since}} <span class="distress">{{prio .Priority}}</span></td><td>{{.Messages}}</td>
-<td>{{if eq (print .Channel) "voice"}}a recorded message (listen at Twilio) <button data-done="{{.Key}}">Done</button>{{else}}<button data-action="claim" data-key="{{.Key}}">Take</button>{{end}}</td></tr>{{end}}</table>
+<td>{{if voicemail .Key}}a recorded message (listen at Twilio) <button data-done="{{.Key}}">Done</button>{{else if eq (print .Channel) "voice"}}a call being put through{{else}}<button data-action="claim" data-key="{{.Key}}">Take</button>{{end}}</td></tr>{{end}}</table>
 {{else}}<p>Nobody waits.</p>{{end}}</section>
 <section><h2>Held by operators ({{len .Held}})</h2>
 {{range .Held}}<article><h3>{{.Channel}} · {{.Lang}} · held by {{.Operator}} <span class="distress">{{prio .Priority}}</span></h3>
-{{if .Mine}}{{range .Messages}}<p class="msg{{if isNote .From}} note{{else if .From}} op{{end}}"><span class="from">{{.At.Format "15:04"}} · {{who .From}}</span><div dir="auto">{{.Text}}</div>{{if .Media}} [media]{{end}}{{if .Location}} [location {{.Location}}]{{end}}</p>{{end}}
+{{if .Mine}}{{range .Messages}}<div class="msg{{if isNote .From}} note{{else if .From}} op{{end}}"><span class="from">{{.At.Format "15:04"}} · {{who .From}}</span><div dir="auto">{{.Text}}</div>{{if .Media}} [media]{{end}}{{if .Location}} [location {{.Location}}]{{end}}</div>{{end}}
 <form data-action="reply" data-key="{{.Key}}" data-id="{{rid}}"><textarea name="text" rows="3" dir="auto" required placeholder="Reply to the contact"></textarea>
 <button>Send</button></form>
 <form data-action="note" data-key="{{.Key}}"><textarea name="text" rows="2" dir="auto" required placeholder="A note for the team (never sent)"></textarea>
@@ -108,13 +109,25 @@ document.querySelectorAll('form[data-action=note]').forEach(f => f.onsubmit = e 
 // being written), and says so when someone new waits; polling if the stream fails.
 const waitingNow = {{len .Waiting}};
 function busy() { return [...document.querySelectorAll('textarea')].some(t => t.value !== ''); }
+function alertNew(waiting) {
+  document.title = '(' + waiting + ') Hotline console';
+  try { const a = new AudioContext(), o = a.createOscillator(); o.connect(a.destination); o.start(); o.stop(a.currentTime + 0.3); } catch (e) {}
+  if (window.Notification && Notification.permission === 'granted') { new Notification('Someone waits for a person'); }
+}
+// Said again once the page has loaded itself: a reload would cut the tone and the title.
+if (sessionStorage.getItem('newWaiting')) { alertNew(sessionStorage.getItem('newWaiting')); sessionStorage.removeItem('newWaiting'); }
 function changed(waiting) {
-  if (waiting > waitingNow) {
-    document.title = '(' + waiting + ') Hotline console';
-    try { const a = new AudioContext(), o = a.createOscillator(); o.connect(a.destination); o.start(); o.stop(a.currentTime + 0.3); } catch (e) {}
-    if (window.Notification && Notification.permission === 'granted') { new Notification('Someone waits for a person'); }
+  if (busy()) {
+    if (waiting > waitingNow && document.title.indexOf('(') !== 0) { alertNew(waiting); }
+    return;
   }
-  if (!busy()) { location.reload(); }
+  if (waiting > waitingNow) { sessionStorage.setItem('newWaiting', waiting); }
+  location.reload();
+}
+function notLive() {
+  if (!document.getElementById('notlive')) {
+    document.body.insertAdjacentHTML('afterbegin', '<p id="notlive" class="distress" role="alert">Not live: reload the page.</p>');
+  }
 }
 if (window.Notification && Notification.permission === 'default') {
   document.addEventListener('click', () => Notification.requestPermission(), {once: true});
@@ -127,8 +140,13 @@ events.addEventListener('changed', e => { const d = JSON.parse(e.data); if (d.si
 events.onerror = () => {
   if (events.readyState !== EventSource.CLOSED) { return; }
   setInterval(async () => {
-    const r = await fetch('/console/api/queue');
-    if (r.ok) { const q = await r.json(); if (q.waiting.length !== waitingNow) { changed(q.waiting.length); } }
+    try {
+      const r = await fetch('/console/api/queue');
+      if (r.status === 401) { location.href = '/console/login'; return; }
+      if (!r.ok) { notLive(); return; }
+      const q = await r.json();
+      if (q.waiting.length !== waitingNow) { changed(q.waiting.length); }
+    } catch (e) { notLive(); }
   }, 5000);
 };
 document.querySelectorAll('form[data-csrf-form]').forEach(f => f.onsubmit = async e => {
@@ -156,10 +174,9 @@ func (c *Console) Home(q Queue) gin.HandlerFunc {
 			g.String(http.StatusServiceUnavailable, "The queue cannot be read right now. Reload in a moment.")
 			return
 		}
-		sig, _, err := c.signature(ctx, q)
-		if err != nil {
-			c.cfg.Log.Error("console page", "err", err)
-		}
+		// The signature of what is drawn, not of a later read: a change in between
+		// must make the page load itself again.
+		sig := signatureOf(waiting, held)
 		rows := make([]heldRow, 0, len(held))
 		for _, e := range held {
 			row := heldRow{Entry: e, Mine: e.Operator == sess.Operator}
@@ -167,7 +184,9 @@ func (c *Console) Home(q Queue) gin.HandlerFunc {
 				if row.Messages, err = q.Messages(ctx, e.Key); err != nil {
 					c.cfg.Log.Error("console page messages", "err", err)
 				}
-				c.cfg.Audit(ctx, "operator:"+sess.Operator, "conversation.view", string(e.Channel)+" "+dialogs.ShortHash(e.Contact))
+				if c.firstView(sess.Operator, e.Key) {
+					c.cfg.Audit(ctx, "operator:"+sess.Operator, "conversation.view", string(e.Channel)+" "+dialogs.ShortHash(e.Contact))
+				}
 			}
 			rows = append(rows, row)
 		}
@@ -202,6 +221,10 @@ func (c *Console) Events(q Queue, every time.Duration) gin.HandlerFunc {
 		last, beat := "", time.Now()
 		tick := time.NewTicker(every)
 		defer tick.Stop()
+		// A stream lasts a few minutes: the page's EventSource connects again, and
+		// the session is checked again (a logout or a disabled account ends it), and
+		// a shutdown never waits long for it.
+		end := time.After(5 * time.Minute)
 		for {
 			sig, waiting, err := c.signature(ctx, q)
 			switch {
@@ -227,6 +250,8 @@ func (c *Console) Events(q Queue, every time.Duration) gin.HandlerFunc {
 			select {
 			case <-ctx.Done():
 				return
+			case <-end:
+				return
 			case <-tick.C:
 			}
 		}
@@ -250,9 +275,13 @@ func (c *Console) signature(ctx context.Context, q Queue) (sig string, waiting i
 	if err != nil {
 		return "", 0, err
 	}
+	return signatureOf(w, h), len(w), nil
+}
+
+func signatureOf(w, h []handoff.Entry) string {
 	var b strings.Builder
-	for _, e := range append(w, h...) {
+	for _, e := range append(append([]handoff.Entry(nil), w...), h...) {
 		fmt.Fprintf(&b, "%s|%s|%d;", e.Key, e.Operator, e.Messages)
 	}
-	return b.String(), len(w), nil
+	return b.String()
 }
