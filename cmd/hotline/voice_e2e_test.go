@@ -646,16 +646,7 @@ func TestVoiceReportReachesTheFamily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring, err := keyring.Parse(h.env["HOTLINE_DATA_KEYS"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := cases.Open(context.Background(), h.env["DATABASE_URL"], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	reg := cases.NewRegister(store, ring, func(k, v string) string { return k + v }, time.Now)
+	reg := h.register(t)
 	var got cases.Case
 	waitUntil(t, 10*time.Second, "the report in the register", func() bool {
 		got, err = reg.Read(context.Background(), r.Compact(), "test:e2e", "check the report")
@@ -707,16 +698,7 @@ func TestVoiceDistressKeepsTheNumber(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring, err := keyring.Parse(h.env["HOTLINE_DATA_KEYS"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := cases.Open(context.Background(), h.env["DATABASE_URL"], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	reg := cases.NewRegister(store, ring, func(k, v string) string { return k + v }, time.Now)
+	reg := h.register(t)
 	var d cases.Distress
 	waitUntil(t, 10*time.Second, "the distress case", func() bool {
 		d, err = reg.ReadDistress(context.Background(), r.Compact(), "test:e2e", "check the number")
@@ -728,4 +710,20 @@ func TestVoiceDistressKeepsTheNumber(t *testing.T) {
 	if strings.Contains(h.logs.String(), "5005550043") {
 		t.Error("the logs hold the caller's number")
 	}
+}
+
+// register opens the hotline's case register, as an operator's tool would, for the
+// test to read what a call left there.
+func (h *hotline) register(t *testing.T) *cases.Register {
+	t.Helper()
+	ring, err := keyring.Parse(h.env["HOTLINE_DATA_KEYS"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := cases.Open(context.Background(), h.env["DATABASE_URL"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return cases.NewRegister(store, ring, func(k, v string) string { return k + v }, time.Now)
 }
