@@ -171,28 +171,12 @@ func handleConversationChange(a *app, action string, by who) gin.HandlerFunc {
 					Text: strings.TrimSpace(body.Text)})
 			}
 		}
-		switch {
-		case errors.Is(err, dialogs.ErrTaken):
-			c.JSON(http.StatusConflict, gin.H{"error": "another operator has this conversation"})
-			return
-		case errors.Is(err, dialogs.ErrNotYours):
-			c.JSON(http.StatusForbidden, gin.H{"error": "you do not hold this conversation"})
-			return
-		case errors.Is(err, dialogs.ErrNoConversation):
-			c.JSON(http.StatusNotFound, gin.H{"error": "the conversation has ended"})
-			return
-		case errors.Is(err, dialogs.ErrNoAddress):
-			c.JSON(http.StatusConflict, gin.H{"error": "this conversation began before the hotline kept addresses: it can be taken once the contact writes again"})
-			return
-		case errors.Is(err, dialogs.ErrOptedOut):
-			c.JSON(http.StatusConflict, gin.H{"error": "the contact sent STOP: nothing can be sent to them until they send START"})
-			return
-		case errors.Is(err, dialogs.ErrCall):
-			c.JSON(http.StatusUnprocessableEntity, gin.H{"error": "a call is put through to a person, not taken over in writing"})
-			return
-		case err != nil:
-			a.log.Error("conversation "+action, "err", err)
-			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the conversation cannot be changed now; try again"})
+		if err != nil {
+			status, msg := changeRefused(err)
+			if status == http.StatusServiceUnavailable {
+				a.log.Error("conversation "+action, "err", err)
+			}
+			c.JSON(status, gin.H{"error": msg})
 			return
 		}
 		a.auditConversation(ctx, actor, "conversation."+action, c.Param("key"), reason)
@@ -302,4 +286,25 @@ func handleVoicemailDone(a *app, by who) gin.HandlerFunc {
 		a.auditConversation(ctx, actor, "voicemail.done", strings.TrimSuffix(key, ":voicemail"), "")
 		c.JSON(http.StatusOK, gin.H{"done": key})
 	}
+}
+
+// changeRefused is how a refused ownership change is answered.
+func changeRefused(err error) (status int, msg string) {
+	for _, r := range []struct {
+		err    error
+		status int
+		msg    string
+	}{
+		{dialogs.ErrTaken, http.StatusConflict, "another operator has this conversation"},
+		{dialogs.ErrNotYours, http.StatusForbidden, "you do not hold this conversation"},
+		{dialogs.ErrNoConversation, http.StatusNotFound, "the conversation has ended"},
+		{dialogs.ErrNoAddress, http.StatusConflict, "this conversation began before the hotline kept addresses: it can be taken once the contact writes again"},
+		{dialogs.ErrOptedOut, http.StatusConflict, "the contact sent STOP: nothing can be sent to them until they send START"},
+		{dialogs.ErrCall, http.StatusUnprocessableEntity, "a call is put through to a person, not taken over in writing"},
+	} {
+		if errors.Is(err, r.err) {
+			return r.status, r.msg
+		}
+	}
+	return http.StatusServiceUnavailable, "the conversation cannot be changed now; try again"
 }
