@@ -17,6 +17,10 @@ type dialect struct {
 	// processes starting at once apply each migration only once. SQLite needs
 	// none: its transactions begin IMMEDIATE, which already takes the write lock.
 	lockMigrations string
+	// forUpdate ends a SELECT that reads a row to change it, so that a concurrent change
+	// of the same row waits instead of both reading the same thing. SQLite needs none:
+	// its transactions begin IMMEDIATE, one writer at a time.
+	forUpdate string
 }
 
 func postgresDialect() dialect {
@@ -30,6 +34,7 @@ func postgresDialect() dialect {
 		// because the lock function is strict: with a NULL key it would return
 		// without locking.
 		lockMigrations: `SELECT pg_advisory_xact_lock(1751477861, hashtext(coalesce(current_schema(), '')))`,
+		forUpdate:      ` FOR UPDATE`,
 	}
 }
 

@@ -150,6 +150,63 @@ func (g *Register) ReadDistress(ctx context.Context, ref, actor, reason string) 
 	return d, nil
 }
 
+// DistressHead is a distress case without its personal data: what the console's lists
+// and links need. Reading it decrypts nothing, so it is not audited.
+type DistressHead struct {
+	Ref, Channel, Lang, Status string
+	Test                       bool
+	// ContactKey is the HMAC of the channel and address the case came from (the key of
+	// the contact's conversation in the operators' queue); "" once erased.
+	ContactKey       string
+	Created, Updated time.Time
+}
+
+const distressHeadCols = `SELECT ref, test, channel, lang, status, contact_key, created_at, updated_at FROM distress `
+
+func (g *Register) distressHeads(ctx context.Context, query string, args ...any) ([]DistressHead, error) {
+	var out []DistressHead
+	err := g.each(ctx, distressHeadCols+query, func(r *sql.Rows) error {
+		var h DistressHead
+		if err := r.Scan(&h.Ref, &h.Test, &h.Channel, &h.Lang, &h.Status, &h.ContactKey, &h.Created, &h.Updated); err != nil {
+			return err
+		}
+		h.Created, h.Updated = h.Created.UTC(), h.Updated.UTC()
+		out = append(out, h)
+		return nil
+	}, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list distress cases: %w", err)
+	}
+	return out, nil
+}
+
+// RecentDistress lists the distress cases opened since a time, newest first, at most
+// limit of them.
+func (g *Register) RecentDistress(ctx context.Context, since time.Time, limit int) ([]DistressHead, error) {
+	return g.distressHeads(ctx, `WHERE created_at >= ? ORDER BY created_at DESC, ref LIMIT ?`, dbTime(since), limit)
+}
+
+// DistressOf lists the distress cases of one contact (by its contact key), newest
+// first, at most limit of them: an erased case has no contact key and is not listed.
+func (g *Register) DistressOf(ctx context.Context, contactKey string, limit int) ([]DistressHead, error) {
+	if contactKey == "" {
+		return nil, nil
+	}
+	return g.distressHeads(ctx, `WHERE contact_key = ? ORDER BY created_at DESC, ref LIMIT ?`, contactKey, limit)
+}
+
+// DistressHeadOf returns one distress case's head, ErrNotFound when there is none.
+func (g *Register) DistressHeadOf(ctx context.Context, ref string) (DistressHead, error) {
+	hs, err := g.distressHeads(ctx, `WHERE ref = ?`, ref)
+	if err != nil {
+		return DistressHead{}, err
+	}
+	if len(hs) == 0 {
+		return DistressHead{}, ErrNotFound
+	}
+	return hs[0], nil
+}
+
 // RescueSummary is what a rescue coordination centre needs, latest facts first-class
 // and the whole track kept.
 type RescueSummary struct {

@@ -85,6 +85,10 @@ type Details struct {
 	Enquirer Enquirer `json:"enquirer"`
 	Missing  Person   `json:"missing"`
 	Journey  Journey  `json:"journey"`
+	// Reported is the family's own answers, kept at the first change an operator makes
+	// in an interview (Enquirer, Missing and Journey are then the completed record);
+	// nil while nobody changed them.
+	Reported *Reported `json:"reported,omitempty"`
 }
 
 // Report is a missing-person report as the bot takes it.
@@ -198,16 +202,18 @@ func (g *Register) Save(ctx context.Context, r Report) (created bool, links []Li
 	return created, links, nil
 }
 
-// linkDuplicates links a new case to earlier ones about the same person (name and
-// birth year) or from the same enquirer about the same name. Test cases only meet
-// test cases.
+// linkDuplicates links a case to others about the same person (name and birth year)
+// or from the same enquirer about the same name, once per pair whichever way it was
+// linked (an interview that completes a name looks again). Test cases only meet test
+// cases.
 func linkDuplicates(ctx context.Context, q runner, ref, personKey, nameKey string, test bool, at time.Time) ([]Link, error) {
 	if personKey == "" && nameKey == "" {
 		return nil, nil
 	}
 	rows, err := q.query(ctx, `SELECT ref, person_key, name_key FROM cases
 		WHERE ref <> ? AND test = ? AND reduced_at IS NULL AND ((person_key <> '' AND person_key = ?) OR (name_key <> '' AND name_key = ?))
-		ORDER BY created_at, ref`, ref, test, personKey, nameKey)
+		AND NOT EXISTS (SELECT 1 FROM case_links l WHERE (l.case_ref = ? AND l.other_ref = cases.ref) OR (l.case_ref = cases.ref AND l.other_ref = ?))
+		ORDER BY created_at, ref`, ref, test, personKey, nameKey, ref, ref)
 	if err != nil {
 		return nil, fmt.Errorf("find duplicates: %w", err)
 	}

@@ -84,10 +84,15 @@ func (r *Runner) TakeOver(ctx context.Context, c Conv, op string) (Session, erro
 }
 
 // Transfer hands a conversation operator from holds to another operator (to:
-// "operator:<id>"), or back to the queue for a team to take (to: "queue").
+// "operator:<id>"), or back to the queue for anyone to take (to: "queue"), or for a
+// language team (to: "team:<lang>", those who read it see it first).
 func (r *Runner) Transfer(ctx context.Context, c Conv, from, to string) (Session, error) {
-	if to != OwnerQueue && !strings.HasPrefix(to, OwnerOperatorPrefix) || to == OwnerOperatorPrefix {
-		return Session{}, fmt.Errorf("transfer to %q: not an operator or the queue", to)
+	team, toTeam := strings.CutPrefix(to, TeamPrefix)
+	switch {
+	case toTeam && team != "" && len(team) <= 8:
+		to = OwnerQueue
+	case to != OwnerQueue && !strings.HasPrefix(to, OwnerOperatorPrefix) || to == OwnerOperatorPrefix:
+		return Session{}, fmt.Errorf("transfer to %q: not an operator, a team or the queue", to)
 	}
 	return r.change(ctx, c, "", func(s *Session) ([]Prompt, []Effect, error) {
 		switch {
@@ -99,11 +104,18 @@ func (r *Runner) Transfer(ctx context.Context, c Conv, from, to string) (Session
 		s.Owner = to
 		if to == OwnerQueue {
 			s.At = Position{Flow: FlowPerson, Step: "queued"}
-			return []Prompt{{ID: "person.transferred"}}, []Effect{{Kind: EffectHandoffEnqueue}}, nil
+			var data map[string]string
+			if team != "" {
+				data = map[string]string{"team": team}
+			}
+			return []Prompt{{ID: "person.transferred"}}, []Effect{{Kind: EffectHandoffEnqueue, Data: data}}, nil
 		}
 		return nil, []Effect{{Kind: EffectHandoffClaimed, Data: map[string]string{"operator": strings.TrimPrefix(to, OwnerOperatorPrefix)}}}, nil
 	})
 }
+
+// TeamPrefix names a language team a conversation is handed to ("team:ar").
+const TeamPrefix = "team:"
 
 // Release gives the conversation back to the bot, at the main menu.
 func (r *Runner) Release(ctx context.Context, c Conv, op string) (Session, error) {

@@ -218,7 +218,20 @@ func TestOwnershipChanges(t *testing.T) {
 		if _, err := r.Release(ctx, c, "b"); err != nil {
 			t.Errorf("released twice: %v", err)
 		}
-		// Taken again from the bot, and closed: the next message starts afresh.
+		// Handed to a language team: it waits again, in the queue.
+		if _, err := r.Claim(ctx, c, "e"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Transfer(ctx, c, "e", TeamPrefix); err == nil {
+			t.Error("a transfer to a team without a language was taken")
+		}
+		if s, err := r.Transfer(ctx, c, "e", TeamPrefix+"ar"); err != nil || s.Owner != OwnerQueue {
+			t.Fatalf("to the Arabic team: %+v %v", s, err)
+		}
+		if kinds := g.effectKinds(t, c.Shard); kinds[len(kinds)-1] != EffectHandoffEnqueue {
+			t.Errorf("handed to a team, the last effect is %v", kinds)
+		}
+		// Taken again, and closed: the next message starts afresh.
 		if _, err := r.Claim(ctx, c, "d"); err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -178,6 +179,13 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 			o.Until = next.LastSeen.Add(channels.WhatsAppWindow - channels.WindowMargin)
 		}
 		outs = append(outs, o)
+		// What the bot answers someone who waits is in the transcript the operator
+		// reads, after what they wrote.
+		for i := range effects {
+			if effects[i].Kind == EffectHandoffInbound {
+				effects[i].Data["bot"] = strings.Join(o.Parts, "\n")
+			}
+		}
 	}
 	jobs, stopAlerts, err := r.jobs(in, hash, shard, next.Lang, effects)
 	if err != nil {

@@ -240,6 +240,36 @@ func (a *Alerts) Open(ctx context.Context) ([]AlertState, error) {
 	return out, nil
 }
 
+// Alert reads one alert as it stands (its level, who acknowledged it, its deliveries),
+// ErrNoAlert when the hotline does not know it or no longer keeps it.
+func (a *Alerts) Alert(ctx context.Context, id string) (AlertState, error) {
+	return a.get(ctx, id)
+}
+
+// Contact opens the address an alert keeps: for a call, the number to call back. It is
+// personal data: the caller shows it only to an operator who needs it, and audits that.
+// "" when the alert was raised without a sealer.
+func (a *Alerts) Contact(ctx context.Context, id string) (string, error) {
+	st, err := a.get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return a.ContactOf(st)
+}
+
+// ContactOf opens the address of an alert already read (Alert, Open), as Contact does.
+func (a *Alerts) ContactOf(st AlertState) (string, error) {
+	id := st.ID
+	if a.seal == nil || st.Sealed == nil {
+		return "", nil
+	}
+	plain, err := a.seal.Open(st.Sealed, []byte("alert:"+id))
+	if err != nil {
+		return "", fmt.Errorf("open alert contact: %w", err)
+	}
+	return string(plain), nil
+}
+
 // Run ticks once a second until ctx ends.
 func (a *Alerts) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)

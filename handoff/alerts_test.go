@@ -190,3 +190,54 @@ func TestEmptyLevelFallsBack(t *testing.T) {
 		t.Errorf("no notifier at all, yet %v", got)
 	}
 }
+
+// TestAlertReadAndContact: the console reads one alert as it stands, before and after
+// its acknowledgement (a second acknowledgement changes nothing), and opens the address
+// it keeps only on asking; an unknown alert says so.
+func TestAlertReadAndContact(t *testing.T) {
+	rdb, prefix := redistest.Single(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	spec, _ := keyring.Generate("k1")
+	ring, _ := keyring.Parse(spec)
+	a := NewAlerts(rdb, prefix, notify.Levels{{}, {}, {}}, []time.Duration{2 * time.Minute}, nil, ring,
+		func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	al := notify.Alert{ID: "A9", CaseRef: "HK7-QM4-XTN9", Channel: channels.Voice, Lang: "fr"}
+	if err := a.Raise(ctx, al, "+33612345678", 1); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := rdb.Get(ctx, a.key("A9")).Result()
+	if strings.Contains(raw, "33612345678") {
+		t.Error("the address is readable in Redis")
+	}
+	st, err := a.Alert(ctx, "A9")
+	if err != nil || st.CaseRef != "HK7-QM4-XTN9" || !st.AckedAt.IsZero() || st.Contact != "" || !st.Next.Equal(now.Add(2*time.Minute)) {
+		t.Fatalf("alert before the acknowledgement: %+v, %v", st, err)
+	}
+	if got, err := a.Contact(ctx, "A9"); err != nil || got != "+33612345678" {
+		t.Errorf("contact: %q, %v", got, err)
+	}
+	if open, err := a.Open(ctx); err != nil || len(open) != 1 {
+		t.Fatalf("open: %d, %v", len(open), err)
+	} else if got, err := a.ContactOf(open[0]); err != nil || got != "+33612345678" {
+		t.Errorf("contact of a listed alert: %q, %v", got, err)
+	}
+	if err := a.Ack(ctx, "A9", "operator:ana"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	if err := a.Ack(ctx, "A9", "operator:ben"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := a.Alert(ctx, "A9"); st.AckedBy != "operator:ana" || !st.AckedAt.Equal(now.Add(-time.Minute)) {
+		t.Errorf("acknowledged: by %q at %s, want the first, operator:ana", st.AckedBy, st.AckedAt)
+	}
+	for _, read := range []func() error{
+		func() error { _, err := a.Alert(ctx, "NOPE"); return err },
+		func() error { _, err := a.Contact(ctx, "NOPE"); return err },
+	} {
+		if err := read(); err != ErrNoAlert {
+			t.Errorf("an unknown alert: %v", err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,7 +38,19 @@ type Entry struct {
 	Position int              `json:"position"`
 	// Operator holds the conversation, once one took it: it has left the waiting list.
 	Operator string `json:"operator,omitempty"`
+	// Team is the language team a conversation was handed to ("ar"): those who read
+	// it see it first.
+	Team string `json:"team,omitempty"`
+	// ClaimedAt is when the operator who holds it took it; FirstReplyAt and
+	// LastReplyAt when a person first and last answered (the console's timers).
+	ClaimedAt    time.Time `json:"claimed_at,omitzero"`
+	FirstReplyAt time.Time `json:"first_reply_at,omitzero"`
+	LastReplyAt  time.Time `json:"last_reply_at,omitzero"`
 }
+
+// Unanswered reports whether the contact wrote after a person last answered: the
+// next-response timer runs from LastAt.
+func (e Entry) Unanswered() bool { return e.LastAt.After(e.LastReplyAt) }
 
 // Queue is the index of conversations waiting for a person, ordered by priority, then
 // by how long they have waited.
@@ -103,7 +116,7 @@ func (q *Queue) Add(ctx context.Context, e Entry) (int, error) {
 }
 
 // maxKept is how many messages of a waiting contact are kept for the operator.
-const maxKept = 50
+const maxKept = 200
 
 // Message is something a waiting contact wrote, kept for the person who answers; or,
 // in the same transcript, what an operator answered or noted.
@@ -116,7 +129,12 @@ type Message struct {
 	Media     string `json:"media,omitempty"` // where the voice note, picture or file is (first of them)
 	MediaType string `json:"media_type,omitempty"`
 	Location  string `json:"location,omitempty"` // "lat,lon" of a shared location
+	// Also is what the bot answered the message: kept after it, in the same write.
+	Also *Message `json:"-"`
 }
+
+// FromBot marks what the bot said in a transcript.
+const FromBot = "bot"
 
 func (q *Queue) messagesKey(key string) string { return q.prefix + "handoff:msgs:" + key }
 
@@ -135,9 +153,13 @@ func (q *Queue) Touch(ctx context.Context, key, jobID string, m Message, missing
 		}
 		e = &missing
 	}
-	b, err := q.sealed(key, m)
-	if err != nil {
-		return err
+	lines := [][]byte{}
+	for l := &m; l != nil; l = l.Also {
+		b, err := q.sealed(key, *l)
+		if err != nil {
+			return err
+		}
+		lines = append(lines, b)
 	}
 	marker := q.prefix + "handoff:kept:" + jobID
 	if n, err := q.rdb.Exists(ctx, marker).Result(); err != nil || n == 1 {
@@ -147,7 +169,9 @@ func (q *Queue) Touch(ctx context.Context, key, jobID string, m Message, missing
 	e.LastAt = m.At
 	eb, _ := json.Marshal(e)
 	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.RPush(ctx, q.messagesKey(key), b)
+		for _, b := range lines {
+			p.RPush(ctx, q.messagesKey(key), b)
+		}
 		p.LTrim(ctx, q.messagesKey(key), -maxKept, -1)
 		p.Expire(ctx, q.messagesKey(key), 30*24*time.Hour)
 		p.HSet(ctx, q.entries(), key, eb)
@@ -173,13 +197,31 @@ func (q *Queue) sealed(key string, m Message) ([]byte, error) {
 	return b, nil
 }
 
-// Append adds an operator's reply or note to a conversation's transcript.
+// Append adds an operator's reply or note to a conversation's transcript; a reply
+// also moves the conversation's response timers.
 func (q *Queue) Append(ctx context.Context, key string, m Message) error {
 	b, err := q.sealed(key, m)
 	if err != nil {
 		return err
 	}
+	var eb []byte
+	if strings.HasPrefix(m.From, "operator:") {
+		e, err := q.get(ctx, key)
+		if err != nil {
+			return err
+		}
+		if e != nil {
+			if e.FirstReplyAt.IsZero() || e.FirstReplyAt.Before(e.ClaimedAt) {
+				e.FirstReplyAt = m.At
+			}
+			e.LastReplyAt = m.At
+			eb, _ = json.Marshal(e)
+		}
+	}
 	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if eb != nil {
+			p.HSet(ctx, q.entries(), key, eb)
+		}
 		p.RPush(ctx, q.messagesKey(key), b)
 		p.LTrim(ctx, q.messagesKey(key), -maxKept, -1)
 		p.Expire(ctx, q.messagesKey(key), 30*24*time.Hour)
@@ -225,6 +267,9 @@ func (q *Queue) Claimed(ctx context.Context, key, op string, missing Entry) erro
 	}
 	if e == nil {
 		e = &missing
+	}
+	if e.Operator != op {
+		e.ClaimedAt = q.now()
 	}
 	e.Operator, e.Position = op, 0
 	b, _ := json.Marshal(e)
@@ -351,13 +396,18 @@ func (q *Queue) EffectHandlers() map[string]dialogs.EffectHandler {
 				MediaType: job.Data["media_type"]}, e)
 		},
 		dialogs.EffectHandoffInbound: func(ctx context.Context, job dialogs.EffectJob) (*channels.EffectResult, error) {
-			return nil, q.Touch(ctx, EntryKey(job.Channel, job.Hash), job.ID, Message{At: job.At, Text: job.Data["text"],
-				Media: job.Data["media"], MediaType: job.Data["media_type"], Location: job.Data["location"]}, entryFor(job))
+			m := Message{At: job.At, Text: job.Data["text"], Media: job.Data["media"], MediaType: job.Data["media_type"],
+				Location: job.Data["location"]}
+			if bot := job.Data["bot"]; bot != "" {
+				m.Also = &Message{At: job.At, From: FromBot, Text: bot}
+			}
+			return nil, q.Touch(ctx, EntryKey(job.Channel, job.Hash), job.ID, m, entryFor(job))
 		},
 	}
 }
 
 func entryFor(job dialogs.EffectJob) Entry {
 	return Entry{Key: EntryKey(job.Channel, job.Hash), Channel: job.Channel, Shard: job.Shard,
-		Contact: job.Hash, Lang: job.Lang, Priority: PriorityOther, Since: job.At, LastAt: job.At, Test: job.Test}
+		Contact: job.Hash, Lang: job.Lang, Priority: PriorityOther, Since: job.At, LastAt: job.At, Test: job.Test,
+		Team: job.Data["team"]}
 }

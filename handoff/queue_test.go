@@ -165,3 +165,50 @@ func TestTranscriptIsSealed(t *testing.T) {
 		t.Errorf("the contact's messages counted: %+v (replies and notes are not theirs)", e)
 	}
 }
+
+// TestTranscriptKeepsTheBotsAnswerAndTheTimers: what the bot answered someone who
+// waits follows their message, once even when the job is retried; a person's reply
+// starts and moves the response timers, and a message after it makes it unanswered.
+func TestTranscriptKeepsTheBotsAnswerAndTheTimers(t *testing.T) {
+	rdb, prefix := redistest.Single(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	now := t0
+	q := NewQueue(rdb, prefix, func() time.Time { return now })
+	h := q.EffectHandlers()
+	job := dialogs.EffectJob{ID: "SM1:e0", Channel: channels.SMS, Hash: "c1", At: t0,
+		Data: map[string]string{"text": "HELP", "bot": "A person will answer you here."}}
+	for range 2 {
+		if _, err := h[dialogs.EffectHandoffInbound](ctx, job); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := q.Messages(ctx, "sms:c1")
+	if err != nil || len(msgs) != 2 || msgs[0].From != "" || msgs[1].From != FromBot || msgs[1].Text != "A person will answer you here." {
+		t.Fatalf("transcript %+v, err %v", msgs, err)
+	}
+	now = t0.Add(time.Minute)
+	if _, err := h[dialogs.EffectHandoffClaimed](ctx, dialogs.EffectJob{ID: "c", Channel: channels.SMS, Hash: "c1", At: now,
+		Data: map[string]string{"operator": "ana"}}); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := q.Entry(ctx, "sms:c1")
+	if !e.ClaimedAt.Equal(now) || !e.FirstReplyAt.IsZero() || !e.Unanswered() {
+		t.Fatalf("claimed: %+v", e)
+	}
+	reply := t0.Add(3 * time.Minute)
+	if err := q.Append(ctx, "sms:c1", Message{At: reply, From: "operator:ana", Text: "Hello"}); err != nil {
+		t.Fatal(err)
+	}
+	e, _ = q.Entry(ctx, "sms:c1")
+	if !e.FirstReplyAt.Equal(reply) || !e.LastReplyAt.Equal(reply) || e.Unanswered() {
+		t.Fatalf("after the reply: %+v", e)
+	}
+	if _, err := h[dialogs.EffectHandoffInbound](ctx, dialogs.EffectJob{ID: "SM2:e0", Channel: channels.SMS, Hash: "c1",
+		At: t0.Add(4 * time.Minute), Data: map[string]string{"text": "thanks"}}); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ = q.Entry(ctx, "sms:c1"); !e.Unanswered() || !e.FirstReplyAt.Equal(reply) {
+		t.Errorf("a message after the reply: %+v", e)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 
@@ -12,7 +13,7 @@ import (
 	"golang.org/x/text/language"
 )
 
-//go:embed active.*.toml
+//go:embed active.*.toml console.*.toml
 var files embed.FS
 
 // Fallback is the language used when a message is missing in the contact's language.
@@ -28,16 +29,27 @@ type Bundle struct {
 	missing    func(lang, id string)
 }
 
-// Load reads the embedded message files. missing is called each time a message has to
-// fall back to English (or is missing everywhere), so that a gap shows up as a metric.
+// Load reads the embedded message files of what the hotline says to contacts
+// (active.<lang>.toml). missing is called each time a message has to fall back to
+// English (or is missing everywhere), so that a gap shows up as a metric.
 func Load(missing func(lang, id string)) (*Bundle, error) {
+	return load("active.*.toml", missing)
+}
+
+// LoadConsole reads the operators' console's words (console.<lang>.toml): kept apart
+// from what contacts read, which has an SMS budget and a different reader.
+func LoadConsole(missing func(lang, id string)) (*Bundle, error) {
+	return load("console.*.toml", missing)
+}
+
+func load(glob string, missing func(lang, id string)) (*Bundle, error) {
 	b := &Bundle{
 		bundle:     i18n.NewBundle(language.English),
 		localizers: map[string]*i18n.Localizer{},
 		missing:    missing,
 	}
 	b.bundle.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	names, err := fs.Glob(files, "active.*.toml")
+	names, err := fs.Glob(files, glob)
 	if err != nil {
 		return nil, fmt.Errorf("list message files: %w", err)
 	}
@@ -56,7 +68,9 @@ func Load(missing func(lang, id string)) (*Bundle, error) {
 			return nil, fmt.Errorf("%s: file name is not a language tag", name)
 		}
 		lang := mf.Tag.String()
-		b.langs = append(b.langs, lang)
+		if !slices.Contains(b.langs, lang) { // a language may have several files
+			b.langs = append(b.langs, lang)
+		}
 		if lang == Fallback {
 			for _, m := range mf.Messages {
 				b.ids = append(b.ids, m.ID)

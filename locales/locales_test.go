@@ -88,3 +88,31 @@ func TestEmergencyNumbersShipEmpty(t *testing.T) {
 		t.Error("emergency.toml does not mark its slots")
 	}
 }
+
+// TestConsoleWordsInEveryLanguage: an operator reading the console in Arabic never
+// meets an English word or a bare ID, and the contacts' words stay apart.
+func TestConsoleWordsInEveryLanguage(t *testing.T) {
+	var missing []string
+	b, err := LoadConsole(func(lang, id string) { missing = append(missing, lang+":"+id) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(b.Languages(), ","); got != "en,fr,es,ar" {
+		t.Fatalf("console languages = %s", got)
+	}
+	if !b.HasID("console.name") || b.HasID("menu.main") {
+		t.Fatalf("console IDs mixed up with the contacts' ones")
+	}
+	for _, lang := range b.Languages() {
+		for _, id := range b.IDs() {
+			text := b.Localize(lang, id, map[string]any{"N": 3, "Name": "Ana", "Team": "العربية", "Where": "1,2",
+				"Type": "image/jpeg", "Label": "HK7-QM4", "Count": 3})
+			if text == "" || text == id || strings.Contains(text, "<no value>") {
+				t.Errorf("%s %s renders as %q", lang, id, text)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("console words that fell back to English: %v", missing)
+	}
+}

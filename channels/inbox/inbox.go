@@ -174,11 +174,7 @@ func (b *Inbox) Decode(e stream.Entry) Entry {
 // dead letters, past the attempt limit.
 func (b *Inbox) Fail(ctx context.Context, shard int, e Entry, cause error) (dead bool, err error) {
 	tag := channels.Tag(b.cfg.Prefix, shard)
-	letter, _ := json.Marshal(struct {
-		StreamID string           `json:"stream_id"`
-		Msg      channels.Inbound `json:"msg"`
-		Error    string           `json:"error"`
-	}{e.StreamID, e.Msg, cause.Error()})
+	letter, _ := json.Marshal(DeadLetter{StreamID: e.StreamID, Msg: e.Msg, Error: cause.Error(), Attempts: b.cfg.MaxAttempts})
 	n, err := failScript.Run(ctx, b.rdb, []string{tag + "inbox", tag + "attempts", tag + "dead"},
 		e.StreamID, Group, b.cfg.MaxAttempts, letter, int(b.cfg.DeadTTL/time.Second)).Int()
 	if err != nil {

@@ -93,6 +93,7 @@ type Outbox struct {
 	now     func() time.Time
 	log     *slog.Logger
 	report  func(Result)
+	health  health
 }
 
 // New returns an Outbox sending through one Sender per channel. report (may be nil)
@@ -331,9 +332,10 @@ func (r *shardRun) decode(ctx context.Context, entries []stream.Entry) ([]queued
 			q.attempt, _ = strconv.Atoi(a)
 			q.promoted = true
 		}
-		// A retried message may have had pieces accepted before the one that failed,
-		// and a held one pieces sent before the window closed.
-		q.again = q.again || q.attempt > 0 || e.Values["h"] != ""
+		// A retried message may have had pieces accepted before the one that failed, a
+		// held one pieces sent before the window closed, and a dead letter put back
+		// (ReplayDead) either.
+		q.again = q.again || q.attempt > 0 || e.Values["h"] != "" || e.Values["r"] != ""
 		batch = append(batch, q)
 	}
 	return batch, nil
@@ -442,7 +444,7 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 	sender, ok := o.senders[q.out.Channel]
 	if !ok {
 		o.log.Error("no sender for channel, message set aside", "channel", q.out.Channel, "msg_id", q.out.ID)
-		return true, r.bury(ctx, q, "no sender for channel "+string(q.out.Channel))
+		return true, r.bury(ctx, q, "no_sender", "no sender for channel "+string(q.out.Channel))
 	}
 	if drop, err := r.stale(ctx, q.out); err != nil || drop {
 		if err != nil {
@@ -515,6 +517,7 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 		}
 		if err == nil {
 			o.report(Result{Channel: q.out.Channel, Outcome: "sent", Duration: o.now().Sub(start)})
+			o.noteSent(ctx, q.out.Channel)
 			if i == len(pieces)-1 {
 				keys := []string{marks[i], q.stream}
 				if q.out.Alert != "" {
@@ -555,7 +558,7 @@ func (r *shardRun) failed(ctx context.Context, q queued, err error) (bool, error
 				return false, fmt.Errorf("report blocked contact: %w", err)
 			}
 		}
-		return true, r.bury(ctx, q, se.Error())
+		return true, r.bury(ctx, q, "blocked", se.Error())
 	case se.OptedOut:
 		o.report(Result{Channel: q.out.Channel, Outcome: "opted_out", Code: se.Code})
 		o.log.Warn("recipient opted out at the provider; not retried", "msg_id", q.out.ID, "code", se.Code)
@@ -568,17 +571,19 @@ func (r *shardRun) failed(ctx context.Context, q queued, err error) (bool, error
 				return false, fmt.Errorf("report opted-out contact: %w", err)
 			}
 		}
-		return true, r.bury(ctx, q, se.Error())
+		return true, r.bury(ctx, q, "opted_out", se.Error())
 	case se.Permanent:
 		o.report(Result{Channel: q.out.Channel, Outcome: "failed", Code: se.Code})
 		o.log.Error("permanent send failure", "msg_id", q.out.ID, "status", se.Status, "code", se.Code)
-		return true, r.bury(ctx, q, se.Error())
+		return true, r.bury(ctx, q, "failed", se.Error())
 	}
+	// Not this contact's doing: the provider or the way to it fails.
+	o.noteFailed(ctx, q.out.Channel)
 	q.attempt++
 	if q.attempt >= o.cfg.MaxAttempts {
 		o.report(Result{Channel: q.out.Channel, Outcome: "dead", Code: se.Code})
 		o.log.Error("send retries exhausted", "msg_id", q.out.ID, "attempts", q.attempt, "status", se.Status)
-		return true, r.bury(ctx, q, se.Error())
+		return true, r.bury(ctx, q, "dead", se.Error())
 	}
 	wait := o.cfg.Backoff(q.attempt)
 	if se.RetryAfter > wait {
@@ -675,16 +680,23 @@ func (o *Outbox) ack(ctx context.Context, stream, id string) error {
 	return err
 }
 
-// bury sets a message aside where operators can see it, and acknowledges it.
-func (r *shardRun) bury(ctx context.Context, q queued, reason string) error {
-	letter, _ := json.Marshal(map[string]any{"out": q.out, "attempts": q.attempt, "error": reason, "at": r.o.now()})
+// bury sets a message aside where operators can see it, and acknowledges it. outcome
+// says why (see DeadLetter); a contact's refusal (blocked, opted_out) is counted apart,
+// since nobody has anything to mend.
+func (r *shardRun) bury(ctx context.Context, q queued, outcome, reason string) error {
+	letter, _ := json.Marshal(DeadLetter{Out: q.out, Attempts: q.attempt, Error: reason, At: r.o.now(), Outcome: outcome})
 	_, err := r.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		if q.out.Alert != "" {
 			p.HIncrBy(ctx, channels.AlertKey(r.o.cfg.Prefix, r.shard, q.out.Alert), "failed", 1)
 		}
 		p.LPush(ctx, r.dead, letter)
-		p.LTrim(ctx, r.dead, 0, 9999)
-		p.Expire(ctx, r.dead, 7*24*time.Hour)
+		p.LTrim(ctx, r.dead, 0, deadKept-1)
+		p.Expire(ctx, r.dead, deadTTL)
+		if refused(outcome) {
+			refusedKey := RefusedKey(r.o.cfg.Prefix, r.shard)
+			p.Incr(ctx, refusedKey)
+			p.Expire(ctx, refusedKey, deadTTL)
+		}
 		p.XAck(ctx, q.stream, Group, q.id)
 		p.XDel(ctx, q.stream, q.id)
 		return nil

@@ -19,6 +19,9 @@ type pageData struct {
 	API string
 	// Nonce lets the page's own script and style run under a strict CSP.
 	Nonce string
+	// CSRF is the token the page's sends carry, when the simulator is behind the
+	// console's login (which checks it on every change).
+	CSRF string
 }
 
 func newPage() *template.Template {
@@ -27,9 +30,12 @@ func newPage() *template.Template {
 	return template.Must(template.ParseFS(pageFS, "page.html"))
 }
 
-func handlePage(tmpl *template.Template) gin.HandlerFunc {
+func handlePage(tmpl *template.Template, csrf func(*gin.Context) string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		data := pageData{API: c.FullPath() + "/api/messages", Nonce: rand.Text()}
+		if csrf != nil {
+			data.CSRF = csrf(c)
+		}
 		var buf bytes.Buffer
 		if err := tmpl.Execute(&buf, data); err != nil {
 			c.AbortWithStatus(http.StatusInternalServerError)

@@ -25,6 +25,9 @@ type Config struct {
 	Now func() time.Time
 	// Log receives failures; nil discards them.
 	Log *slog.Logger
+	// CSRF gives the page the token its sends must carry (HOTLINE_SIMULATOR=operators:
+	// the console's login guards the simulator); nil when nothing checks one.
+	CSRF func(*gin.Context) string
 }
 
 // Mount adds the simulator to r: the page at /simulator and its API below it. Pass a
@@ -41,7 +44,7 @@ func Mount(r gin.IRouter, cfg Config) {
 	}
 	h := newHistory(cfg.Redis, cfg.Prefix)
 
-	r.GET("/simulator", handlePage(newPage()))
+	r.GET("/simulator", handlePage(newPage(), cfg.CSRF))
 	r.POST("/simulator/api/messages", handleSend(cfg.Enqueuer, cfg.NewID, cfg.Now, cfg.Log))
 	r.GET("/simulator/api/messages", handleMessages(h, cfg.Log))
 }

@@ -455,3 +455,66 @@ func (c *caseEffects) eraseCall(ctx context.Context, job dialogs.EffectJob) (*ch
 	}
 	return &channels.EffectResult{OK: true, Data: map[string]string{"cases": strconv.Itoa(erased)}}, nil
 }
+
+// deadWrite is a case write set aside (setAside), for the service page.
+type deadWrite struct {
+	// Raw is the write as the dead set holds it, sealed: it names it there.
+	Raw string
+	Why string
+	// W is the write opened; nil when it cannot be (its key left the ring, or it is
+	// damaged): it cannot run again then.
+	W *pendingWrite
+}
+
+// deadWrites lists the writes set aside, opened.
+func (c *caseEffects) deadWrites(ctx context.Context) ([]deadWrite, error) {
+	all, err := c.rdb.HGetAll(ctx, c.pending+":dead").Result()
+	if err != nil {
+		return nil, fmt.Errorf("read case writes set aside: %w", err)
+	}
+	out := make([]deadWrite, 0, len(all))
+	for raw, why := range all {
+		d := deadWrite{Raw: raw, Why: why}
+		if plain, err := c.seal.Open([]byte(raw), pendingAAD); err == nil {
+			var w pendingWrite
+			if json.Unmarshal(plain, &w) == nil {
+				d.W = &w
+			}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// replayDeadScript moves a write from the dead set (KEYS[1]) back to the parked
+// writes (KEYS[2]), at its own time (ARGV[2]), once: 0 when it is not set aside.
+var replayDeadScript = redis.NewScript(`
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+`)
+
+// replayDead parks a write set aside again, for runPending to try (writes are
+// idempotent); false when it is no longer set aside.
+func (c *caseEffects) replayDead(ctx context.Context, raw string, at time.Time) (bool, error) {
+	n, err := replayDeadScript.Run(ctx, c.rdb, []string{c.pending + ":dead", c.pending}, raw, at.UnixMilli()).Int()
+	if err != nil {
+		return false, fmt.Errorf("replay case write: %w", err)
+	}
+	if n == 1 {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	return n == 1, nil
+}
+
+// discardDead drops a write set aside for good; false when it is no longer there.
+func (c *caseEffects) discardDead(ctx context.Context, raw string) (bool, error) {
+	n, err := c.rdb.HDel(ctx, c.pending+":dead", raw).Result()
+	if err != nil {
+		return false, fmt.Errorf("discard case write: %w", err)
+	}
+	return n == 1, nil
+}

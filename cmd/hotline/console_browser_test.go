@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hotline-org/hotline/cases"
@@ -81,7 +82,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	defer cancel()
 
 	base := strings.Replace(h.base, "127.0.0.1", "localhost", 1)
-	var page string
+	var html string
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/console"), // no session: to the login
 		chromedp.WaitVisible(chromedp.CSS(`#password`)),
@@ -93,7 +94,19 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("log in: %v", err)
 	}
 	screenshot(t, ctx, "0-empty")
-	// Someone asks for a person while the page is open: it appears without a reload.
+	// The console asks before giving a conversation back ("Give it back?"): the
+	// operator says yes. (Listened to once the browser runs: subscribing first starts
+	// it from two places.)
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	// Someone asks for a person while the html is open: it appears without a reload.
 	for i, text := range []string{"مرحبا", "4", "4"} { // Arabic, then a person
 		h.sms(t, sid(500+i), phone, text, true)
 		h.waitReplies(t, i+1)
@@ -101,58 +114,66 @@ func TestConsoleInABrowser(t *testing.T) {
 	h.waitReplies(t, 4)
 	h.sms(t, sid(510), phone, "أخي مفقود منذ أسبوع", true)
 
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`button[data-action=claim]`))); err != nil {
-		t.Fatalf("the waiting conversation did not appear on the open page: %v", err)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`button[data-post$="/claim"]`))); err != nil {
+		t.Fatalf("the waiting conversation did not appear on the open html: %v", err)
 	}
-	page = body(t, ctx)
+	html = body(t, ctx)
 	screenshot(t, ctx, "1-queue")
-	if !strings.Contains(page, "Ana (operator)") || !strings.Contains(page, "Waiting for a person (1)") {
-		t.Fatalf("console page:\n%s", page)
+	if !strings.Contains(html, "Ana (operator)") || !strings.Contains(html, "Waiting for a person (1)") {
+		t.Fatalf("console html:\n%s", html)
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`button[data-action=claim]`)),
-		chromedp.WaitVisible(chromedp.CSS(`form[data-action=reply] textarea`)),
+		chromedp.Click(chromedp.CSS(`button[data-post$="/claim"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#reply-text`)),
 	); err != nil {
 		t.Fatalf("take the conversation: %v", err)
 	}
-	page = body(t, ctx)
+	html = body(t, ctx)
 	screenshot(t, ctx, "2-held")
-	if !strings.Contains(page, "أخي مفقود منذ أسبوع") || !strings.Contains(page, `dir="auto"`) {
-		t.Errorf("what the contact wrote is not shown (right to left):\n%s", page)
+	if !strings.Contains(html, "أخي مفقود منذ أسبوع") || !strings.Contains(html, `dir="auto"`) {
+		t.Errorf("what the contact wrote is not shown (right to left):\n%s", html)
+	}
+	if !strings.Contains(html, `id="sms-count"`) {
+		t.Errorf("no SMS counter on the conversation page:\n%s", html)
 	}
 	if msgs := h.waitReplies(t, 5); !strings.Contains(msgs[4].Body, "شخص من فريقنا") {
 		t.Errorf("the contact was not told, in Arabic, that a person is here: %q", msgs[4].Body)
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS(`form[data-action=reply] textarea`), "مرحباً، أنا آنا من الفريق. ما اسمه؟"),
-		chromedp.Click(chromedp.CSS(`form[data-action=reply] button`)),
+		chromedp.SendKeys(chromedp.CSS(`#reply-text`), "مرحباً، أنا آنا من الفريق. ما اسمه؟"),
 	); err != nil {
 		t.Fatalf("reply: %v", err)
+	}
+	if count, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#sms-count`))); err != nil || !strings.Contains(count, "1 SMS (special characters") {
+		t.Errorf("SMS counter for an Arabic reply: %q %v", count, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[data-post$="/reply"] button`))); err != nil {
+		t.Fatalf("send: %v", err)
 	}
 	if msgs := h.waitReplies(t, 6); msgs[5].Body != "مرحباً، أنا آنا من الفريق. ما اسمه؟" || msgs[5].To != phone {
 		t.Errorf("the provider got %+v", msgs[5])
 	}
-	// The page reloads once the reply is taken: wait for the fresh page (an empty box)
+	// The html reloads once the reply is taken: wait for the fresh html (an empty box)
 	// before the next click, which the reload would otherwise cancel.
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`form[data-action=reply] textarea`)))
+		v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`#reply-text`)))
 		if err == nil && v == "" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the page did not reload after the reply: %q %v", v, err)
+			t.Fatalf("the html did not reload after the reply: %q %v", v, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	// The transcript: the contact's words and the reply; then a note for the team,
 	// which is never sent.
-	if page = body(t, ctx); !strings.Contains(page, "مرحباً، أنا آنا من الفريق") || !strings.Contains(page, "· ana") {
-		t.Errorf("the reply is not in the transcript:\n%s", page)
+	if html = body(t, ctx); !strings.Contains(html, "مرحباً، أنا آنا من الفريق") || !strings.Contains(html, "· ana") {
+		t.Errorf("the reply is not in the transcript:\n%s", html)
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS(`form[data-action=note] textarea`), "Brother of the caller; call back after 18:00."),
-		chromedp.Click(chromedp.CSS(`form[data-action=note] button`)),
-		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class, "note")]`)),
+		chromedp.SendKeys(chromedp.CSS(`form[data-post$="/note"] textarea`), "Brother of the caller; call back after 18:00."),
+		chromedp.Click(chromedp.CSS(`form[data-post$="/note"] button`)),
+		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class, "msg note")]`)),
 	); err != nil {
 		t.Fatalf("note: %v", err)
 	}
@@ -162,13 +183,34 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("%d messages sent: the note went to the contact", n)
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.WaitVisible(chromedp.CSS(`button[data-action=release]`)),
-		chromedp.Click(chromedp.CSS(`button[data-action=release]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-post$="/release"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-post$="/release"]`)), // "Give back?" is confirmed below
 		chromedp.WaitVisible(chromedp.Search(`//h2[contains(., "Held by operators (0)")]`)),
 	); err != nil {
 		t.Fatalf("give back: %v", err)
 	}
 	screenshot(t, ctx, "4-given-back")
+	// The console in Arabic: right to left, its own words.
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(`#uilang`), "ar")); err != nil {
+		t.Fatalf("choose Arabic: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('uilang').dispatchEvent(new Event('change'))`)); err != nil {
+		t.Fatalf("choose Arabic: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.Search(`//a[contains(., "قائمة الانتظار")]`))); err != nil {
+		t.Fatalf("the console did not switch to Arabic: %v", err)
+	}
+	screenshot(t, ctx, "5-arabic")
+	// Nothing sticks out sideways (a tablet would scroll, right to left, to find it).
+	if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`)); err != nil || w > 0 {
+		t.Errorf("the Arabic page is %d px wider than the window (%v)", w, err)
+	}
+	if html = body(t, ctx); !strings.Contains(html, "لا أحد ينتظر") {
+		t.Errorf("the console in Arabic:\n%s", html)
+	}
+	if dir, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`html`), "dir")); err != nil || dir.Value != "rtl" {
+		t.Errorf("html dir = %q %v, want rtl", dir.Value, err)
+	}
 	if msgs := h.waitReplies(t, 7); !strings.Contains(msgs[6].Body, "الخدمة الآلية") {
 		t.Errorf("given back: %q", msgs[6].Body)
 	}
@@ -179,7 +221,7 @@ func body(t *testing.T, ctx context.Context) string {
 	t.Helper()
 	html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
 	if err != nil {
-		t.Fatalf("read the page: %v", err)
+		t.Fatalf("read the html: %v", err)
 	}
 	return html
 }

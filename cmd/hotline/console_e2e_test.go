@@ -110,7 +110,8 @@ func TestConsoleLoginRolesAndCSRF(t *testing.T) {
 		t.Errorf("the console without a session: %d %s", code, hdr.Get("Location"))
 	}
 	for _, r := range []struct{ method, path string }{{"GET", "/console/api/queue"}, {"GET", "/console/api/held"}, {"GET", "/console/events"},
-		{"POST", "/console/api/conversations/sms:x/claim"}, {"POST", "/console/api/route-alerts"}, {"POST", "/console/logout"}} {
+		{"POST", "/console/api/conversations/sms:x/claim"}, {"POST", "/console/api/route-alerts"}, {"POST", "/console/logout"},
+		{"GET", "/console/c/sms:x"}, {"GET", "/console/api/sig"}, {"POST", "/console/api/me"}} {
 		if code, _, _ := anon.do(r.method, r.path, "{}", false); code != http.StatusUnauthorized && code != http.StatusSeeOther {
 			t.Errorf("%s %s without a session: %d", r.method, r.path, code)
 		}
@@ -150,7 +151,7 @@ func TestConsoleLoginRolesAndCSRF(t *testing.T) {
 	if code != 200 || !strings.Contains(page, "Ana (operator)") || !strings.Contains(page, "Waiting for a person (1)") {
 		t.Fatalf("console page: %d\n%s", code, page)
 	}
-	key := regexp.MustCompile(`data-action="claim" data-key="([^"]+)"`).FindStringSubmatch(page)
+	key := regexp.MustCompile(`data-post="/console/api/conversations/([^"]+)/claim"`).FindStringSubmatch(page)
 	if key == nil {
 		t.Fatalf("no conversation to take on the page:\n%s", page)
 	}

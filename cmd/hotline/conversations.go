@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -23,7 +24,7 @@ import (
 // conversationBody is what a change names: who makes it, and what it needs.
 type conversationBody struct {
 	Operator string `json:"operator"`
-	To       string `json:"to"`     // transfer: "operator:<id>" or "queue"
+	To       string `json:"to"`     // transfer: "operator:<id>", "team:<lang>" or "queue"
 	ID       string `json:"id"`     // reply: the reply's ID, so that a retry is sent once
 	Text     string `json:"text"`   // reply
 	Reason   string `json:"reason"` // close
@@ -117,8 +118,10 @@ func handleConversationChange(a *app, action string, by who) gin.HandlerFunc {
 			}
 			s, err = a.runner.TakeOver(ctx, conv, body.Operator)
 		case "transfer":
-			if to, ok := strings.CutPrefix(body.To, dialogs.OwnerOperatorPrefix); !(ok && validOperator(to)) && body.To != dialogs.OwnerQueue {
-				c.JSON(http.StatusBadRequest, gin.H{"error": `"to" must be "operator:<id>" or "queue"`})
+			team, toTeam := strings.CutPrefix(body.To, dialogs.TeamPrefix)
+			if to, ok := strings.CutPrefix(body.To, dialogs.OwnerOperatorPrefix); !(ok && validOperator(to)) && body.To != dialogs.OwnerQueue &&
+				!(toTeam && slices.Contains(a.bundle.Languages(), team)) {
+				c.JSON(http.StatusBadRequest, gin.H{"error": `"to" must be "operator:<id>", "team:<language>" or "queue"`})
 				return
 			}
 			if to, ok := strings.CutPrefix(body.To, dialogs.OwnerOperatorPrefix); ok {
@@ -172,9 +175,12 @@ func handleConversationChange(a *app, action string, by who) gin.HandlerFunc {
 			}
 		}
 		if err != nil {
-			status, msg := changeRefused(err)
+			status, id, msg := changeRefused(err)
 			if status == http.StatusServiceUnavailable {
 				a.log.Error("conversation "+action, "err", err)
+			}
+			if console.SessionOf(c).Operator != "" {
+				msg = a.console.Say(c, id)
 			}
 			c.JSON(status, gin.H{"error": msg})
 			return
@@ -289,22 +295,23 @@ func handleVoicemailDone(a *app, by who) gin.HandlerFunc {
 }
 
 // changeRefused is how a refused ownership change is answered.
-func changeRefused(err error) (status int, msg string) {
+// The console says the same in its operator's language (id, a console word).
+func changeRefused(err error) (status int, id, msg string) {
 	for _, r := range []struct {
-		err    error
-		status int
-		msg    string
+		err     error
+		status  int
+		id, msg string
 	}{
-		{dialogs.ErrTaken, http.StatusConflict, "another operator has this conversation"},
-		{dialogs.ErrNotYours, http.StatusForbidden, "you do not hold this conversation"},
-		{dialogs.ErrNoConversation, http.StatusNotFound, "the conversation has ended"},
-		{dialogs.ErrNoAddress, http.StatusConflict, "this conversation began before the hotline kept addresses: it can be taken once the contact writes again"},
-		{dialogs.ErrOptedOut, http.StatusConflict, "the contact sent STOP: nothing can be sent to them until they send START"},
-		{dialogs.ErrCall, http.StatusUnprocessableEntity, "a call is put through to a person, not taken over in writing"},
+		{dialogs.ErrTaken, http.StatusConflict, "err.taken", "another operator has this conversation"},
+		{dialogs.ErrNotYours, http.StatusForbidden, "err.not_yours", "you do not hold this conversation"},
+		{dialogs.ErrNoConversation, http.StatusNotFound, "err.ended", "the conversation has ended"},
+		{dialogs.ErrNoAddress, http.StatusConflict, "err.no_address", "this conversation began before the hotline kept addresses: it can be taken once the contact writes again"},
+		{dialogs.ErrOptedOut, http.StatusConflict, "err.opted_out", "the contact sent STOP: nothing can be sent to them until they send START"},
+		{dialogs.ErrCall, http.StatusUnprocessableEntity, "err.call", "a call is put through to a person, not taken over in writing"},
 	} {
 		if errors.Is(err, r.err) {
-			return r.status, r.msg
+			return r.status, r.id, r.msg
 		}
 	}
-	return http.StatusServiceUnavailable, "the conversation cannot be changed now; try again"
+	return http.StatusServiceUnavailable, "err.retry", "the conversation cannot be changed now; try again"
 }

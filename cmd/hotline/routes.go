@@ -20,6 +20,8 @@ import (
 	"github.com/hotline-org/hotline/channels/voice"
 	"github.com/hotline-org/hotline/channels/web"
 	"github.com/hotline-org/hotline/handoff"
+	"github.com/hotline-org/hotline/handoff/accounts"
+	"github.com/hotline-org/hotline/handoff/console"
 )
 
 // routes lists every route of the hotline, so that the whole surface reads at once.
@@ -66,8 +68,14 @@ func (a *app) routes() http.Handler {
 		r.POST("/webhooks/telegram", telegram.HandleUpdate(a.inbox, a.cfg.TelegramSecret, a.now,
 			a.rejected(channels.Telegram), a.log, a.answerCallback))
 	}
-	if a.cfg.Simulator == "on" {
+	switch a.cfg.Simulator {
+	case "on":
 		web.Mount(r, web.Config{Enqueuer: a.inbox, Redis: a.rdb, Prefix: a.cfg.RedisPrefix, Now: a.now, Log: a.log})
+	case "operators":
+		// A deployment where the organisation's people try the bot (training, checking
+		// content) and nobody else can.
+		web.Mount(r.Group("", a.console.Require(accounts.Operator)), web.Config{Enqueuer: a.inbox, Redis: a.rdb,
+			Prefix: a.cfg.RedisPrefix, Now: a.now, Log: a.log, CSRF: func(c *gin.Context) string { return console.SessionOf(c).CSRF }})
 	}
 	api := r.Group("/api", requireToken(a.cfg.APIToken))
 	api.GET("/queue", handleQueue(a))
@@ -229,6 +237,7 @@ code{background:#f3f3f3;padding:0 .3em}li{margin:.3em 0}</style></head>
 <li>Redis: {{if .Embedded}}embedded, in memory — <strong>nothing is kept when the process stops</strong>{{else}}external{{end}}</li>
 <li>Database: <code>{{.Database}}</code></li></ul>
 <h2>Links</h2><ul>
+<li><a href="/console">Operators' console</a>: people take conversations over from the bot</li>
 {{if .Simulator}}<li><a href="/simulator">Simulator</a>: chat with the hotline as if by SMS (test conversations)</li>{{end}}
 <li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a></li></ul>
 </body></html>`))
@@ -237,7 +246,7 @@ func handleLanding(a *app) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Header("Content-Type", "text/html; charset=utf-8")
 		landing.Execute(c.Writer, map[string]any{
-			"Channels": a.channelsOn(), "Embedded": a.cfg.Embedded, "Simulator": a.cfg.Simulator == "on",
+			"Channels": a.channelsOn(), "Embedded": a.cfg.Embedded, "Simulator": a.cfg.Simulator != "off",
 			"Database": strings.SplitN(a.cfg.DatabaseURL, ":", 2)[0],
 		})
 	}

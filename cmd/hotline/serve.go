@@ -41,6 +41,8 @@ import (
 
 // app is the wired hotline: what the routes and workers share.
 type app struct {
+	// healthW watches the service's health (the console's banner, admins' notices).
+	healthW  *healthWatch
 	cfg      config
 	log      *slog.Logger
 	rdb      redis.UniversalClient
@@ -105,8 +107,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
-	workers.Add(6)
+	workers.Add(7)
 	go func() { defer workers.Done(); a.content.Watch(workCtx, 5*time.Second) }()
+	go func() { defer workers.Done(); a.watchHealth(workCtx) }()
 	go func() { defer workers.Done(); a.alerts.Run(workCtx) }()
 	go func() { defer workers.Done(); a.cases.runPending(workCtx) }()
 	go func() { defer workers.Done(); a.leases.Run(workCtx) }()
@@ -127,6 +130,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		a.inbox.RunSpool(workCtx, time.Second)
 	}()
 
+	// The console's open event streams end with the server, rather than holding its
+	// shutdown until they time out (the pages connect to another replica).
+	srv.RegisterOnShutdown(a.console.Shutdown)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("hotline listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
@@ -165,7 +171,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	}
 	fail := func(err error) (*app, func(), error) { cleanup(); return nil, nil, err }
 
-	a := &app{cfg: cfg, log: log, metrics: newMetrics(), now: now}
+	a := &app{cfg: cfg, log: log, metrics: newMetrics(), now: now, healthW: newHealthWatch()}
 	a.hash = channels.ContactHasher(cfg.LookupKey)
 
 	redisURL := cfg.RedisURL

@@ -12,15 +12,19 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/text/language"
 
+	"github.com/hotline-org/hotline/handoff"
 	"github.com/hotline-org/hotline/handoff/accounts"
+	"github.com/hotline-org/hotline/locales"
 )
 
 // Account is what logging in needs of an operator's account.
 type Account struct {
 	ID, Name string
 	Role     accounts.Role
-	Hash     string // the password's PHC string
+	Langs    []string // the hotline languages they read
+	Hash     string   // the password's PHC string
 	Active   bool
 	// PasswordSet is when the password last changed: sessions from before end.
 	PasswordSet time.Time
@@ -39,8 +43,17 @@ type Config struct {
 	Secure bool
 	// Audit records a login, a refused one, a logout.
 	Audit func(ctx context.Context, actor, action, reason string)
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Words are the console's words in the hotline's languages (locales.LoadConsole).
+	Words Words
+	// Health says what is wrong with the service now, for every page's banner; nil
+	// when nothing watches it.
+	Health func(ctx context.Context) []Warning
+	// Extra is what a conversation's page shows beside its transcript (nil: nothing).
+	Extra func(ctx context.Context, e handoff.Entry, lang string) (Extra, error)
+	// Operators lists the active accounts (the queue page's duty list, transfers).
+	Operators func(ctx context.Context) ([]Operator, error)
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // Console is the operators' login and the guard of every console page and API.
@@ -57,7 +70,13 @@ type Console struct {
 	// dummy is verified when the login name has no account, so that an unknown name
 	// takes as long as a wrong password and the answer does not tell them apart.
 	dummy string
+	// closing ends the open event streams when the server shuts down.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
+
+// Shutdown ends the open event streams (the server's shutdown waits for them).
+func (c *Console) Shutdown() { c.closeOnce.Do(func() { close(c.closing) }) }
 
 // CookieName is the console session's cookie.
 const CookieName = "hotline_console"
@@ -66,6 +85,13 @@ const CookieName = "hotline_console"
 func New(cfg Config) (*Console, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Words == nil {
+		words, err := locales.LoadConsole(nil)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Words = words
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -77,7 +103,8 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Console{cfg: cfg, dummy: dummy, hashing: make(chan struct{}, 2), seen: map[string]seenAccount{}, viewed: map[string]time.Time{}}, nil
+	return &Console{cfg: cfg, dummy: dummy, hashing: make(chan struct{}, 2), seen: map[string]seenAccount{}, viewed: map[string]time.Time{},
+		closing: make(chan struct{})}, nil
 }
 
 // firstView reports whether an operator's view of a conversation is one to audit:
@@ -130,28 +157,52 @@ func (c *Console) account(ctx context.Context, id string) (Account, error) {
 }
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Hotline console — log in</title>
-<style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}
-label,input,button{display:block;width:100%;margin:.4rem 0;font-size:1.1rem}p.err{color:#a00}</style></head>
-<body><h1>Hotline console</h1>
-{{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
+<html lang="{{.Lang}}" dir="{{.Dir}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.T "console.name"}} — {{.T "login.title"}}</title>
+<link rel="stylesheet" href="/console/static/console.css"></head>
+<body class="login"><h1>{{.T "console.name"}}</h1>
+{{if .Error}}<p class="error" role="alert">{{.T .Error}}</p>{{end}}
 <form method="post" action="/console/login">
-<label for="id">Login name</label><input id="id" name="id" autocomplete="username" required value="{{.ID}}">
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Log in</button></form></body></html>`))
+<label for="id">{{.T "login.id"}}</label><input id="id" name="id" autocomplete="username" required value="{{.ID}}">
+<label for="password">{{.T "login.password"}}</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">{{.T "login.submit"}}</button></form></body></html>`))
 
 // LoginPage shows the login form.
 func (c *Console) LoginPage(g *gin.Context) {
 	c.renderLogin(g, http.StatusOK, "", "")
 }
 
-func (c *Console) renderLogin(g *gin.Context, status int, id, msg string) {
+// loginView is the login page's data: in the browser's language, as nobody is known yet.
+type loginView struct {
+	View
+	ID, Error string
+}
+
+func (c *Console) renderLogin(g *gin.Context, status int, id, errID string) {
+	lang := c.browserLang(g.GetHeader("Accept-Language"))
 	g.Header("Cache-Control", "no-store")
+	g.Header("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+	g.Header("Content-Type", "text/html; charset=utf-8")
 	g.Status(status)
-	if err := loginPage.Execute(g.Writer, struct{ ID, Error string }{id, msg}); err != nil {
+	v := loginView{View: View{Lang: lang, Dir: locales.Direction(lang), words: c.cfg.Words}, ID: id, Error: errID}
+	if err := loginPage.Execute(g.Writer, v); err != nil {
 		c.cfg.Log.Error("render login page", "err", err)
 	}
+}
+
+// browserLang is the console language that best matches an Accept-Language header.
+func (c *Console) browserLang(accept string) string {
+	tags, _, err := language.ParseAcceptLanguage(accept)
+	if err != nil {
+		return locales.Fallback
+	}
+	for _, t := range tags {
+		base, _ := t.Base()
+		if c.cfg.Words.Has(base.String()) {
+			return base.String()
+		}
+	}
+	return locales.Fallback
 }
 
 // Login checks a login name and password and opens a session: throttled per account
@@ -161,7 +212,7 @@ func (c *Console) Login(g *gin.Context) {
 	id := strings.ToLower(strings.TrimSpace(g.PostForm("id")))
 	password := g.PostForm("password")
 	if accounts.CheckID(id) != nil || password == "" || len(password) > 256 {
-		c.renderLogin(g, http.StatusUnauthorized, "", "Wrong login name or password.")
+		c.renderLogin(g, http.StatusUnauthorized, "", "login.wrong")
 		return
 	}
 	addr := g.ClientIP()
@@ -169,13 +220,13 @@ func (c *Console) Login(g *gin.Context) {
 	ok, wait, ticket, err := c.cfg.Throttle.Attempt(ctx, id, addr)
 	if err != nil {
 		c.cfg.Log.Error("login throttle", "err", err)
-		c.renderLogin(g, http.StatusServiceUnavailable, id, "Logging in is not possible right now. Try again in a minute.")
+		c.renderLogin(g, http.StatusServiceUnavailable, id, "login.unavailable")
 		return
 	}
 	if !ok {
 		g.Header("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
 		c.cfg.Audit(ctx, "console:"+id, "console.login_throttled", "")
-		c.renderLogin(g, http.StatusTooManyRequests, id, "Too many attempts. Wait a few minutes, or ask an admin to reset your password.")
+		c.renderLogin(g, http.StatusTooManyRequests, id, "login.throttled")
 		return
 	}
 	acct, err := c.cfg.Account(ctx, id)
@@ -183,7 +234,7 @@ func (c *Console) Login(g *gin.Context) {
 	if err != nil {
 		if !errors.Is(err, ErrNoAccount) {
 			c.cfg.Log.Error("read account", "err", err)
-			c.renderLogin(g, http.StatusServiceUnavailable, id, "Logging in is not possible right now. Try again in a minute.")
+			c.renderLogin(g, http.StatusServiceUnavailable, id, "login.unavailable")
 			return
 		}
 		hash = c.dummy
@@ -197,16 +248,16 @@ func (c *Console) Login(g *gin.Context) {
 	<-c.hashing
 	if err != nil || !good || !acct.Active || !acct.Role.Valid() {
 		c.cfg.Audit(ctx, "console:"+id, "console.login_refused", "")
-		c.renderLogin(g, http.StatusUnauthorized, id, "Wrong login name or password.")
+		c.renderLogin(g, http.StatusUnauthorized, id, "login.wrong")
 		return
 	}
 	if err := c.cfg.Throttle.Succeeded(ctx, id, addr, ticket); err != nil {
 		c.cfg.Log.Error("login throttle", "err", err)
 	}
-	token, _, err := c.cfg.Sessions.Start(ctx, acct.ID, acct.Name, acct.Role)
+	token, _, err := c.cfg.Sessions.Start(ctx, acct.ID, acct.Name, acct.Role, acct.Langs)
 	if err != nil {
 		c.cfg.Log.Error("start console session", "err", err)
-		c.renderLogin(g, http.StatusServiceUnavailable, id, "Logging in is not possible right now. Try again in a minute.")
+		c.renderLogin(g, http.StatusServiceUnavailable, id, "login.unavailable")
 		return
 	}
 	c.setCookie(g, token, 0)
@@ -281,7 +332,7 @@ func (c *Console) Require(need accounts.Role) gin.HandlerFunc {
 			}
 			return
 		}
-		sess.Role, sess.Name = acct.Role, acct.Name
+		sess.Role, sess.Name, sess.Langs = acct.Role, acct.Name, acct.Langs
 		if !sess.Role.Allows(need) {
 			g.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "your role does not allow this"})
 			return
@@ -300,4 +351,63 @@ func SessionOf(g *gin.Context) Session {
 	s, _ := g.Get(sessionKey)
 	sess, _ := s.(Session)
 	return sess
+}
+
+// present says, for the others, that an operator has a console open.
+func (c *Console) present(ctx context.Context, sess Session) {
+	p := sess.Presence
+	if p == "" {
+		p = Available
+	}
+	if err := c.cfg.Sessions.SetPresence(ctx, sess.Operator, p); err != nil {
+		c.cfg.Log.Warn("console presence", "err", err)
+	}
+}
+
+// Me changes what an operator chose for themselves: the console's language, their
+// presence.
+func (c *Console) Me(g *gin.Context) {
+	var body struct {
+		Lang     *string `json:"lang"`
+		Presence *string `json:"presence"`
+	}
+	g.Request.Body = http.MaxBytesReader(g.Writer, g.Request.Body, 4<<10)
+	if err := g.ShouldBindJSON(&body); err != nil {
+		g.JSON(http.StatusBadRequest, gin.H{"error": "the body must be a JSON object"})
+		return
+	}
+	if body.Lang != nil && !c.cfg.Words.Has(*body.Lang) ||
+		body.Presence != nil && *body.Presence != Available && *body.Presence != Away {
+		g.JSON(http.StatusBadRequest, gin.H{"error": `"lang" must be a language of the console, "presence" available or away`})
+		return
+	}
+	token, _ := g.Cookie(CookieName)
+	sess, err := c.cfg.Sessions.Update(g.Request.Context(), token, func(s *Session) {
+		if body.Lang != nil {
+			s.Lang = *body.Lang
+		}
+		if body.Presence != nil {
+			s.Presence = *body.Presence
+		}
+	})
+	if err != nil {
+		c.cfg.Log.Error("console me", "err", err)
+		g.JSON(http.StatusServiceUnavailable, gin.H{"error": "try again"})
+		return
+	}
+	c.present(g.Request.Context(), sess)
+	g.JSON(http.StatusOK, gin.H{"lang": c.lang(sess), "presence": sess.Presence})
+}
+
+// Presences are the operators with a console open now, and whether they are
+// available.
+func (c *Console) Presences(ctx context.Context) (map[string]string, error) {
+	return c.cfg.Sessions.Presences(ctx)
+}
+
+// Say is a console word in the language of the operator a request is from (behind
+// Require), for an API's error: the page shows it as it comes.
+func (c *Console) Say(g *gin.Context, id string, args ...any) string {
+	v := View{Lang: c.lang(SessionOf(g)), words: c.cfg.Words}
+	return v.T(id, args...)
 }

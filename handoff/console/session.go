@@ -28,7 +28,19 @@ type Session struct {
 	// a page of another site can make the browser send the cookie, not read this.
 	CSRF    string    `json:"csrf"`
 	Created time.Time `json:"created"`
+	// Langs are the hotline languages the operator reads (from the account); Lang is
+	// the one the console speaks to them, when they chose one.
+	Langs []string `json:"langs,omitempty"`
+	Lang  string   `json:"lang,omitempty"`
+	// Presence is "available" or "away": who is told when someone new waits.
+	Presence string `json:"presence,omitempty"`
 }
+
+// Presences an operator can be in.
+const (
+	Available = "available"
+	Away      = "away"
+)
 
 // SessionConfig bounds a console session.
 type SessionConfig struct {
@@ -69,7 +81,7 @@ func (s *Sessions) key(token string) string {
 
 // Start opens a session for an operator who logged in and returns its token, for the
 // cookie.
-func (s *Sessions) Start(ctx context.Context, op, name string, role accounts.Role) (token string, sess Session, err error) {
+func (s *Sessions) Start(ctx context.Context, op, name string, role accounts.Role, langs []string) (token string, sess Session, err error) {
 	token, err = random(32)
 	if err != nil {
 		return "", Session{}, err
@@ -78,7 +90,7 @@ func (s *Sessions) Start(ctx context.Context, op, name string, role accounts.Rol
 	if err != nil {
 		return "", Session{}, err
 	}
-	sess = Session{Operator: op, Name: name, Role: role, CSRF: csrf, Created: s.now()}
+	sess = Session{Operator: op, Name: name, Role: role, CSRF: csrf, Created: s.now(), Langs: langs, Presence: Available}
 	b, _ := json.Marshal(sess)
 	if err := s.rdb.Set(ctx, s.key(token), b, s.cfg.Idle).Err(); err != nil {
 		return "", Session{}, fmt.Errorf("start console session: %w", err)
@@ -114,6 +126,21 @@ func (s *Sessions) Get(ctx context.Context, token string) (Session, error) {
 	return sess, nil
 }
 
+// Update changes a live session (its language, its presence) and keeps it alive.
+func (s *Sessions) Update(ctx context.Context, token string, f func(*Session)) (Session, error) {
+	sess, err := s.Get(ctx, token)
+	if err != nil {
+		return Session{}, err
+	}
+	f(&sess)
+	b, _ := json.Marshal(sess)
+	// KEEPTTL: Get just set how long it lives.
+	if err := s.rdb.SetArgs(ctx, s.key(token), b, redis.SetArgs{KeepTTL: true, Mode: "XX"}).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return Session{}, fmt.Errorf("update console session: %w", err)
+	}
+	return sess, nil
+}
+
 // End closes a session (logging out).
 func (s *Sessions) End(ctx context.Context, token string) error {
 	return s.rdb.Del(ctx, s.key(token)).Err()
@@ -130,4 +157,43 @@ func random(n int) (string, error) {
 		return "", fmt.Errorf("random token: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// presence is where each operator's presence is kept for the others to see: a hash
+// of operator → presence, with when it was last said (a closed laptop says nothing).
+func (s *Sessions) presence() string { return s.prefix + "console:presence" }
+
+type seenPresence struct {
+	Presence string    `json:"p"`
+	At       time.Time `json:"at"`
+}
+
+// SetPresence records that op is on duty now, available or away.
+func (s *Sessions) SetPresence(ctx context.Context, op, presence string) error {
+	b, _ := json.Marshal(seenPresence{presence, s.now()})
+	if err := s.rdb.HSet(ctx, s.presence(), op, b).Err(); err != nil {
+		return fmt.Errorf("record presence: %w", err)
+	}
+	return nil
+}
+
+// presenceFresh is how long a presence holds without a page that says it again (an
+// open page says it every 15 seconds).
+const presenceFresh = 2 * time.Minute
+
+// Presences are the operators with a console open now, and whether they are
+// available.
+func (s *Sessions) Presences(ctx context.Context) (map[string]string, error) {
+	all, err := s.rdb.HGetAll(ctx, s.presence()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read presence: %w", err)
+	}
+	out := make(map[string]string, len(all))
+	for op, raw := range all {
+		var p seenPresence
+		if json.Unmarshal([]byte(raw), &p) == nil && s.now().Sub(p.At) < presenceFresh {
+			out[op] = p.Presence
+		}
+	}
+	return out, nil
 }

@@ -21,7 +21,7 @@ func TestSessions(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	s := NewSessions(rdb, prefix, SessionConfig{Idle: time.Minute, Max: time.Hour}, func() time.Time { return now })
-	token, sess, err := s.Start(ctx, "ana", "Ana", accounts.Operator)
+	token, sess, err := s.Start(ctx, "ana", "Ana", accounts.Operator, []string{"en"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestSessions(t *testing.T) {
 	if _, err := s.Get(ctx, token); !errors.Is(err, ErrNoSession) {
 		t.Errorf("an old session: %v", err)
 	}
-	token, _, _ = s.Start(ctx, "ana", "Ana", accounts.Operator)
+	token, _, _ = s.Start(ctx, "ana", "Ana", accounts.Operator, []string{"en"})
 	if err := s.End(ctx, token); err != nil {
 		t.Fatal(err)
 	}
