@@ -186,6 +186,15 @@ func handleConversationChange(a *app, action string, by who) gin.HandlerFunc {
 			return
 		}
 		a.auditConversation(ctx, actor, "conversation."+action, c.Param("key"), reason)
+		if (action == "claim" || action == "takeover") && s.Owner == dialogs.Operator(body.Operator) {
+			// The queue is an index the claim's effect updates; updated here too (the
+			// same write, idempotent) so that the page the operator goes to next shows
+			// the conversation as theirs rather than still waiting.
+			if err := a.queue.Claimed(ctx, c.Param("key"), body.Operator, handoff.Entry{Key: c.Param("key"),
+				Channel: conv.Channel, Shard: conv.Shard, Contact: conv.Contact}); err != nil {
+				a.log.Warn("queue index after a claim", "err", err)
+			}
+		}
 		switch action {
 		case "reply":
 			c.JSON(http.StatusOK, gin.H{"sent": body.ID})
