@@ -38,16 +38,20 @@ func needRedis(t *testing.T) {
 }
 
 // TestRunSmall runs the whole command with tiny settings, so that it cannot rot
-// unnoticed: it builds and starts the hotline, and measures both servers.
+// unnoticed: it builds the hotline, times its start in both settings, and measures it
+// and both floors.
 func TestRunSmall(t *testing.T) {
 	needRedis(t)
 	var out, progress bytes.Buffer
-	args := []string{"bench", "-contacts", "2", "-duration", "1s", "-warmup", "0s"}
+	args := []string{"bench", "-contacts", "2", "-duration", "1s", "-warmup", "0s", "-starts", "1"}
 	if err := run(t.Context(), args, &out, &progress); err != nil {
 		t.Fatalf("run: %v\nprogress:\n%s", err, progress.String())
 	}
 	report := out.String()
-	for _, want := range []string{"turns/s", "| hotline |", "| floor |", "idle session", "go run ./cmd/bench -contacts 2"} {
+	for _, want := range []string{"turns/s", "| hotline |", "| REST floor |", "| TwiML floor |", "idle session",
+		"| hotline turns/s ≥ 0.5 × REST floor |", "| hotline turns/s against the TwiML floor |",
+		"| embedded default (no REDIS_URL, empty HOTLINE_DATA_DIR) | 1 |", "| real Redis (REDIS_URL, the settings of the measured hotline) | 1 |",
+		"TwiML floor: \"hi\" 1, \"LANGUAGE\" 1, \"1\" 1", "go run ./cmd/bench -contacts 2 -duration 1s -warmup 0s -starts 1"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
@@ -125,7 +129,8 @@ func TestRunVoice(t *testing.T) {
 }
 
 func TestFlagsRefused(t *testing.T) {
-	for _, args := range [][]string{{"-contacts", "0"}, {"-duration", "0s"}, {"-rate", "-1"}, {"extra"},
+	for _, args := range [][]string{{"-contacts", "0"}, {"-duration", "0s"}, {"-rate", "-1"}, {"extra"}, {"-starts", "0"},
+		{"-broadcast", "10", "-starts", "2"}, {"-voice", "10", "-starts", "2"},
 		{"-broadcast", "-1"}, {"-broadcast", "2000000"}, {"-broadcast", "10", "-contacts", "5"},
 		{"-voice", "0"}, {"-voice", "2001"}, {"-voice", "-3"}, {"-voice", "10", "-contacts", "5"}, {"-voice", "10", "-rate", "5"},
 		{"-voice", "10", "-api-latency", "5ms"}, {"-voice", "10", "-reply-timeout", "1s"}, {"-voice", "10", "-broadcast", "100"}} {

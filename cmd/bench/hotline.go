@@ -38,12 +38,13 @@ type hotlineProc struct {
 	cmd    *exec.Cmd
 	base   string // http://127.0.0.1:port
 	logs   *tail
+	ready  time.Duration // exec → the first /readyz answering 200
 	exited chan struct{}
 	err    error // set before exited is closed
 }
 
 // startHotline runs bin with env and returns once it said where it listens and its
-// /healthz answers, or fails within 30 s.
+// /readyz answers 200 (its Redis and database answer), or fails within 30 s.
 func startHotline(ctx context.Context, bin string, env []string) (*hotlineProc, error) {
 	h := &hotlineProc{logs: &tail{max: 64 << 10}, exited: make(chan struct{})}
 	// Not CommandContext: a cancelled run still stops the hotline gently, in stop.
@@ -54,6 +55,7 @@ func startHotline(ctx context.Context, bin string, env []string) (*hotlineProc, 
 	if err != nil {
 		return nil, err
 	}
+	begin := time.Now()
 	if err := h.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start hotline: %w", err)
 	}
@@ -95,19 +97,21 @@ func startHotline(ctx context.Context, bin string, env []string) (*hotlineProc, 
 	}
 	client := &http.Client{Timeout: time.Second}
 	for {
-		resp, err := client.Get(h.base + "/healthz")
+		resp, err := client.Get(h.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				h.ready = time.Since(begin)
 				return h, nil
 			}
 		}
+		// Often enough to time the start-up to a few milliseconds.
 		select {
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(2 * time.Millisecond):
 		case <-h.exited:
 			return fail(fmt.Errorf("hotline exited at start: %v", h.err))
 		case <-deadline.C:
-			return fail(errors.New("hotline /healthz did not answer 200 within 30s"))
+			return fail(errors.New("hotline /readyz did not answer 200 within 30s"))
 		case <-ctx.Done():
 			return fail(ctx.Err())
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -17,10 +18,11 @@ import (
 
 // target is one server under measurement.
 type target struct {
-	name  string
-	url   string         // where webhooks are posted
-	pid   int            // its process, for CPU use; 0 when it runs inside this one
-	parts map[string]int // SMS parts that answer each message text, from calibrate
+	name   string
+	url    string         // where webhooks are posted
+	pid    int            // its process, for CPU use; 0 when it runs inside this one
+	inline bool           // it replies in the webhook's answer (TwiML <Message>), not through the API
+	parts  map[string]int // SMS parts that answer each message text, from calibrate
 }
 
 // textFor is what a contact says in its n-th message. In the hotline each of these
@@ -116,7 +118,7 @@ type contact struct {
 type sample struct {
 	start   time.Time     // request start
 	webhook time.Duration // request start → response read
-	e2e     time.Duration // request start → last reply part recorded at the fake API
+	e2e     time.Duration // request start → last reply part recorded at the fake API, or read in the answer
 }
 
 func (s sample) done() time.Time { return s.start.Add(s.e2e) }
@@ -142,9 +144,9 @@ func (l *load) newContact(t *target, p, i int) *contact {
 func (c *contact) close() { c.l.router.unregister(c.number) }
 
 // send posts the contact's next message, signed, retrying as Twilio would (with the same
-// MessageSid) up to 5 times. It returns when the request started and how long the
-// answered attempt took.
-func (c *contact) send(ctx context.Context, text string) (time.Time, time.Duration, error) {
+// MessageSid) up to 5 times. It returns when the request started, how long the
+// answered attempt took and the messages (TwiML <Message>) its answer carried.
+func (c *contact) send(ctx context.Context, text string) (time.Time, time.Duration, int, error) {
 	sid := fmt.Sprintf("SM%s%016x", c.sidBase, c.seq)
 	form := url.Values{"MessageSid": {sid}, "SmsSid": {sid}, "SmsMessageSid": {sid},
 		"AccountSid": {c.l.accountSID}, "From": {c.number}, "To": {hotlineNumber}, "Body": {text},
@@ -154,14 +156,14 @@ func (c *contact) send(ctx context.Context, text string) (time.Time, time.Durati
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		t0 := time.Now()
-		err := c.post(ctx, body, sig)
+		inline, err := c.post(ctx, body, sig)
 		if err == nil {
 			c.seq++
-			return start, time.Since(t0), nil
+			return start, time.Since(t0), inline, nil
 		}
 		c.errs++
 		if attempt == 5 || ctx.Err() != nil {
-			return start, 0, err
+			return start, 0, 0, err
 		}
 		select {
 		case <-time.After(20 * time.Millisecond):
@@ -170,23 +172,23 @@ func (c *contact) send(ctx context.Context, text string) (time.Time, time.Durati
 	}
 }
 
-func (c *contact) post(ctx context.Context, body, sig string) error {
+func (c *contact) post(ctx context.Context, body, sig string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.t.url, strings.NewReader(body))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set(twiliotest.SignatureHeader, sig)
 	resp, err := c.l.client.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d", resp.StatusCode)
+		return 0, fmt.Errorf("status %d", resp.StatusCode)
 	}
-	return err
+	return bytes.Count(answer, []byte("<Message")), err
 }
 
 // await waits for n reply parts and returns when the last one was recorded.
@@ -206,23 +208,31 @@ func (c *contact) await(ctx context.Context, n int, timeout time.Duration) (time
 	return last, answered
 }
 
-// turn sends the next message and waits for its whole reply.
+// turn sends the next message and waits for its whole reply: in the webhook's answer
+// from an inline target, at the fake API from the others.
 func (c *contact) turn(ctx context.Context) (sample, outcome) {
 	text := textFor(c.seq)
-	start, webhook, err := c.send(ctx, text)
+	start, webhook, inline, err := c.send(ctx, text)
 	if err != nil {
 		if ctx.Err() != nil {
 			return sample{}, cancelled
 		}
 		return sample{}, webhookFailed
 	}
+	if c.t.inline {
+		if inline < c.t.parts[text] {
+			return sample{}, noReply
+		}
+		return sample{start: start, webhook: webhook, e2e: time.Since(start)}, answered
+	}
 	last, out := c.await(ctx, c.t.parts[text], c.l.replyTimeout)
 	return sample{start: start, webhook: webhook, e2e: last.Sub(start)}, out
 }
 
 // calibrate plays the start of the conversation with one contact and counts the SMS
-// parts of each reply: all that arrive until none has for a quiet period. Each text is
-// checked once; a text not answered at all fails the run.
+// parts of each reply: those in the webhook's answer from an inline target, else all
+// that arrive until none has for a quiet period. Each text is checked once; a text not
+// answered at all fails the run.
 func (l *load) calibrate(ctx context.Context, t *target, p int) (map[string]int, error) {
 	const quiet = 200 * time.Millisecond
 	c := l.newContact(t, p, 0)
@@ -230,8 +240,16 @@ func (l *load) calibrate(ctx context.Context, t *target, p int) (map[string]int,
 	parts := map[string]int{}
 	for range 3 {
 		text := textFor(c.seq)
-		if _, _, err := c.send(ctx, text); err != nil {
+		_, _, inline, err := c.send(ctx, text)
+		if err != nil {
 			return nil, fmt.Errorf("message %q: %w", text, err)
+		}
+		if t.inline {
+			if inline == 0 {
+				return nil, fmt.Errorf("message %q: no <Message> in the webhook's answer", text)
+			}
+			parts[text] = inline
+			continue
 		}
 		if _, out := c.await(ctx, 1, l.replyTimeout); out != answered {
 			return nil, fmt.Errorf("message %q: no reply within %s", text, l.replyTimeout)

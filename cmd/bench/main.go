@@ -28,11 +28,15 @@ func main() {
 const usage = `usage: go run ./cmd/bench [flags]
 
 Measures signed SMS turns (webhook in, reply received at the provider API) through
-the hotline, run as a subprocess on real Redis and replying through a local fake
-Twilio API, and through a floor server measured in the same run: it checks the
-signature, makes two Redis round trips, answers empty TwiML and replies through the
-same API. First a closed loop finds each server's maximum turns per second, then an
-open loop at half the hotline's maximum measures the webhook answer time there.
+the hotline, run as a subprocess on real Redis with the provider's SMS rate limit
+lifted and replying through a local fake Twilio API, and through two floor servers
+measured in the same run. Both check the signature and make two Redis round trips;
+the REST floor answers empty TwiML and replies through the same API, the TwiML floor
+answers the reply inline (its turn ends when that answer arrives). First a closed
+loop finds each server's maximum turns per second, then an open loop at half the
+hotline's maximum measures the webhook answer time there. Before the load it times
+-starts starts of the hotline binary (exec to /readyz answering 200), with the
+embedded Redis and with the real one.
 
 With -broadcast N it measures a route alert instead: it subscribes N SMS numbers to
 the route central-med with the broadcast package directly (and measures the Redis
@@ -79,6 +83,7 @@ type options struct {
 	apiLatency   time.Duration
 	broadcast    int // subscribers of the route alert benchmark; 0: the turn benchmark
 	voice        int // simultaneous callers of the voice benchmark; 0: off
+	starts       int // timed starts of the hotline in each setting
 }
 
 // run is the whole command, so that the test runs what people run.
@@ -104,6 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.replyTimeout, "reply-timeout", 10*time.Second, "how long a contact waits for a reply before giving up")
 	fs.DurationVar(&o.apiLatency, "api-latency", 0, "time the fake Twilio API takes to answer each send, to mimic a remote API (0: at once)")
 	fs.IntVar(&o.broadcast, "broadcast", 0, "measure one route alert to this many SMS subscribers instead of turns (0: off)")
+	fs.IntVar(&o.starts, "starts", 5, "times the hotline binary is started and timed in each setting (embedded Redis, real Redis)")
 	fs.IntVar(&o.voice, "voice", 0, fmt.Sprintf("measure report calls to the voice IVR with this many simultaneous callers, 1 to %d, instead of turns", maxVoiceCallers))
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -128,6 +134,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("-reply-timeout must be from 100ms to 5m")
 	case o.apiLatency < 0 || o.apiLatency > 10*time.Second:
 		return errors.New("-api-latency must be from 0 to 10s")
+	case o.starts < 1 || o.starts > 100:
+		return errors.New("-starts must be from 1 to 100")
 	case o.broadcast < 0 || o.broadcast > maxSubscribers:
 		return fmt.Errorf("-broadcast must be from 0 to %d", maxSubscribers)
 	}
@@ -142,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
 			case "broadcast":
-			case "contacts", "duration", "warmup", "rate", "reply-timeout":
+			case "contacts", "duration", "warmup", "rate", "reply-timeout", "starts":
 				ignored = append(ignored, "-"+f.Name)
 			case "redis":
 				set = append(set, "-redis "+redactURL(f.Value.String()))
@@ -182,9 +190,18 @@ func bench(ctx context.Context, o options, command string, progress func(string,
 		return err
 	}
 	defer func() { err = errors.Join(err, r.tearDown()) }()
+	// Unlifted, the provider's pace (10 SMS a second by default) would be measured
+	// instead of the hotline; the floors keep none either.
+	r.env["HOTLINE_RATE_SMS"] = "0"
 	rdb, prefix, runID, authToken, accountSID, apiURL, facts := r.rdb, r.prefix, r.runID, r.authToken, r.accountSID, r.apiURL, r.facts
 	rt := newRouter()
 	r.fake.OnMessage(rt.deliver)
+
+	// Before any load, and before the measured hotline runs, so that none competes.
+	starts, err := measureStartUps(ctx, r, o.starts, progress)
+	if err != nil {
+		return err
+	}
 
 	progress("starting the hotline")
 	h, err := startHotline(ctx, r.bin, hotlineEnv(os.Environ(), r.env))
@@ -199,17 +216,23 @@ func bench(ctx context.Context, o options, command string, progress func(string,
 
 	sender := twilio.NewSender(twilio.SenderConfig{AccountSID: accountSID, AuthToken: authToken,
 		APIURL: apiURL, From: hotlineNumber})
-	fl, err := startFloor(rdb, prefix, authToken, sender)
+	rest, err := startFloor(rdb, prefix+"rest:", authToken, sender)
 	if err != nil {
 		return err
 	}
-	defer fl.close()
+	defer rest.close()
+	twiml, err := startFloor(rdb, prefix+"twiml:", authToken, nil)
+	if err != nil {
+		return err
+	}
+	defer twiml.close()
 
 	client := newClient(o.contacts)
 	defer client.CloseIdleConnections()
 	servers := []*target{
 		{name: "hotline", url: h.base + webhookPath, pid: h.cmd.Process.Pid},
-		{name: "floor", url: fl.url},
+		{name: "REST floor", url: rest.url},
+		{name: "TwiML floor", url: twiml.url, inline: true},
 	}
 	l := &load{client: client, router: rt, authToken: authToken, accountSID: accountSID,
 		runID: runID, replyTimeout: o.replyTimeout}
@@ -223,10 +246,11 @@ func bench(ctx context.Context, o options, command string, progress func(string,
 		}
 	}
 
-	rep := &report{opts: o, command: command, facts: facts, servers: servers}
+	// Each phase has contact numbers of its own: calibrate, closed loop, open loop.
+	rep := &report{opts: o, command: command, facts: facts, servers: servers, starts: starts}
 	for i, t := range servers {
 		progress("%s: closed loop, %d contacts, %s warm-up + %s", t.name, o.contacts, o.warmup, o.duration)
-		p := l.closedLoop(ctx, t, 2+i, o.contacts, o.warmup, o.duration, cpuProbe(rdb, t.pid))
+		p := l.closedLoop(ctx, t, len(servers)+i, o.contacts, o.warmup, o.duration, cpuProbe(rdb, t.pid))
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -243,14 +267,14 @@ func bench(ctx context.Context, o options, command string, progress func(string,
 	rep.rate = rate
 	for i, t := range servers {
 		progress("%s: open loop at %.0f messages/s, %s warm-up + %s", t.name, rate, o.warmup, o.duration)
-		p := l.openLoop(ctx, t, 4+i, o.contacts, rate, o.warmup, o.duration, cpuProbe(rdb, t.pid))
+		p := l.openLoop(ctx, t, 2*len(servers)+i, o.contacts, rate, o.warmup, o.duration, cpuProbe(rdb, t.pid))
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		rep.open = append(rep.open, p)
 	}
 	rep.stray = rt.stray.Load()
-	rep.floorSendErrors = fl.sendErrors.Load()
+	rep.floorSendErrors = rest.sendErrors.Load()
 	rep.hotlineLogLines = h.logs.lines()
 
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -296,8 +320,9 @@ func runVoice(ctx context.Context, fs *flag.FlagSet, o options, progress func(st
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "voice", "duration", "warmup":
-		case "contacts", "rate", "reply-timeout", "api-latency", "broadcast":
-			// A call sends nothing through the API, and has its own callers and pace.
+		case "contacts", "rate", "reply-timeout", "api-latency", "broadcast", "starts":
+			// A call sends nothing through the API, and has its own callers and pace;
+			// -starts times the turn benchmark's hotline.
 			ignored = append(ignored, "-"+f.Name)
 		case "redis":
 			set = append(set, "-redis "+redactURL(f.Value.String()))
