@@ -95,7 +95,9 @@ func (l *Leases) Held() []int {
 // Run keeps the leases until ctx ends, then stops the shard work and gives the leases
 // back so that the survivors take the shards at once.
 func (l *Leases) Run(ctx context.Context) {
-	t := time.NewTicker(l.ttl / 4)
+	// A round at least every second, whatever the TTL: a shard another process gave
+	// back (it is stopping) is taken within a second, not a quarter of the TTL later.
+	t := time.NewTicker(min(l.ttl/4, time.Second))
 	defer t.Stop()
 	for {
 		l.Tick(ctx)

@@ -341,7 +341,8 @@ func (a *app) workShard(ctx context.Context, shard int, token string) {
 	}()
 	go func() {
 		defer wg.Done()
-		if err := a.outbox.RunShard(ctx, shard, dialogs.LeaseKey(a.cfg.RedisPrefix, shard), token); err != nil {
+		// A shard given back (a shutdown, a rebalance) stops its sender: not an error.
+		if err := a.outbox.RunShard(ctx, shard, dialogs.LeaseKey(a.cfg.RedisPrefix, shard), token); err != nil && ctx.Err() == nil {
 			a.log.Error("outbox stopped", "shard", shard, "err", err)
 		}
 	}()
