@@ -37,6 +37,21 @@ func (d DeadLetter) Refused() bool { return refused(d.Outcome) }
 
 func refused(outcome string) bool { return outcome == "blocked" || outcome == "opted_out" }
 
+// ReplayWithin is how long after it was set aside a letter can be replayed: its
+// pieces' sent-marks (sentTTL) must still be there, or pieces the contact already
+// received would go again. Twelve hours are kept for the tries before it died.
+const ReplayWithin = sentTTL - 12*time.Hour
+
+// Replayable reports whether the letter can go again at now: not a contact's refusal,
+// and young enough that nothing already sent goes twice.
+func (d DeadLetter) Replayable(now time.Time) bool {
+	return !d.Refused() && now.Sub(d.At) < ReplayWithin
+}
+
+// ErrTooOld is a letter older than ReplayWithin: replaying it could send again what
+// the contact already received.
+var ErrTooOld = errors.New("dead letter too old to replay: pieces already sent could go twice")
+
 // ParseDeadLetter reads a dead letter as DeadLetters returns it.
 func ParseDeadLetter(raw string) (DeadLetter, error) {
 	var d DeadLetter
@@ -84,6 +99,9 @@ func (o *Outbox) ReplayDead(ctx context.Context, shard int, raw string) (bool, e
 	d, err := ParseDeadLetter(raw)
 	if err != nil {
 		return false, err
+	}
+	if !d.Refused() && !d.Replayable(o.now()) {
+		return false, ErrTooOld
 	}
 	out, _ := json.Marshal(d.Out)
 	reply, bulk, _, dead, _ := o.keys(shard)

@@ -2,6 +2,8 @@ package outbox_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -129,5 +131,34 @@ func TestParseHealth(t *testing.T) {
 	}
 	if _, ok := h[channels.WhatsApp]; ok || len(h) != 2 {
 		t.Errorf("unreadable fields read: %+v", h)
+	}
+}
+
+// TestOldDeadLetterIsNotReplayed: once the sent-marks of its pieces may be gone, a
+// letter is not replayed (the contact could get again what they already had); a
+// refusal never is.
+func TestOldDeadLetterIsNotReplayed(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		age     time.Duration
+		outcome string
+		want    bool
+	}{
+		{time.Hour, "dead", true},
+		{outbox.ReplayWithin - time.Minute, "failed", true},
+		{outbox.ReplayWithin, "dead", false},
+		{5 * 24 * time.Hour, "dead", false},
+		{time.Hour, "opted_out", false},
+	} {
+		d := outbox.DeadLetter{At: now.Add(-c.age), Outcome: c.outcome}
+		if got := d.Replayable(now); got != c.want {
+			t.Errorf("%s letter %v old: replayable %v, want %v", c.outcome, c.age, got, c.want)
+		}
+	}
+	g := newRig(t)
+	b, _ := json.Marshal(outbox.DeadLetter{Out: reply("SM9:0", "+15005550006", "hello"), At: time.Now().Add(-outbox.ReplayWithin - time.Hour),
+		Outcome: "dead", Attempts: 4})
+	if done, err := g.ob.ReplayDead(context.Background(), 0, string(b)); done || !errors.Is(err, outbox.ErrTooOld) {
+		t.Errorf("an old letter replayed: %v %v", done, err)
 	}
 }

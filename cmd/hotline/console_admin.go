@@ -729,7 +729,7 @@ func (s adminService) decode(kind string, shard int, raw string, open bool) lett
 			d.Detail += " · route alert"
 		}
 		// A contact's refusal is never sent again: they blocked the bot or said STOP.
-		d.At, d.Attempts, d.Error, d.Replayable = m.At, m.Attempts, m.Error, !m.Refused()
+		d.At, d.Attempts, d.Error, d.Replayable = m.At, m.Attempts, m.Error, m.Replayable(a.now())
 		l.payload = m.Out
 	case deadEffect:
 		var e effectLetter
@@ -930,7 +930,9 @@ func (s adminService) Replay(ctx context.Context, kind, id string) error {
 	case deadInbox:
 		done, err = a.inbox.ReplayDead(ctx, l.shard, l.raw)
 	case deadOutbox:
-		done, err = a.outbox.ReplayDead(ctx, l.shard, l.raw)
+		if done, err = a.outbox.ReplayDead(ctx, l.shard, l.raw); errors.Is(err, outbox.ErrTooOld) {
+			return console.ErrNotReplayable
+		}
 	case deadEffect:
 		var e effectLetter
 		if err := json.Unmarshal([]byte(l.raw), &e); err != nil {

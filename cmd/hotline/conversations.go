@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -137,8 +138,10 @@ func handleConversationChange(a *app, action string, by who) gin.HandlerFunc {
 		case "release":
 			s, err = a.runner.Release(ctx, conv, body.Operator)
 		case "close":
-			if strings.TrimSpace(body.Reason) == "" {
-				c.JSON(http.StatusBadRequest, gin.H{"error": `closing needs a "reason" (kept in the audit log)`})
+			// The audit log keeps it in clear: short, and (the console asks) no names or
+			// numbers.
+			if r := strings.TrimSpace(body.Reason); r == "" || utf8.RuneCountInString(r) > 300 {
+				c.JSON(http.StatusBadRequest, gin.H{"error": `closing needs a "reason" of at most 300 characters (kept in the audit log)`})
 				return
 			}
 			s, err = a.runner.Close(ctx, conv, body.Operator)
@@ -185,16 +188,18 @@ func handleConversationChange(a *app, action string, by who) gin.HandlerFunc {
 			c.JSON(status, gin.H{"error": msg})
 			return
 		}
-		a.auditConversation(ctx, actor, "conversation."+action, c.Param("key"), reason)
 		if (action == "claim" || action == "takeover") && s.Owner == dialogs.Operator(body.Operator) {
 			// The queue is an index the claim's effect updates; updated here too (the
 			// same write, idempotent) so that the page the operator goes to next shows
-			// the conversation as theirs rather than still waiting.
-			if err := a.queue.Claimed(ctx, c.Param("key"), body.Operator, handoff.Entry{Key: c.Param("key"),
-				Channel: conv.Channel, Shard: conv.Shard, Contact: conv.Contact}); err != nil {
-				a.log.Warn("queue index after a claim", "err", err)
+			// the conversation as theirs rather than still waiting. Only an entry that is
+			// there: one gone meanwhile (given back) is not made again.
+			if e, err := a.queue.Entry(ctx, c.Param("key")); err == nil && e != nil {
+				if err := a.queue.Claimed(ctx, c.Param("key"), body.Operator, *e); err != nil {
+					a.log.Warn("queue index after a claim", "err", err)
+				}
 			}
 		}
+		a.auditConversation(ctx, actor, "conversation."+action, c.Param("key"), reason)
 		switch action {
 		case "reply":
 			c.JSON(http.StatusOK, gin.H{"sent": body.ID})

@@ -751,6 +751,8 @@ func (c *Console) DistressEvents(d DistressSource, every time.Duration) gin.Hand
 				return
 			case <-end:
 				return
+			case <-c.closing:
+				return
 			case <-tick.C:
 			}
 		}
