@@ -368,11 +368,16 @@ func (t *turn) waiting(kw Keyword, ev Event) {
 		} else {
 			t.goTo(FlowLanguage, true)
 		}
-	case KwHelp:
-		t.say("help", nil)
+	case KwHelp, KwAgent, KwBack:
+		if kw == KwHelp {
+			t.say("help", nil)
+		}
 		t.say("person.waiting", nil)
-	case KwAgent, KwBack:
-		t.say("person.waiting", nil)
+		// The person who answers reads it too, and what the bot answered (the runner
+		// adds that to the forwarded message).
+		if !t.voice() {
+			t.forward(ev)
+		}
 	default:
 		if t.voice() && strings.TrimSpace(ev.Text) == "" && ev.Kind == EventText {
 			// Silence on a call is not a message for the person who will answer.

@@ -12,7 +12,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/hotline-org/hotline/cases"
 	"github.com/hotline-org/hotline/handoff/accounts"
 )
 
@@ -33,6 +32,22 @@ func chromium(t *testing.T) string {
 	}
 	t.Skip("no chromium on this machine (apt-get install chromium)")
 	return ""
+}
+
+// headless opens Chromium (bin) for a test, on a profile of its own, for at most a
+// minute; it returns the browser's context and the hotline's address as the browser
+// reaches it (localhost: a secure context, so notifications and the like behave).
+func headless(t *testing.T, bin string, h *hotline) (context.Context, string) {
+	t.Helper()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1024, 900))...)
+	ctx, cancelBrowser := chromedp.NewContext(alloc)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancel(); cancelBrowser(); cancelAlloc() })
+	return ctx, strings.Replace(h.base, "127.0.0.1", "localhost", 1)
 }
 
 // screenshot keeps what the browser shows, as a test artefact: under
@@ -60,34 +75,14 @@ func TestConsoleInABrowser(t *testing.T) {
 	bin := chromium(t)
 	const phone = "+15005550040"
 	h := startHotline(t, map[string]string{"HOTLINE_PUBLIC_URL": "http://hotline.example.org"})
-	store, err := cases.Open(context.Background(), h.env["DATABASE_URL"], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	hash, _ := accounts.Hash("ana-browser-password", accounts.Params{Memory: 64, Time: 1, Threads: 1})
-	if err := store.AddOperator(context.Background(), cases.Operator{ID: "ana", Name: "Ana", Role: string(accounts.Operator),
-		Langs: []string{"en", "ar"}, PasswordHash: hash}, "admin:test"); err != nil {
-		t.Fatal(err)
-	}
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1024, 900))...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-
-	base := strings.Replace(h.base, "127.0.0.1", "localhost", 1)
+	password := addAccount(t, h, "ana", accounts.Operator, "en", "ar")
+	ctx, base := headless(t, bin, h)
 	var html string
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/console"), // no session: to the login
 		chromedp.WaitVisible(chromedp.CSS(`#password`)),
 		chromedp.SendKeys(chromedp.CSS(`#id`), "ana"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), "ana-browser-password"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), password),
 		chromedp.Submit(chromedp.CSS(`#password`)),
 		chromedp.WaitVisible(chromedp.Search(`//h2[contains(., "Waiting for a person (0)")]`)),
 	); err != nil {

@@ -60,19 +60,8 @@ func TestCasePanelEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	cheap := accounts.Params{Memory: 64, Time: 1, Threads: 1}
-	for _, o := range []struct{ id, role, password string }{
-		{"ana", string(accounts.Operator), "ana-long-password-1"}, {"sam", string(accounts.Supervisor), "sam-long-password-2"},
-	} {
-		hash, err := accounts.Hash(o.password, cheap)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := store.AddOperator(ctx, cases.Operator{ID: o.id, Name: strings.ToUpper(o.id[:1]) + o.id[1:], Role: o.role,
-			Langs: []string{"en"}, PasswordHash: hash}, "admin:test"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addAccount(t, h, "ana", accounts.Operator)
+	addAccount(t, h, "sam", accounts.Supervisor)
 
 	// The family's report, through the bot.
 	conv := &talk{t: t, h: h, base: 6000}
@@ -208,7 +197,7 @@ func TestCasePanelEndToEnd(t *testing.T) {
 		t.Errorf("an operator closing a case: %d, want 403", code)
 	}
 	sam := &browser{t: t, h: h}
-	sam.login("sam", "sam-long-password-2")
+	sam.login("sam", "sam-long-password-1")
 	if code, out, _ := sam.do("POST", api+"/status", `{"status":"closed"}`, true); code != http.StatusBadRequest {
 		t.Errorf("closing without an outcome: %d %s", code, out)
 	}
@@ -316,11 +305,7 @@ func TestCasePanelInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	hash, _ := accounts.Hash("ana-browser-password", accounts.Params{Memory: 64, Time: 1, Threads: 1})
-	if err := store.AddOperator(ctx, cases.Operator{ID: "ana", Name: "Ana", Role: string(accounts.Operator),
-		Langs: []string{"ar"}, PasswordHash: hash}, "admin:test"); err != nil {
-		t.Fatal(err)
-	}
+	password := addAccount(t, h, "ana", accounts.Operator, "ar")
 	ring, err := keyring.Parse(h.env["HOTLINE_DATA_KEYS"])
 	if err != nil {
 		t.Fatal(err)
@@ -334,22 +319,12 @@ func TestCasePanelInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1024, 900))...)
-	defer cancel()
-	bctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	bctx, cancel = context.WithTimeout(bctx, 60*time.Second)
-	defer cancel()
-	base := strings.Replace(h.base, "127.0.0.1", "localhost", 1)
+	bctx, base := headless(t, bin, h)
 	if err := chromedp.Do(bctx,
 		chromedp.Navigate(base+"/console/cases"),
 		chromedp.WaitVisible(chromedp.CSS(`#password`)),
 		chromedp.SendKeys(chromedp.CSS(`#id`), "ana"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), "ana-browser-password"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), password),
 		chromedp.Submit(chromedp.CSS(`#password`)),
 		chromedp.WaitVisible(chromedp.CSS(`header nav`)),
 		chromedp.Navigate(base+"/console/cases"),

@@ -44,16 +44,8 @@ func TestConsoleDistressPanel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	cheap := accounts.Params{Memory: 64, Time: 1, Threads: 1}
-	for _, o := range []struct{ id, role, password string }{
-		{"ana", string(accounts.Operator), "ana-long-password-1"}, {"sam", string(accounts.Supervisor), "sam-long-password-2"},
-	} {
-		hash, _ := accounts.Hash(o.password, cheap)
-		if err := store.AddOperator(ctx, cases.Operator{ID: o.id, Name: strings.ToUpper(o.id[:1]) + o.id[1:], Role: o.role,
-			Langs: []string{"en"}, PasswordHash: hash}, "admin:test"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addAccount(t, h, "ana", accounts.Operator)
+	addAccount(t, h, "sam", accounts.Supervisor)
 
 	// The person, in English, from the menu.
 	n, seen := 600, 0
@@ -198,7 +190,7 @@ func TestConsoleDistressPanel(t *testing.T) {
 		t.Fatalf("acknowledge: %d %s", code, body)
 	}
 	sam := &browser{t: t, h: h}
-	sam.login("sam", "sam-long-password-2")
+	sam.login("sam", "sam-long-password-1")
 	code, body, _ = sam.do("POST", ack, "{}", true)
 	if json.Unmarshal([]byte(body), &got); code != 200 || got.By != "operator:ana" || !got.Already {
 		t.Errorf("a second acknowledgement: %d %s", code, body)

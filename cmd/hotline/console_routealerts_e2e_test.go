@@ -32,8 +32,9 @@ func withAccount(t *testing.T, h *hotline, id string, role accounts.Role) *brows
 	return b
 }
 
-// addAccount adds a console account of role and returns its password.
-func addAccount(t *testing.T, h *hotline, id string, role accounts.Role) string {
+// addAccount adds a console account of role (reading langs, English when none) and
+// returns its password.
+func addAccount(t *testing.T, h *hotline, id string, role accounts.Role, langs ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	store, err := cases.Open(ctx, h.env["DATABASE_URL"], nil)
@@ -41,13 +42,16 @@ func addAccount(t *testing.T, h *hotline, id string, role accounts.Role) string 
 		t.Fatal(err)
 	}
 	defer store.Close()
+	if len(langs) == 0 {
+		langs = []string{"en"}
+	}
 	password := id + "-long-password-1"
 	hash, err := accounts.Hash(password, accounts.Params{Memory: 64, Time: 1, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := store.AddOperator(ctx, cases.Operator{ID: id, Name: strings.ToUpper(id[:1]) + id[1:], Role: string(role),
-		Langs: []string{"en"}, PasswordHash: hash}, "admin:test"); err != nil {
+		Langs: langs, PasswordHash: hash}, "admin:test"); err != nil {
 		t.Fatal(err)
 	}
 	return password
@@ -231,17 +235,7 @@ func TestRouteAlertPublishedInABrowser(t *testing.T) {
 	bin := chromium(t)
 	h := startHotline(t, map[string]string{"HOTLINE_PUBLIC_URL": "http://hotline.example.org"})
 	password := addAccount(t, h, "sam", accounts.Supervisor)
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1024, 900))...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	base := strings.Replace(h.base, "127.0.0.1", "localhost", 1)
+	ctx, base := headless(t, bin, h)
 	// The browser starts with the first step, before anything listens to it.
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/login")); err != nil {
 		t.Fatalf("start the browser: %v", err)

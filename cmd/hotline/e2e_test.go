@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -447,6 +448,24 @@ func TestTalkToAPersonShowsInTheQueue(t *testing.T) {
 	}
 	if resp, _ := http.Get(h.base + "/api/queue"); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("queue without a token: %d, want 401", resp.StatusCode)
+	}
+	// Asking for help while waiting: the bot answers, and the person who will answer
+	// reads both the question and what the bot said.
+	h.sms(t, sid(203), "+15005550010", "AYUDA", true)
+	h.waitReplies(t, 5)
+	key := regexp.MustCompile(`"key":"([^"]+)"`).FindStringSubmatch(string(body))
+	if key == nil {
+		t.Fatalf("no key in the queue: %s", body)
+	}
+	var conv struct {
+		Messages []struct{ From, Text string } `json:"messages"`
+	}
+	waitUntil(t, 10*time.Second, "the question and the bot's answer in the transcript", func() bool {
+		_, b := apiCall(t, "GET", h.base+"/api/conversations/"+key[1]+"?operator=ana", "")
+		return json.Unmarshal([]byte(b), &conv) == nil && len(conv.Messages) == 2
+	})
+	if m := conv.Messages; m[0].From != "" || m[0].Text != "AYUDA" || m[1].From != "bot" || !strings.Contains(m[1].Text, "Está esperando a una persona") {
+		t.Errorf("transcript %+v", m)
 	}
 }
 

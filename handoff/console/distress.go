@@ -2,11 +2,9 @@ package console
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -698,64 +696,26 @@ func (c *Console) DistressAck(d DistressSource) gin.HandlerFunc {
 // loads itself again, and rings when a new alert is raised.
 func (c *Console) DistressEvents(d DistressSource, every time.Duration) gin.HandlerFunc {
 	return func(g *gin.Context) {
-		ctx := g.Request.Context()
 		sess := SessionOf(g)
 		id := g.Query("id")
-		g.Header("Content-Type", "text/event-stream")
-		g.Header("X-Accel-Buffering", "no")
-		g.Status(http.StatusOK)
-		_ = http.NewResponseController(g.Writer).SetWriteDeadline(time.Time{})
-		last, beat := "", time.Now()
-		// The first state is always sent, even an empty one: it is what tells the
-		// page (and a proxy) that the stream is there.
 		var seen map[string]bool
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		end := time.After(5 * time.Minute)
-		c.present(ctx, sess)
-		for {
+		c.stream(g, every, func(ctx context.Context) (string, string, error) {
 			st, err := d.DistressState(ctx, id)
-			switch {
-			case err != nil:
-				c.cfg.Log.Warn("console distress events", "err", err)
-			case seen == nil || st.Sig != last:
-				notify := ""
-				for _, o := range st.Open {
-					if seen != nil && !seen[o] {
-						notify = c.cfg.Words.Localize(c.lang(sess), "notify.distress", nil)
-					}
-				}
-				seen = map[string]bool{}
-				for _, o := range st.Open {
-					seen[o] = true
-				}
-				data, _ := json.Marshal(struct {
-					Sig    string `json:"sig"`
-					Notify string `json:"notify,omitempty"`
-				}{digest(st.Sig), notify})
-				if _, err := fmt.Fprintf(g.Writer, "event: changed\ndata: %s\n\n", data); err != nil {
-					return
-				}
-				g.Writer.Flush()
-				last, beat = st.Sig, time.Now()
-			case time.Since(beat) > 15*time.Second:
-				if _, err := io.WriteString(g.Writer, ": still here\n\n"); err != nil {
-					return
-				}
-				g.Writer.Flush()
-				beat = time.Now()
-				c.present(ctx, sess)
+			if err != nil {
+				return "", "", err
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-end:
-				return
-			case <-c.closing:
-				return
-			case <-tick.C:
+			notify := ""
+			for _, o := range st.Open {
+				if seen != nil && !seen[o] {
+					notify = c.cfg.Words.Localize(c.lang(sess), "notify.distress", nil)
+				}
 			}
-		}
+			seen = map[string]bool{}
+			for _, o := range st.Open {
+				seen[o] = true
+			}
+			return st.Sig, notify, nil
+		})
 	}
 }
 

@@ -257,7 +257,7 @@ var conversationPage = page(`{{define "content"}}{{$v := .}}{{with .Data}}{{$e :
 <p class="error" hidden></p></section>
 {{else}}<div class="cols"><div>
 <section aria-label="{{$v.T "conv.transcript"}}"><div class="transcript">
-{{range .Messages}}<div class="msg {{kind .From}}"><div class="from">{{.At.Format "02 Jan 15:04"}} · {{who $v .From}}</div>
+{{range .Messages}}<div class="msg {{kind .From}}"><div class="from">{{.At.Format "2006-01-02 15:04"}} · {{who $v .From}}</div>
 {{if .Text}}<div class="text" dir="auto">{{.Text}}</div>{{end}}
 {{if .Location}}<div><a href="https://www.openstreetmap.org/?mlat={{lat .Location}}&amp;mlon={{lon .Location}}#map=12/{{lat .Location}}/{{lon .Location}}" rel="noreferrer" target="_blank">{{$v.T "conv.location" "Where" .Location}}</a></div>{{end}}
 {{if .Media}}<div>{{if image .MediaType}}<img class="media" src="/console/api/conversations/{{$e.Key}}/media/{{.Index}}" alt="{{$v.T "conv.media.image"}}">{{else if audio .MediaType}}<audio controls preload="none" src="/console/api/conversations/{{$e.Key}}/media/{{.Index}}"></audio>{{end}}
@@ -369,68 +369,81 @@ type live struct{ URL, Sig string }
 // new waits, a conversation was taken, a contact wrote), as server-sent events: the
 // page then loads itself again. When someone new waits whom the operator should
 // answer (their languages, and they are available; a distress call for everyone), the
-// event says so and the page rings. A comment every 15 s keeps proxies from closing a
-// quiet stream.
+// event says so and the page rings.
 func (c *Console) Events(q Queue, every time.Duration) gin.HandlerFunc {
 	return func(g *gin.Context) {
-		ctx := g.Request.Context()
 		sess := SessionOf(g)
-		g.Header("Content-Type", "text/event-stream")
-		g.Header("X-Accel-Buffering", "no") // nginx: do not hold the stream back
-		g.Status(http.StatusOK)
-		// A stream outlives the server's write timeout (where the writer allows it;
-		// otherwise the page's EventSource simply connects again).
-		_ = http.NewResponseController(g.Writer).SetWriteDeadline(time.Time{})
-		// Not a signature: the first state always goes, even an empty queue's ("").
-		last, beat := "\x00", time.Now()
 		var seen map[string]bool
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		// A stream lasts a few minutes: the page's EventSource connects again, and
-		// the session is checked again (a logout or a disabled account ends it), and
-		// a shutdown never waits long for it.
-		end := time.After(5 * time.Minute)
-		c.present(ctx, sess)
-		for {
+		c.stream(g, every, func(ctx context.Context) (string, string, error) {
 			st, err := c.state(ctx, q, g, sess)
-			switch {
-			case err != nil:
-				c.cfg.Log.Warn("console events", "err", err)
-			case st.sig != last:
-				notify := ""
-				if seen != nil {
-					notify = c.notice(sess, st.waiting, seen)
-				}
-				seen = map[string]bool{}
-				for _, e := range st.waiting {
-					seen[e.Key] = true
-				}
-				data, _ := json.Marshal(struct {
-					Sig    string `json:"sig"`
-					Notify string `json:"notify,omitempty"`
-				}{digest(st.sig), notify})
-				if _, err := fmt.Fprintf(g.Writer, "event: changed\ndata: %s\n\n", data); err != nil {
-					return
-				}
-				g.Writer.Flush()
-				last, beat = st.sig, time.Now()
-			case time.Since(beat) > 15*time.Second:
-				if _, err := io.WriteString(g.Writer, ": still here\n\n"); err != nil {
-					return
-				}
-				g.Writer.Flush()
-				beat = time.Now()
-				c.present(ctx, sess)
+			if err != nil {
+				return "", "", err
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-end:
-				return
-			case <-c.closing:
-				return
-			case <-tick.C:
+			notify := ""
+			if seen != nil {
+				notify = c.notice(sess, st.waiting, seen)
 			}
+			seen = map[string]bool{}
+			for _, e := range st.waiting {
+				seen[e.Key] = true
+			}
+			return st.sig, notify, nil
+		})
+	}
+}
+
+// stream sends a page's state as server-sent events: the first at once (even an
+// empty one: it tells the page, and a proxy, that the stream is there), then each
+// change, or anything to ring for; a comment every 15 s keeps proxies from closing a
+// quiet stream. A stream lasts a few minutes: the page's EventSource connects again,
+// and the session is checked again (a logout or a disabled account ends it); it ends
+// at once when the server shuts down. read says what the page shows now (its
+// signature) and what to ring for since the last read.
+func (c *Console) stream(g *gin.Context, every time.Duration, read func(ctx context.Context) (sig, notify string, err error)) {
+	ctx := g.Request.Context()
+	sess := SessionOf(g)
+	g.Header("Content-Type", "text/event-stream")
+	g.Header("X-Accel-Buffering", "no") // nginx: do not hold the stream back
+	g.Status(http.StatusOK)
+	// A stream outlives the server's write timeout (where the writer allows it;
+	// otherwise the page's EventSource simply connects again).
+	_ = http.NewResponseController(g.Writer).SetWriteDeadline(time.Time{})
+	sent, last, beat := false, "", time.Now()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	end := time.After(5 * time.Minute)
+	c.present(ctx, sess)
+	for {
+		sig, notify, err := read(ctx)
+		switch {
+		case err != nil:
+			c.cfg.Log.Warn("console events", "err", err)
+		case !sent || sig != last || notify != "":
+			data, _ := json.Marshal(struct {
+				Sig    string `json:"sig"`
+				Notify string `json:"notify,omitempty"`
+			}{digest(sig), notify})
+			if _, err := fmt.Fprintf(g.Writer, "event: changed\ndata: %s\n\n", data); err != nil {
+				return
+			}
+			g.Writer.Flush()
+			sent, last, beat = true, sig, time.Now()
+		case time.Since(beat) > 15*time.Second:
+			if _, err := io.WriteString(g.Writer, ": still here\n\n"); err != nil {
+				return
+			}
+			g.Writer.Flush()
+			beat = time.Now()
+			c.present(ctx, sess)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-end:
+			return
+		case <-c.closing:
+			return
+		case <-tick.C:
 		}
 	}
 }
