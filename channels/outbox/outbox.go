@@ -25,15 +25,16 @@ const Group = "sender"
 const sentTTL = 72 * time.Hour
 
 // promoteScript moves retries that are due back into their lane, in the order they
-// were deferred, keeping how many attempts each has had.
+// were deferred, keeping how many attempts each has had and when each was due.
 var promoteScript = redis.NewScript(`
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 64)
-for _, m in ipairs(due) do
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, 64)
+for i = 1, #due, 2 do
+  local m = due[i]
   local a, out = string.match(m, '^(%d+) (.*)$')
-  redis.call('XADD', KEYS[2], '*', 'm', out, 'a', a)
+  redis.call('XADD', KEYS[2], '*', 'm', out, 'a', a, 'd', due[i + 1])
   redis.call('ZREM', KEYS[1], m)
 end
-return #due
+return #due / 2
 `)
 
 // markAckScript records that a message's last piece was sent and acknowledges it in
@@ -137,8 +138,10 @@ type queued struct {
 	id      string
 	out     channels.Outbound
 	attempt int
-	// promoted marks a message back from the retry set.
+	// promoted marks a message back from the retry set; due is when it was due there
+	// (Unix ms; 0 when not known), which orders it among its contact's retries.
 	promoted bool
+	due      int64
 	// again is set for a message read again after a crash or a pause: some of its
 	// pieces may have gone out already. A first read cannot have sent-marks, since
 	// every outbound ID is queued once (turns commit once; effect results are
@@ -171,11 +174,20 @@ type shardRun struct {
 	readyOnce sync.Once
 	mu        sync.Mutex
 	blocked   map[string]time.Time // contact → due time of its last deferred message
-	// away counts, per contact, their messages this loop moved to the retry set and
-	// has not read back: a new message waits behind them even once their time is due,
-	// since the retries come back only at the next promotion (or, on a clock that
-	// jumped, long after their due time).
-	away        map[string]int
+	// head is, per blocked contact, when the message that failed (the first of those
+	// deferred) is due, in Unix ms. The retry set gives messages back in order of due
+	// time: one due at or after the head comes back behind it, and goes, though the
+	// last deferred is not due yet. One due before it (deferred before the head failed
+	// again) must wait behind it once more.
+	head map[string]int64
+	// away holds, per contact, the outbound IDs of their messages this loop moved to
+	// the retry set and has not finished with (sent, set aside, dropped or held): a new
+	// message waits behind them even once their time is due, since the retries come
+	// back only at the next promotion (or, on a clock that jumped, long after their due
+	// time). A set, not a count: a message read again (left pending by a pause) is
+	// still one message away. blocked, head and away keep a contact only while some of
+	// its messages are away or not yet due.
+	away        map[string]map[string]struct{}
 	nextPromote time.Time
 	stalled     bool // a message was left pending by a pause: re-read pending
 }
@@ -188,9 +200,9 @@ func (o *Outbox) RunShard(ctx context.Context, shard int, leaseKey, token string
 	reply, bulk, retry, dead, tag := o.keys(shard)
 	p := &pause{}
 	r := &shardRun{o: o, shard: shard, lane: channels.LaneReply, stream: reply, retry: retry, dead: dead, tag: tag,
-		blocked: map[string]time.Time{}, away: map[string]int{}, ready: make(chan struct{}), pause: p}
+		blocked: map[string]time.Time{}, head: map[string]int64{}, away: map[string]map[string]struct{}{}, ready: make(chan struct{}), pause: p}
 	b := &shardRun{o: o, shard: shard, lane: channels.LaneBulk, stream: bulk, retry: bulk + ":retry", dead: dead, tag: tag,
-		blocked: map[string]time.Time{}, away: map[string]int{}, peer: r, pause: p}
+		blocked: map[string]time.Time{}, head: map[string]int64{}, away: map[string]map[string]struct{}{}, peer: r, pause: p}
 	consumer := "s" + strconv.Itoa(shard)
 	rr := stream.NewReader(o.rdb, leaseKey, token, Group, consumer, []string{reply}, 64, o.cfg.Block)
 	// Few alert messages at a time: a batch is sent before the next is read, and a
@@ -227,6 +239,7 @@ func (r *shardRun) loop(ctx context.Context, rd *stream.Reader) error {
 		}
 		if now := o.now(); !now.Before(r.nextPromote) {
 			r.nextPromote = now.Add(250 * time.Millisecond)
+			r.sweep(now)
 			if err := promoteScript.Run(ctx, o.rdb, []string{r.retry, r.stream}, now.UnixMilli()).Err(); err != nil && ctx.Err() == nil {
 				o.log.Warn("promote retries", "shard", shard, "err", err)
 			}
@@ -331,6 +344,9 @@ func (r *shardRun) decode(ctx context.Context, entries []stream.Entry) ([]queued
 		if a, ok := e.Values["a"]; ok {
 			q.attempt, _ = strconv.Atoi(a)
 			q.promoted = true
+			// A score as Redis writes it ("1764262531123", or another server's 1.7e+12).
+			d, _ := strconv.ParseFloat(e.Values["d"], 64)
+			q.due = int64(d)
 		}
 		// A retried message may have had pieces accepted before the one that failed, a
 		// held one pieces sent before the window closed, and a dead letter put back
@@ -347,26 +363,33 @@ func (r *shardRun) send(ctx context.Context, batch []queued) error {
 	var order []string
 	groups := map[string][]queued{}
 	for _, q := range batch {
-		k := string(q.out.Channel) + "\x00" + q.out.Contact
+		k := contactKey(q.out)
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
 		groups[k] = append(groups[k], q)
 	}
-	for _, qs := range groups {
+	r.mu.Lock()
+	for k, qs := range groups {
 		// A message back from the retry set was queued before any new one for the
 		// contact read with it (the new one came while it was away, and sits before it
-		// in the stream only because it was put back later): it goes first.
-		slices.SortStableFunc(qs, func(a, b queued) int {
+		// in the stream only because it was put back later): it goes first. The one
+		// that failed goes before those deferred behind it, which can come back
+		// with it though due before it (it failed again, with a longer wait, while
+		// they were away).
+		h, failed := r.head[k]
+		rank := func(q queued) int {
 			switch {
-			case a.promoted && !b.promoted:
-				return -1
-			case b.promoted && !a.promoted:
+			case failed && q.promoted && q.due == h:
+				return 0
+			case q.promoted:
 				return 1
 			}
-			return 0
-		})
+			return 2
+		}
+		slices.SortStableFunc(qs, func(a, b queued) int { return rank(a) - rank(b) })
 	}
+	r.mu.Unlock()
 	sem := make(chan struct{}, r.o.cfg.Concurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -391,18 +414,24 @@ func (r *shardRun) send(ctx context.Context, batch []queued) error {
 
 func (r *shardRun) sendGroup(ctx context.Context, qs []queued) error {
 	for i, q := range qs {
-		contact := string(q.out.Channel) + "\x00" + q.out.Contact
+		contact := contactKey(q.out)
 		r.mu.Lock()
-		if q.promoted && r.away[contact] > 0 {
-			r.away[contact]--
-		}
 		due, blocked := r.blocked[contact]
-		if blocked && !r.o.now().Before(due) && (q.promoted || r.away[contact] == 0) {
+		h, failed := r.head[contact]
+		// Deferred before the message that failed failed again (with a longer wait):
+		// it is back first, yet must go after it.
+		early := failed && q.promoted && q.due < h
+		if blocked && !q.promoted && len(r.away[contact]) == 0 && !r.o.now().Before(due) {
+			// Nothing of theirs is away any more (see finish).
 			delete(r.blocked, contact)
+			delete(r.head, contact)
 			blocked = false
 		}
-		if r.away[contact] == 0 {
-			delete(r.away, contact)
+		if blocked && failed && q.promoted && !early {
+			// The message that failed, or one back from the retry set behind it:
+			// deferring it again, behind those still away, would put it after later
+			// messages.
+			blocked = false
 		}
 		r.mu.Unlock()
 		if blocked {
@@ -418,6 +447,7 @@ func (r *shardRun) sendGroup(ctx context.Context, qs []queued) error {
 			return err
 		}
 		if done {
+			r.finish(contact, q.out.ID)
 			continue
 		}
 		if r.isStalled() {
@@ -600,7 +630,8 @@ func (r *shardRun) failed(ctx context.Context, q queued, err error) (bool, error
 }
 
 // deferAll moves messages to the retry set, due one after another from due, and marks
-// their contact as waiting until the last is due.
+// their contact as waiting until the last is due. counted is set for a message that
+// failed: the head of what its contact waits for.
 func (r *shardRun) deferAll(ctx context.Context, qs []queued, due time.Time, counted bool) error {
 	if len(qs) == 0 {
 		return nil
@@ -620,13 +651,64 @@ func (r *shardRun) deferAll(ctx context.Context, qs []queued, due time.Time, cou
 	}
 	last := due.Add(time.Duration(len(qs)-1) * time.Millisecond)
 	r.mu.Lock()
-	contact := string(qs[0].out.Channel) + "\x00" + qs[0].out.Contact
+	contact := contactKey(qs[0].out)
 	if last.After(r.blocked[contact]) {
 		r.blocked[contact] = last
 	}
-	r.away[contact] += len(qs)
+	if counted {
+		r.head[contact] = due.UnixMilli()
+	}
+	ids := r.away[contact]
+	if ids == nil {
+		ids = map[string]struct{}{}
+		r.away[contact] = ids
+	}
+	for _, q := range qs {
+		// One already away (deferred once more) stays one.
+		ids[q.out.ID] = struct{}{}
+	}
 	r.mu.Unlock()
 	return nil
+}
+
+// contactKey names a contact in a loop's blocked, head and away.
+func contactKey(out channels.Outbound) string {
+	return string(out.Channel) + "\x00" + out.Contact
+}
+
+// finish notes that a message of contact is done with (sent, set aside, dropped or
+// held). Once none of theirs is away and the last is due, they wait for nothing and
+// are forgotten. The last to be finished is normally read after its due time; the
+// time is checked all the same, for a message finished while a copy of it is away
+// (a carrier's failure report queues one) or a clock that went back: sweep forgets
+// such a contact later.
+func (r *shardRun) finish(contact, id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ids, ok := r.away[contact]; ok {
+		delete(ids, id)
+		if len(ids) > 0 {
+			return
+		}
+		delete(r.away, contact)
+	}
+	if due, ok := r.blocked[contact]; ok && !r.o.now().Before(due) {
+		delete(r.blocked, contact)
+		delete(r.head, contact)
+	}
+}
+
+// sweep forgets the contacts that wait for nothing any more, so that one that never
+// writes again is not kept until the loop ends.
+func (r *shardRun) sweep(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for contact, due := range r.blocked {
+		if len(r.away[contact]) == 0 && !now.Before(due) {
+			delete(r.blocked, contact)
+			delete(r.head, contact)
+		}
+	}
 }
 
 // stale reports whether a message must not go any more: a route alert past its end or

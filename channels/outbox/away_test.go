@@ -1,0 +1,53 @@
+package outbox
+
+import (
+	"testing"
+	"time"
+)
+
+// TestAContactIsForgottenOnceNothingIsAway: a loop keeps a contact in blocked, head
+// and away only while some of its messages are away or not yet due, so that the maps
+// stay as small as the retry set.
+func TestAContactIsForgottenOnceNothingIsAway(t *testing.T) {
+	start := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	const c = "sms\x00+15005550006"
+	type step struct {
+		at     time.Duration // clock, from start
+		finish string        // the ID finished then; "" sweeps
+		kept   bool          // the contact still waits after it
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"the last finished after its due time", []step{{2 * time.Second, "a", true}, {2 * time.Second, "b", false}}},
+		{"a copy finished again: the other is still away", []step{{2 * time.Second, "a", true}, {2 * time.Second, "a", true}, {2 * time.Second, "b", false}}},
+		{"finished before its due time, swept once due", []step{
+			{time.Second, "a", true}, {time.Second, "b", true}, {time.Second, "", true}, {2 * time.Second, "", false}}},
+		{"a sweep keeps what is away", []step{{time.Hour, "", true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := start
+			r := &shardRun{o: &Outbox{now: func() time.Time { return now }},
+				blocked: map[string]time.Time{c: start.Add(2 * time.Second)},
+				head:    map[string]int64{c: start.Add(2 * time.Second).UnixMilli()},
+				away:    map[string]map[string]struct{}{c: {"a": {}, "b": {}}}}
+			for i, s := range tc.steps {
+				now = start.Add(s.at)
+				if s.finish == "" {
+					r.sweep(now)
+				} else {
+					r.finish(c, s.finish)
+				}
+				_, blocked := r.blocked[c]
+				_, head := r.head[c]
+				if blocked != s.kept || head != s.kept {
+					t.Fatalf("step %d: blocked %v, head %v; want %v", i, blocked, head, s.kept)
+				}
+				if !s.kept && len(r.away) != 0 {
+					t.Fatalf("step %d: away still holds %v", i, r.away)
+				}
+			}
+		})
+	}
+}
