@@ -152,59 +152,60 @@ func must(t *testing.T, err error) {
 }
 
 func TestPublishChecksTheAlert(t *testing.T) {
-	rdb, prefix := redistest.Single(t)
-	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
-	b := newTest(t, rdb, prefix, clk)
-	texts := map[string]string{"en": "Storm tonight.", "fr": "Tempête ce soir.", "ar": "عاصفة الليلة."}
-	in := clk.now().Add(12 * time.Hour)
-	tests := []struct {
-		name string
-		a    Alert
-		want string
-	}{
-		{"no route", Alert{Route: "atlantis", Texts: texts, Expires: in}, `route "atlantis"`},
-		{"no expiry", Alert{Route: "sahara", Texts: texts}, "expires is required"},
-		{"past", Alert{Route: "sahara", Texts: texts, Expires: clk.now().Add(-time.Minute)}, "in the past"},
-		{"too far", Alert{Route: "sahara", Texts: texts, Expires: clk.now().Add(40 * 24 * time.Hour)}, "more than 30 days"},
-		{"a language missing", Alert{Route: "sahara", Texts: map[string]string{"en": "x", "fr": "y"}, Expires: in}, "no text in ar"},
-		{"a language not spoken", Alert{Route: "sahara", Texts: map[string]string{"en": "x", "fr": "y", "ar": "z", "de": "w"}, Expires: in}, "does not speak"},
-		{"too long", Alert{Route: "sahara", Texts: map[string]string{"en": strings.Repeat("Storm. ", 100), "fr": "y", "ar": "z"}, Expires: in}, "en: too long"},
-		{"bad id", Alert{ID: "a b", Route: "sahara", Texts: texts, Expires: in}, "id must be"},
-	}
-	for _, tt := range tests {
-		_, err := b.Publish(ctx, tt.a)
-		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: err %v, want ErrInvalid saying %q", tt.name, err, tt.want)
+	redistest.Backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		clk := &clock{t: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+		b := newTest(t, rdb, prefix, clk)
+		texts := map[string]string{"en": "Storm tonight.", "fr": "Tempête ce soir.", "ar": "عاصفة الليلة."}
+		in := clk.now().Add(12 * time.Hour)
+		tests := []struct {
+			name string
+			a    Alert
+			want string
+		}{
+			{"no route", Alert{Route: "atlantis", Texts: texts, Expires: in}, `route "atlantis"`},
+			{"no expiry", Alert{Route: "sahara", Texts: texts}, "expires is required"},
+			{"past", Alert{Route: "sahara", Texts: texts, Expires: clk.now().Add(-time.Minute)}, "in the past"},
+			{"too far", Alert{Route: "sahara", Texts: texts, Expires: clk.now().Add(40 * 24 * time.Hour)}, "more than 30 days"},
+			{"a language missing", Alert{Route: "sahara", Texts: map[string]string{"en": "x", "fr": "y"}, Expires: in}, "no text in ar"},
+			{"a language not spoken", Alert{Route: "sahara", Texts: map[string]string{"en": "x", "fr": "y", "ar": "z", "de": "w"}, Expires: in}, "does not speak"},
+			{"too long", Alert{Route: "sahara", Texts: map[string]string{"en": strings.Repeat("Storm. ", 100), "fr": "y", "ar": "z"}, Expires: in}, "en: too long"},
+			{"bad id", Alert{ID: "a b", Route: "sahara", Texts: texts, Expires: in}, "id must be"},
 		}
-	}
-	a, err := b.Publish(ctx, Alert{ID: "storm-1", Route: "sahara", Texts: texts, Expires: in})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A client's retry gets the same alert; other content under that id is refused.
-	again, err := b.Publish(ctx, Alert{ID: "storm-1", Route: "sahara", Texts: texts, Expires: in})
-	if err != nil || !again.Created.Equal(a.Created) {
-		t.Errorf("retry: %v %v", again, err)
-	}
-	if _, err := b.Publish(ctx, Alert{ID: "storm-1", Route: "central-med", Texts: texts, Expires: in}); !errors.Is(err, ErrConflict) {
-		t.Errorf("other content under the same id: %v, want ErrConflict", err)
-	}
-	if list, _ := b.Active(ctx); len(list) != 1 || list[0].ID != "storm-1" {
-		t.Errorf("active: %v", list)
-	}
-	if live, _ := b.Live(ctx, "storm-1"); !live {
-		t.Error("a published alert is not live")
-	}
-	if _, err := b.Cancel(ctx, "storm-1"); err != nil {
-		t.Fatal(err)
-	}
-	if live, _ := b.Live(ctx, "storm-1"); live {
-		t.Error("a cancelled alert is still live")
-	}
-	if list, _ := b.Active(ctx); len(list) != 0 {
-		t.Errorf("a cancelled alert is still listed: %v", list)
-	}
+		for _, tt := range tests {
+			_, err := b.Publish(ctx, tt.a)
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s: err %v, want ErrInvalid saying %q", tt.name, err, tt.want)
+			}
+		}
+		a, err := b.Publish(ctx, Alert{ID: "storm-1", Route: "sahara", Texts: texts, Expires: in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A client's retry gets the same alert; other content under that id is refused.
+		again, err := b.Publish(ctx, Alert{ID: "storm-1", Route: "sahara", Texts: texts, Expires: in})
+		if err != nil || !again.Created.Equal(a.Created) {
+			t.Errorf("retry: %v %v", again, err)
+		}
+		if _, err := b.Publish(ctx, Alert{ID: "storm-1", Route: "central-med", Texts: texts, Expires: in}); !errors.Is(err, ErrConflict) {
+			t.Errorf("other content under the same id: %v, want ErrConflict", err)
+		}
+		if list, _ := b.Active(ctx); len(list) != 1 || list[0].ID != "storm-1" {
+			t.Errorf("active: %v", list)
+		}
+		if live, _ := b.Live(ctx, "storm-1"); !live {
+			t.Error("a published alert is not live")
+		}
+		if _, err := b.Cancel(ctx, "storm-1"); err != nil {
+			t.Fatal(err)
+		}
+		if live, _ := b.Live(ctx, "storm-1"); live {
+			t.Error("a cancelled alert is still live")
+		}
+		if list, _ := b.Active(ctx); len(list) != 0 {
+			t.Errorf("a cancelled alert is still listed: %v", list)
+		}
+	})
 }
 
 // TestFanOutQueuesEverySubscriberOnce runs the fan-out of every shard to the end and
