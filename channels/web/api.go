@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -39,6 +40,40 @@ func validContact(contact string) bool {
 func fail(c *gin.Context, status int, msg string) {
 	c.Header("Cache-Control", "no-store")
 	c.AbortWithStatusJSON(status, gin.H{"error": msg})
+}
+
+// limit refuses a client's sends beyond the simulator's limit, with 429 and
+// Retry-After; lim nil lets everything through.
+func limit(lim Limiter, client func(*gin.Context) string, log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if lim == nil {
+			return
+		}
+		ok, wait, err := lim.Allow(c.Request.Context(), client(c))
+		if err != nil {
+			log.Warn("simulator rate limit not checked: the message goes through", "err", err)
+			return
+		}
+		if !ok {
+			secs := max(int(math.Ceil(wait.Seconds())), 1)
+			c.Header("Retry-After", strconv.Itoa(secs))
+			fail(c, http.StatusTooManyRequests, tooMany(secs))
+		}
+	}
+}
+
+// tooMany is the page's words for a refused send, with when to try again.
+func tooMany(secs int) string {
+	when := strconv.Itoa(secs) + " seconds"
+	switch {
+	case secs == 1:
+		when = "a second"
+	case secs >= 90:
+		when = "about " + strconv.Itoa((secs+30)/60) + " minutes"
+	case secs >= 60:
+		when = "a minute"
+	}
+	return "Too many messages in a short time. Wait " + when + ", then send again."
 }
 
 // handleSend takes what the person typed into the inbox, marked as a test, exactly as a

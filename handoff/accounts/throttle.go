@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -27,6 +28,10 @@ type ThrottleConfig struct {
 	// addresses (a stranger needs that many tries to lock its owner out).
 	PerAccountAll int
 	Window        time.Duration
+	// Key names addresses and login names in Redis by HMAC (the hotline's lookup key).
+	// Without it they are named by plain SHA-256, which hides little: every IPv4
+	// address can be hashed and matched in minutes.
+	Key []byte
 }
 
 // DefaultThrottle is 5 failures per account and 20 per address in 15 minutes.
@@ -73,14 +78,24 @@ func NewThrottle(rdb redis.UniversalClient, prefix string, cfg ThrottleConfig, n
 // answer does not tell which exist) and must neither grow the key nor land in Redis as
 // typed.
 func (t *Throttle) accountKey(account, addr string) string {
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(account)) + "|" + normAddr(addr)))
-	return t.prefix + "login:account:" + hex.EncodeToString(sum[:16])
+	return t.prefix + "login:account:" + t.hash(strings.ToLower(strings.TrimSpace(account))+"|"+normAddr(addr))
 }
 
 // addressKey names a client address's failures.
 func (t *Throttle) addressKey(addr string) string {
-	sum := sha256.Sum256([]byte(normAddr(addr)))
-	return t.prefix + "login:addr:" + hex.EncodeToString(sum[:16])
+	return t.prefix + "login:addr:" + t.hash(normAddr(addr))
+}
+
+// hash is how a name or an address appears in a key: 128 bits of its HMAC under
+// the configured key, or of its SHA-256 without one.
+func (t *Throttle) hash(s string) string {
+	if len(t.cfg.Key) == 0 {
+		sum := sha256.Sum256([]byte(s))
+		return hex.EncodeToString(sum[:16])
+	}
+	m := hmac.New(sha256.New, t.cfg.Key)
+	m.Write([]byte("login:" + s))
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 // normAddr is an address as counted: an IPv6 client usually holds a whole /64, so the
@@ -99,8 +114,7 @@ func normAddr(addr string) string {
 
 // allKey names an account's tries from every address.
 func (t *Throttle) allKey(account string) string {
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(account))))
-	return t.prefix + "login:all:" + hex.EncodeToString(sum[:16])
+	return t.prefix + "login:all:" + t.hash(strings.ToLower(strings.TrimSpace(account)))
 }
 
 // Attempt counts a login attempt before its password is checked, and reports whether

@@ -2,7 +2,10 @@ package accounts
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -219,5 +222,40 @@ func TestAttemptsAsTheLoginMakesThem(t *testing.T) {
 	}
 	if refused != 1 {
 		t.Errorf("%d of 101 tries from as many addresses refused, want the last one", refused)
+	}
+}
+
+// TestThrottleKeysHideAddresses: with a key, Redis names neither an address nor a
+// login name in clear or by its plain hash, and the counts still hold.
+func TestThrottleKeysHideAddresses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := redistest.Single(t)
+	c := &clock{t: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	th, err := NewThrottle(rdb, prefix, ThrottleConfig{PerAccount: 1, Key: []byte("0123456789abcdef0123456789abcdef")}, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const addr, account = "203.0.113.42", "ana"
+	if ok, _, _, err := th.Attempt(ctx, account, addr); !ok || err != nil {
+		t.Fatalf("first try: %v %v", ok, err)
+	}
+	if ok, _, _, err := th.Attempt(ctx, account, addr); ok || err != nil {
+		t.Fatalf("second try with a limit of one: %v %v", ok, err)
+	}
+	keys, err := rdb.Keys(ctx, prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 3 {
+		t.Fatalf("keys %v, want the account's, the address's and the account's from everywhere", keys)
+	}
+	plain := func(s string) string { sum := sha256.Sum256([]byte(s)); return hex.EncodeToString(sum[:16]) }
+	for _, k := range keys {
+		for _, clear := range []string{addr, account, plain(addr), plain(account), plain(account + "|" + addr)} {
+			if strings.Contains(k, clear) {
+				t.Errorf("key %q holds %q", k, clear)
+			}
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,6 +31,13 @@ type Account struct {
 	PasswordSet time.Time
 }
 
+// Limiter bounds how often one client may do something.
+type Limiter interface {
+	// Allow counts one request of client and reports whether it is within the limit;
+	// if not, retryAfter says when it will be.
+	Allow(ctx context.Context, client string) (ok bool, retryAfter time.Duration, err error)
+}
+
 // ErrNoAccount is a login name with no account.
 var ErrNoAccount = errors.New("no such account")
 
@@ -37,6 +45,11 @@ var ErrNoAccount = errors.New("no such account")
 type Config struct {
 	Sessions *Sessions
 	Throttle *accounts.Throttle
+	// Limit bounds the login requests from one client address, whatever their outcome
+	// (nil: no bound). Throttle counts failures; this bounds what a flood costs besides
+	// (password checks of a valid account, refusals written to the audit log). When it
+	// fails (Redis away) the login goes on to Throttle, which refuses while Redis is away.
+	Limit Limiter
 	// Account finds an account by its login name (ErrNoAccount when there is none).
 	Account func(ctx context.Context, id string) (Account, error)
 	// Secure marks the cookie for HTTPS only: the hotline's public URL is https.
@@ -161,7 +174,7 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <title>{{.T "console.name"}} — {{.T "login.title"}}</title>
 <link rel="stylesheet" href="/console/static/console.css"></head>
 <body class="login"><h1>{{.T "console.name"}}</h1>
-{{if .Error}}<p class="error" role="alert">{{.T .Error}}</p>{{end}}
+{{if .Error}}<p class="error" role="alert">{{if .Minutes}}{{.T .Error "N" .Minutes "Count" .Minutes}}{{else}}{{.T .Error}}{{end}}</p>{{end}}
 <form method="post" action="/console/login">
 <label for="id">{{.T "login.id"}}</label><input id="id" name="id" autocomplete="username" required value="{{.ID}}">
 <label for="password">{{.T "login.password"}}</label><input id="password" name="password" type="password" autocomplete="current-password" required>
@@ -176,15 +189,21 @@ func (c *Console) LoginPage(g *gin.Context) {
 type loginView struct {
 	View
 	ID, Error string
+	// Minutes is how long to wait, for an error that says it (0: one that does not).
+	Minutes int
 }
 
 func (c *Console) renderLogin(g *gin.Context, status int, id, errID string) {
+	c.renderLoginView(g, status, loginView{ID: id, Error: errID})
+}
+
+func (c *Console) renderLoginView(g *gin.Context, status int, v loginView) {
 	lang := c.browserLang(g.GetHeader("Accept-Language"))
 	g.Header("Cache-Control", "no-store")
 	g.Header("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
 	g.Header("Content-Type", "text/html; charset=utf-8")
 	g.Status(status)
-	v := loginView{View: View{Lang: lang, Dir: locales.Direction(lang), words: c.cfg.Words}, ID: id, Error: errID}
+	v.View = View{Lang: lang, Dir: locales.Direction(lang), words: c.cfg.Words}
 	if err := loginPage.Execute(g.Writer, v); err != nil {
 		c.cfg.Log.Error("render login page", "err", err)
 	}
@@ -205,17 +224,34 @@ func (c *Console) browserLang(accept string) string {
 	return locales.Fallback
 }
 
-// Login checks a login name and password and opens a session: throttled per account
-// and per address, the same answer for an unknown name and a wrong password.
+// Login checks a login name and password and opens a session: limited per address,
+// throttled per account and per address, the same answer for an unknown name and a
+// wrong password.
 func (c *Console) Login(g *gin.Context) {
 	ctx := g.Request.Context()
+	addr := g.ClientIP()
+	// First, before anything is read or written: a flood costs one Redis call a try.
+	if c.cfg.Limit != nil {
+		ok, wait, err := c.cfg.Limit.Allow(ctx, addr)
+		switch {
+		case err != nil:
+			c.cfg.Log.Warn("login rate limit not checked; the throttle still counts", "err", err)
+		case !ok:
+			secs := max(int(math.Ceil(wait.Seconds())), 1)
+			g.Header("Retry-After", strconv.Itoa(secs))
+			c.renderLoginView(g, http.StatusTooManyRequests, loginView{Error: "login.busy", Minutes: (secs + 59) / 60})
+			return
+		}
+	}
+	// A login form is a name and a password: a larger body is no login, and would
+	// otherwise be read whole (up to 10 MB) before being refused.
+	g.Request.Body = http.MaxBytesReader(g.Writer, g.Request.Body, 8<<10)
 	id := strings.ToLower(strings.TrimSpace(g.PostForm("id")))
 	password := g.PostForm("password")
 	if accounts.CheckID(id) != nil || password == "" || len(password) > 256 {
 		c.renderLogin(g, http.StatusUnauthorized, "", "login.wrong")
 		return
 	}
-	addr := g.ClientIP()
 	// Counted before the password is checked: tries sent at once cannot all pass.
 	ok, wait, ticket, err := c.cfg.Throttle.Attempt(ctx, id, addr)
 	if err != nil {
