@@ -81,6 +81,11 @@ type Inbound struct {
 	// Caller is the number a call comes from, as the provider gives it (a withheld one
 	// included): only ever hashed, to offer an unfinished report back to its caller.
 	Caller string `json:"-"`
+	// OverLimit is how far past its contact's message limit the message came in its
+	// window (1 for the first one over; 0 within the limit). The inbox learns it only
+	// as it appends the message, so the stream entry carries it beside the message,
+	// not in it: a dead letter replayed by hand is then taken as a message like any.
+	OverLimit int `json:"-"`
 }
 
 // Expect is the kind of answer a prompt waits for; adapters use it to choose a widget

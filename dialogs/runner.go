@@ -29,6 +29,9 @@ type RunnerConfig struct {
 	// Sealer, when set, encrypts sessions and effect data in Redis: a report's answers
 	// are personal data.
 	Sealer Sealer
+	// OnLimited, when set, is told how each message over its contact's limit was
+	// handled (see Limited*).
+	OnLimited func(ch channels.Channel, handling string)
 }
 
 // Runner turns inbound messages into turns: load the session, Step, localize, commit.
@@ -66,6 +69,9 @@ func NewRunner(rdb redis.UniversalClient, in *inbox.Inbox, m *Machine, b *locale
 	}
 	if observe == nil {
 		observe = func(channels.Channel, time.Duration, string) {}
+	}
+	if cfg.OnLimited == nil {
+		cfg.OnLimited = func(channels.Channel, string) {}
 	}
 	return &Runner{rdb: rdb, in: in, m: m, b: b, cfg: cfg, hash: hash, now: now, log: log, observe: observe}
 }
@@ -113,8 +119,12 @@ func (r *Runner) RunShard(ctx context.Context, shard int, token string) error {
 				return err
 			}
 			if err != nil {
-				dead, ferr := r.in.Fail(ctx, shard, e, err)
+				dead, ferr := r.in.Fail(ctx, shard, LeaseKey(r.cfg.Prefix, shard), token, e, err)
 				r.log.Error("turn failed", "shard", shard, "entry", e.StreamID, "dead_letter", dead, "err", err)
+				if errors.Is(ferr, ErrLeaseLost) {
+					r.log.Warn("lease lost, leaving shard", "shard", shard)
+					return ferr
+				}
 				if ferr != nil {
 					r.log.Error("record turn failure", "shard", shard, "err", ferr)
 				}
@@ -165,6 +175,17 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 		}
 	}
 	next, prompts, effects := r.m.Step(s, EventFrom(in), r.now())
+	limited := ""
+	if in.OverLimit > 0 && in.Effect == nil {
+		// What the turn would do says whether it matters; set aside, it is forgotten.
+		if limited = r.m.overLimitTurn(s, next, effects, in.OverLimit); limited == "" {
+			return r.setAside(ctx, shard, token, e, s, keys, hash)
+		}
+		if in.OverLimit == 1 {
+			r.log.Info("contact over its message limit", "shard", shard, "contact", ShortHash(hash), "channel", string(in.Channel),
+				"handling", limited)
+		}
+	}
 	if in.Effect == nil && !in.Received.IsZero() {
 		next.LastSeen = in.Received
 	}
@@ -199,11 +220,19 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 		OutboxKey: OutboxKey(r.cfg.Prefix, shard), EffectKey: EffectsKey(r.cfg.Prefix, shard),
 		Seen: seen(in), Sealer: r.cfg.Sealer, StopAlerts: stopAlerts,
 	}.Save(ctx, r.rdb)
+	if errors.Is(err, ErrCommitted) {
+		// An earlier try went through but its answer was lost: the turn is done.
+		r.log.Info("turn committed already", "shard", shard, "entry", e.StreamID)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	d := r.now().Sub(start)
 	r.observe(in.Channel, d, "ok")
+	if limited != "" {
+		r.cfg.OnLimited(in.Channel, limited)
+	}
 	if !r.log.Enabled(ctx, slog.LevelDebug) {
 		return nil
 	}

@@ -110,7 +110,15 @@ var (
 	ErrVersion   = errors.New("session version changed")
 	// ErrUndecodable comes with a fresh session in place of one that could not be read.
 	ErrUndecodable = errors.New("session could not be decoded; started afresh")
+	// ErrCommitted means the inbound entry's turn was committed already, by an earlier
+	// call whose answer was lost: nothing was written, and the turn is done.
+	ErrCommitted = errors.New("turn committed already")
 )
+
+// committedFor is how long the mark that an inbound entry was committed is kept: far
+// longer than a client's retries and the runner's, and short enough that marks do not
+// pile up.
+const committedFor = 10 * time.Minute
 
 // commitScript is the whole of a turn's writes, atomic on the shard's slot: it checks
 // the lease token and the session version, saves the session (or deletes it with the
@@ -121,9 +129,22 @@ var (
 // contact's route alerts forgets their subscriber details (KEYS[11]) here, in the
 // same step that releases held replies: an alert held for them must not go out after
 // they asked to stop. (The effect then takes them off the routes.)
+//
+// A commit that acknowledges an inbound entry also leaves a short-lived mark that the
+// entry was committed (KEYS[12]), written in the same script so that it exists exactly
+// when the commit does. A call whose answer was lost (the connection cut as Redis
+// stopped) and that is tried again, by the client or by the runner after a version
+// conflict, finds the mark and is told -1: committed again, over the session the first
+// call left, the turn would be taken twice. The entry missing from the stream is not
+// proof of that: a failover or a crash can lose the entry's last writes while the
+// commit never happened, and skipping it would lose the message; without the mark the
+// turn is committed (at worst answered twice, never lost).
 var commitScript = redis.NewScript(`
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('LEASE')
+end
+if ARGV[8] ~= '' and redis.call('EXISTS', KEYS[12]) == 1 then
+  return -1
 end
 local v = redis.call('HGET', KEYS[2], 'v') or '0'
 if v ~= ARGV[2] then return redis.error_reply('VERSION') end
@@ -159,6 +180,7 @@ if ARGV[8] ~= '' then
   redis.call('XACK', KEYS[6], ARGV[7], ARGV[8])
   redis.call('XDEL', KEYS[6], ARGV[8])
   redis.call('HDEL', KEYS[7], ARGV[8])
+  redis.call('SET', KEYS[12], '1', 'PX', ARGV[i])
 end
 return nv
 `)
@@ -188,7 +210,8 @@ type Commit struct {
 	StopAlerts string
 }
 
-// Save runs the commit script and returns the session's new version.
+// Save runs the commit script and returns the session's new version. It returns
+// ErrCommitted, and writes nothing, when StreamID's turn was committed already.
 func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
 	data, err := json.Marshal(c.Session)
 	if err != nil {
@@ -225,8 +248,12 @@ func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, err
 		}
 		args = append(args, b)
 	}
+	args = append(args, committedFor.Milliseconds())
 	keys := []string{c.LeaseKey, c.Keys.Session, c.Keys.Lang, c.OutboxKey, c.EffectKey, c.InboxKey, c.Attempts,
-		c.Keys.Window.Seen, c.Keys.Window.Held, c.Keys.Window.Nudged, c.Keys.Tag + "subs:info"}
+		c.Keys.Window.Seen, c.Keys.Window.Held, c.Keys.Window.Nudged, c.Keys.Tag + "subs:info", c.Keys.Session}
+	if c.StreamID != "" {
+		keys[11] = c.Keys.Tag + "done:" + c.StreamID
+	}
 	for i := 7; i < 10; i++ {
 		if keys[i] == "" {
 			// Unused on this channel; a Cluster still wants every key in the slot.
@@ -249,6 +276,9 @@ func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, err
 			return 0, ErrVersion
 		}
 		return 0, fmt.Errorf("commit turn: %w", err)
+	}
+	if v < 0 {
+		return 0, ErrCommitted
 	}
 	return v, nil
 }

@@ -25,7 +25,7 @@ func TestDeadLetterReplayedOnceOrDiscarded(t *testing.T) {
 			}
 		}
 		for _, e := range next(t, b, rd) {
-			if dead, err := b.Fail(ctx, 0, e, errors.New("boom")); err != nil || !dead {
+			if dead, err := b.Fail(ctx, 0, channels.Tag(prefix, 0)+"lease", "tok", e, errors.New("boom")); err != nil || !dead {
 				t.Fatalf("fail: %v %v", dead, err)
 			}
 		}

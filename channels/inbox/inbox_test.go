@@ -109,7 +109,7 @@ func TestFailMovesToDeadLettersAfterMaxAttempts(t *testing.T) {
 		}
 		es := next(t, b, rd)
 		for i := 1; i <= 3; i++ {
-			dead, err := b.Fail(ctx, shard, es[0], errors.New("boom"))
+			dead, err := b.Fail(ctx, shard, channels.Tag(prefix, shard)+"lease", "tok", es[0], errors.New("boom"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -51,10 +51,16 @@ func TestRunSmall(t *testing.T) {
 	for _, want := range []string{"turns/s", "| hotline |", "| REST floor |", "| TwiML floor |", "idle session",
 		"| hotline turns/s ≥ 0.5 × REST floor |", "| hotline turns/s against the TwiML floor |",
 		"| embedded default (no REDIS_URL, empty HOTLINE_DATA_DIR) | 1 |", "| real Redis (REDIS_URL, the settings of the measured hotline) | 1 |",
-		"TwiML floor: \"hi\" 1, \"LANGUAGE\" 1, \"1\" 1", "go run ./cmd/bench -contacts 2 -duration 1s -warmup 0s -starts 1"} {
+		"TwiML floor: \"hi\" 1, \"LANGUAGE\" 1, \"1\" 1", "go run ./cmd/bench -contacts 2 -duration 1s -warmup 0s -starts 1",
+		"### A flood from one number", "| while the flooder was silent |", "| while it wrote ", "| others' end-to-end p99 while one number floods"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
+	}
+	// The flooder got no more than the limit and a notice a window, and every other
+	// contact was answered.
+	if !regexp.MustCompile(`(?m)^\| a flood from one number: .* \| yes \|$`).MatchString(report) {
+		t.Errorf("flood not capped, or others left unanswered:\n%s", report)
 	}
 	if !strings.Contains(progress.String(), "deleted") {
 		t.Errorf("no cleanup reported:\n%s", progress.String())
@@ -133,7 +139,8 @@ func TestFlagsRefused(t *testing.T) {
 		{"-broadcast", "10", "-starts", "2"}, {"-voice", "10", "-starts", "2"},
 		{"-broadcast", "-1"}, {"-broadcast", "2000000"}, {"-broadcast", "10", "-contacts", "5"},
 		{"-voice", "0"}, {"-voice", "2001"}, {"-voice", "-3"}, {"-voice", "10", "-contacts", "5"}, {"-voice", "10", "-rate", "5"},
-		{"-voice", "10", "-api-latency", "5ms"}, {"-voice", "10", "-reply-timeout", "1s"}, {"-voice", "10", "-broadcast", "100"}} {
+		{"-voice", "10", "-api-latency", "5ms"}, {"-voice", "10", "-reply-timeout", "1s"}, {"-voice", "10", "-broadcast", "100"},
+		{"-voice", "10", "-flood=false"}, {"-broadcast", "10", "-flood=false"}} {
 		var out, errs bytes.Buffer
 		if err := run(t.Context(), append([]string{"bench"}, args...), &out, &errs); err == nil {
 			t.Errorf("%v accepted", args)
@@ -141,7 +148,8 @@ func TestFlagsRefused(t *testing.T) {
 	}
 	var out, errs bytes.Buffer
 	if err := run(t.Context(), []string{"bench", "-h"}, &out, &errs); err != nil || !strings.Contains(errs.String(), "-contacts") ||
-		!strings.Contains(errs.String(), "-broadcast") || !strings.Contains(errs.String(), "-voice") {
+		!strings.Contains(errs.String(), "-broadcast") || !strings.Contains(errs.String(), "-voice") ||
+		!strings.Contains(errs.String(), "-flood") {
 		t.Errorf("-h: %v\n%s", err, errs.String())
 	}
 }

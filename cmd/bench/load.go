@@ -40,17 +40,24 @@ func textFor(n int) string {
 
 // router hands each message the fake Twilio API records to the contact it is for.
 type router struct {
-	mu    sync.RWMutex
-	byTo  map[string]chan time.Time
-	stray atomic.Int64 // replies to nobody waiting: a server answering twice or late
+	mu      sync.RWMutex
+	byTo    map[string]chan time.Time
+	counted map[string]*atomic.Int64 // numbers whose replies are only counted (a flooder's)
+	stray   atomic.Int64             // replies to nobody waiting: a server answering twice or late
 }
 
-func newRouter() *router { return &router{byTo: map[string]chan time.Time{}} }
+func newRouter() *router {
+	return &router{byTo: map[string]chan time.Time{}, counted: map[string]*atomic.Int64{}}
+}
 
 func (r *router) deliver(m twiliotest.Message) {
 	r.mu.RLock()
-	ch := r.byTo[m.To]
+	ch, n := r.byTo[m.To], r.counted[m.To]
 	r.mu.RUnlock()
+	if n != nil {
+		n.Add(1)
+		return
+	}
 	if ch == nil {
 		r.stray.Add(1)
 		return
@@ -74,7 +81,17 @@ func (r *router) register(number string) chan time.Time {
 func (r *router) unregister(number string) {
 	r.mu.Lock()
 	delete(r.byTo, number)
+	delete(r.counted, number)
 	r.mu.Unlock()
+}
+
+// count registers a number whose replies are counted, not waited for.
+func (r *router) count(number string) *atomic.Int64 {
+	n := &atomic.Int64{}
+	r.mu.Lock()
+	r.counted[number] = n
+	r.mu.Unlock()
+	return n
 }
 
 // load is what every phase shares: the client that plays Twilio and where replies
@@ -116,6 +133,7 @@ type contact struct {
 }
 
 type sample struct {
+	from    string        // the contact's number
 	start   time.Time     // request start
 	webhook time.Duration // request start → response read
 	e2e     time.Duration // request start → last reply part recorded at the fake API, or read in the answer
@@ -223,10 +241,10 @@ func (c *contact) turn(ctx context.Context) (sample, outcome) {
 		if inline < c.t.parts[text] {
 			return sample{}, noReply
 		}
-		return sample{start: start, webhook: webhook, e2e: time.Since(start)}, answered
+		return sample{from: c.number, start: start, webhook: webhook, e2e: time.Since(start)}, answered
 	}
 	last, out := c.await(ctx, c.t.parts[text], c.l.replyTimeout)
-	return sample{start: start, webhook: webhook, e2e: last.Sub(start)}, out
+	return sample{from: c.number, start: start, webhook: webhook, e2e: last.Sub(start)}, out
 }
 
 // calibrate plays the start of the conversation with one contact and counts the SMS

@@ -28,15 +28,19 @@ func main() {
 const usage = `usage: go run ./cmd/bench [flags]
 
 Measures signed SMS turns (webhook in, reply received at the provider API) through
-the hotline, run as a subprocess on real Redis with the provider's SMS rate limit
-lifted and replying through a local fake Twilio API, and through two floor servers
+the hotline, run as a subprocess on real Redis with the provider's SMS rate limit and
+the per-contact limit lifted and replying through a local fake Twilio API, and through two floor servers
 measured in the same run. Both check the signature and make two Redis round trips;
 the REST floor answers empty TwiML and replies through the same API, the TwiML floor
 answers the reply inline (its turn ends when that answer arrives). First a closed
 loop finds each server's maximum turns per second, then an open loop at half the
 hotline's maximum measures the webhook answer time there. Before the load it times
 -starts starts of the hotline binary (exec to /readyz answering 200), with the
-embedded Redis and with the real one.
+embedded Redis and with the real one. Last, unless -flood=false, a second hotline with
+the per-contact limit as shipped (30 messages a minute) takes the same open-loop rate
+from enough contacts that each stays under half of it, while one more number writes
+20 times as often as a contact in every other slice of the run: the others'
+end-to-end times while it writes and while it is silent, and the replies it got.
 
 With -broadcast N it measures a route alert instead: it subscribes N SMS numbers to
 the route central-med with the broadcast package directly (and measures the Redis
@@ -84,6 +88,7 @@ type options struct {
 	broadcast    int // subscribers of the route alert benchmark; 0: the turn benchmark
 	voice        int // simultaneous callers of the voice benchmark; 0: off
 	starts       int // timed starts of the hotline in each setting
+	flood        bool
 }
 
 // run is the whole command, so that the test runs what people run.
@@ -110,6 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.apiLatency, "api-latency", 0, "time the fake Twilio API takes to answer each send, to mimic a remote API (0: at once)")
 	fs.IntVar(&o.broadcast, "broadcast", 0, "measure one route alert to this many SMS subscribers instead of turns (0: off)")
 	fs.IntVar(&o.starts, "starts", 5, "times the hotline binary is started and timed in each setting (embedded Redis, real Redis)")
+	fs.BoolVar(&o.flood, "flood", true, "also measure one number flooding the hotline with the per-contact limit on, as shipped (adds a phase: twice -warmup, and -duration)")
 	fs.IntVar(&o.voice, "voice", 0, fmt.Sprintf("measure report calls to the voice IVR with this many simultaneous callers, 1 to %d, instead of turns", maxVoiceCallers))
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -150,7 +156,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
 			case "broadcast":
-			case "contacts", "duration", "warmup", "rate", "reply-timeout", "starts":
+			case "contacts", "duration", "warmup", "rate", "reply-timeout", "starts", "flood":
 				ignored = append(ignored, "-"+f.Name)
 			case "redis":
 				set = append(set, "-redis "+redactURL(f.Value.String()))
@@ -169,12 +175,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var set []string
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name != "contacts" && f.Name != "duration" && f.Name != "warmup" && f.Name != "broadcast" {
-			v := f.Value.String()
-			if f.Name == "redis" {
-				v = redactURL(v)
-			}
-			set = append(set, "-"+f.Name+" "+v)
+		switch f.Name {
+		case "contacts", "duration", "warmup", "broadcast":
+		case "flood":
+			// A boolean flag takes its value after "=" only.
+			set = append(set, "-flood="+f.Value.String())
+		case "redis":
+			set = append(set, "-redis "+redactURL(f.Value.String()))
+		default:
+			set = append(set, "-"+f.Name+" "+f.Value.String())
 		}
 	})
 	command := fmt.Sprintf("go run ./cmd/bench -contacts %d -duration %s -warmup %s", o.contacts, o.duration, o.warmup)
@@ -191,8 +200,10 @@ func bench(ctx context.Context, o options, command string, progress func(string,
 	}
 	defer func() { err = errors.Join(err, r.tearDown()) }()
 	// Unlifted, the provider's pace (10 SMS a second by default) would be measured
-	// instead of the hotline; the floors keep none either.
+	// instead of the hotline; the floors keep none either. So would the per-contact
+	// limit, which a simulated contact passes in seconds (the flood phases keep it).
 	r.env["HOTLINE_RATE_SMS"] = "0"
+	r.env["HOTLINE_CONTACT_RATE"] = "0"
 	rdb, prefix, runID, authToken, accountSID, apiURL, facts := r.rdb, r.prefix, r.runID, r.authToken, r.accountSID, r.apiURL, r.facts
 	rt := newRouter()
 	r.fake.OnMessage(rt.deliver)
@@ -283,6 +294,15 @@ func bench(ctx context.Context, o options, command string, progress func(string,
 	if err != nil {
 		return fmt.Errorf("measuring sessions: %w", err)
 	}
+	if o.flood {
+		// The measured hotline stops first, so that the flood's has the machine.
+		if serr := h.stop(); serr != nil {
+			progress("hotline shutdown: %v", serr)
+		}
+		if rep.flood, err = l.measureFlood(ctx, r, o, rate, servers[0].parts, 3*len(servers), progress); err != nil {
+			return fmt.Errorf("flood: %w", err)
+		}
+	}
 	rep.write(stdout)
 	return nil
 }
@@ -320,7 +340,7 @@ func runVoice(ctx context.Context, fs *flag.FlagSet, o options, progress func(st
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "voice", "duration", "warmup":
-		case "contacts", "rate", "reply-timeout", "api-latency", "broadcast", "starts":
+		case "contacts", "rate", "reply-timeout", "api-latency", "broadcast", "starts", "flood":
 			// A call sends nothing through the API, and has its own callers and pace;
 			// -starts times the turn benchmark's hotline.
 			ignored = append(ignored, "-"+f.Name)

@@ -22,6 +22,7 @@ type report struct {
 	stray           int64
 	floorSendErrors int64
 	hotlineLogLines int
+	flood           *floodReport // nil without -flood
 }
 
 // latencies are one phase's percentiles.
@@ -97,7 +98,7 @@ func (r *report) write(w io.Writer) {
 	if r.opts.shards > 0 {
 		shards = fmt.Sprint(r.opts.shards, " shards (HOTLINE_SHARDS)")
 	}
-	p("| hotline | %s; SQLite; %s; one process; SMS rate limit lifted (HOTLINE_RATE_SMS=0) |", hot, shards)
+	p("| hotline | %s; SQLite; %s; one process; SMS rate limit lifted (HOTLINE_RATE_SMS=0), per-contact limit lifted (HOTLINE_CONTACT_RATE=0) |", hot, shards)
 	p("| load | %d contacts, %s warm-up + %s measured per phase, one message in flight per contact |",
 		r.opts.contacts, r.opts.warmup, r.opts.duration)
 	api := "answers at once (in-process fake)"
@@ -146,6 +147,9 @@ func (r *report) write(w io.Writer) {
 	p("")
 
 	r.writeCPU(p)
+	if r.flood != nil {
+		r.flood.write(p)
+	}
 
 	p("### Start-up: exec → /readyz answering 200")
 	p("")
@@ -179,6 +183,12 @@ func (r *report) write(w io.Writer) {
 			s.found, yesNo(s.sizes[len(s.sizes)-1] < 1024))
 	} else {
 		p("| idle session < 1 KiB in Redis | no session key found | **no** |")
+	}
+	if f := r.flood; f != nil {
+		p("| a flood from one number: its replies capped at the limit and a notice per window, every other contact answered | %d replies to %d messages in %d window(s); others unanswered %d | %s |",
+			f.flood.replies, f.flood.sent, f.flood.windows, f.others.noReply, yesNo(f.capped()))
+		p("| others' end-to-end p99 while one number floods, against while it is silent | %s against %s | no target |",
+			ms(endToEnd(f.loud).p99), ms(endToEnd(f.quiet).p99))
 	}
 	var starts []string
 	for _, su := range r.starts {

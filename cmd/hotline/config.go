@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hotline-org/hotline/cases/keyring"
+	"github.com/hotline-org/hotline/channels/ratelimit"
 	"github.com/hotline-org/hotline/channels/twilio"
 	"github.com/hotline-org/hotline/handoff/notify"
 )
@@ -57,13 +59,17 @@ type config struct {
 	Fallback string
 	APIToken string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client
-	// (the console's login throttle counts by address); none by default.
+	// (the per-address limits and the login throttle count by it); none by default.
 	TrustedProxies []string
 	Simulator      string // on, operators, off
 	LeaseTTL       time.Duration
 	SpoolPath      string
 	Embedded       bool
 	DevKeyNote     string
+
+	// SimulatorRate bounds the simulator's messages per client address (per operator
+	// behind the console's login); LoginRate the console's login requests per address.
+	SimulatorRate, LoginRate ratelimit.Rate
 
 	// ContentDir overrides the shipped route information and emergency numbers.
 	ContentDir string
@@ -72,6 +78,10 @@ type config struct {
 	// Rates are each channel's provider limit, messages a second for the whole
 	// deployment (0: none); route alerts take only what replies leave of it.
 	Rates map[string]int
+	// ContactLimit is how many messages one contact may send in each ContactWindow
+	// before the rest get no turn of the bot (HOTLINE_CONTACT_RATE; 0: no limit).
+	ContactLimit  int
+	ContactWindow time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -185,6 +195,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DutySMS: list("HOTLINE_NOTIFY_SMS"), BackupSMS: list("HOTLINE_BACKUP_SMS"), SupervisorSMS: list("HOTLINE_SUPERVISOR_SMS"),
 		ConsoleURL: c.PublicURL + "/console"}
 	c.TrustedProxies = list("HOTLINE_TRUSTED_PROXIES")
+	if err := checkProxies(c.TrustedProxies); err != nil {
+		return c, fmt.Errorf("HOTLINE_TRUSTED_PROXIES: %w", err)
+	}
+	if c.SimulatorRate, err = ratelimit.ParseRate(env("HOTLINE_SIMULATOR_RATE", "30/1m")); err != nil {
+		return c, fmt.Errorf("HOTLINE_SIMULATOR_RATE: %w", err)
+	}
+	if c.LoginRate, err = ratelimit.ParseRate(env("HOTLINE_LOGIN_RATE", "60/10m")); err != nil {
+		return c, fmt.Errorf("HOTLINE_LOGIN_RATE: %w", err)
+	}
 	for _, v := range strings.Split(env("HOTLINE_ESCALATE_AFTER", "2m,5m"), ",") {
 		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil || d <= 0 || len(c.Escalate) > 0 && d <= c.Escalate[len(c.Escalate)-1] {
@@ -215,10 +234,35 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.Rates[strings.ToLower(ch)] = n
 	}
+	if c.ContactLimit, c.ContactWindow, err = parseContactRate(env("HOTLINE_CONTACT_RATE", "30/1m")); err != nil {
+		return c, fmt.Errorf("HOTLINE_CONTACT_RATE: %w", err)
+	}
 	if c.Hours, err = parseHours(env("HOTLINE_HOURS", "Mon-Sun 00:00-24:00 UTC")); err != nil {
 		return c, fmt.Errorf("HOTLINE_HOURS: %w", err)
 	}
 	return c, nil
+}
+
+// checkProxies refuses what gin would not read, and a range that holds every
+// address: trusting all of them lets any client name its own address and escape
+// every per-address limit.
+func checkProxies(proxies []string) error {
+	for _, p := range proxies {
+		bits := 1
+		if strings.Contains(p, "/") {
+			pfx, err := netip.ParsePrefix(p)
+			if err != nil {
+				return fmt.Errorf("%q is not an address or a CIDR like 10.0.0.0/8", p)
+			}
+			bits = pfx.Bits()
+		} else if _, err := netip.ParseAddr(p); err != nil {
+			return fmt.Errorf("%q is not an address or a CIDR like 10.0.0.0/8", p)
+		}
+		if bits == 0 {
+			return fmt.Errorf("%q trusts every address: any client could then choose its own; name the proxies", p)
+		}
+	}
+	return nil
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
@@ -281,6 +325,16 @@ func (h hours) Open(t time.Time) bool {
 	inDays := h.from <= h.to && d >= h.from && d <= h.to || h.from > h.to && (d >= h.from || d <= h.to)
 	m := t.Hour()*60 + t.Minute()
 	return inDays && m >= h.start && m < h.end
+}
+
+// parseContactRate reads HOTLINE_CONTACT_RATE as the other rates read ("30/1m": 30
+// messages in each minute; "off"), and "0" as off too.
+func parseContactRate(s string) (int, time.Duration, error) {
+	if s == "0" {
+		return 0, 0, nil
+	}
+	r, err := ratelimit.ParseRate(s)
+	return r.N, r.Per, err
 }
 
 // parseDays reads "730d" as days, or any Go duration.

@@ -21,7 +21,9 @@ import (
 // newConsole wires the operators' console: accounts from the register's database,
 // sessions and the login throttle in Redis.
 func (a *app) newConsole() (*console.Console, error) {
-	throttle, err := accounts.NewThrottle(a.rdb, a.cfg.RedisPrefix, accounts.DefaultThrottle(), a.now)
+	tc := accounts.DefaultThrottle()
+	tc.Key = a.cfg.LookupKey
+	throttle, err := accounts.NewThrottle(a.rdb, a.cfg.RedisPrefix, tc, a.now)
 	if err != nil {
 		return nil, err
 	}
@@ -36,6 +38,7 @@ func (a *app) newConsole() (*console.Console, error) {
 		Operators: a.consoleOperators,
 		Sessions:  console.NewSessions(a.rdb, a.cfg.RedisPrefix, console.DefaultSessions(), a.now),
 		Throttle:  throttle,
+		Limit:     a.limits.login,
 		Account: func(ctx context.Context, id string) (console.Account, error) {
 			o, err := a.store.Operator(ctx, id)
 			if errors.Is(err, cases.ErrNotFound) {

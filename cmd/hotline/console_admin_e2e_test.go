@@ -513,7 +513,12 @@ func TestEveryKindOfDeadLetterIsListedOpenedAndReplayed(t *testing.T) {
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("inbox: %v %v", entries, err)
 	}
-	if _, err := a.inbox.Fail(ctx, shard, inbox.Entry{StreamID: entries[0].ID, Msg: in}, errors.New("turn failed")); err != nil {
+	// Only the shard's lease holder records a failure.
+	if err := rdb.Set(ctx, dialogs.LeaseKey(prefix, shard), "runner", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.inbox.Fail(ctx, shard, dialogs.LeaseKey(prefix, shard), "runner", inbox.Entry{StreamID: entries[0].ID, Msg: in},
+		errors.New("turn failed")); err != nil {
 		t.Fatal(err)
 	}
 	rdb.XDel(ctx, a.inbox.StreamKey(shard), entries[0].ID)

@@ -21,6 +21,7 @@ type metrics struct {
 	sendTime   *prometheus.HistogramVec
 	missing    *prometheus.CounterVec
 	unsaid     *prometheus.CounterVec
+	limited    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -41,8 +42,11 @@ func newMetrics() *metrics {
 			Help: "Messages shown in English because the contact's language lacks them."}, []string{"lang", "id"}),
 		unsaid: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_voice_unsaid_total",
 			Help: "Things a call left out: its language has no text-to-speech and no recording of the clip (empty: words only text-to-speech can say)."}, []string{"lang", "clip"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_contact_limited_total",
+			Help: "Messages over their contact's limit (HOTLINE_CONTACT_RATE), by channel and handling: dropped (no turn of the bot), notice (no turn; the contact told once a window), answered (a turn all the same: danger, a person asked for, STOP/START, an erasure, STOP ALERTS, a report's answers), forwarded (a turn: the conversation is with a person)."},
+			[]string{"channel", "handling"}),
 	}
-	m.reg.MustRegister(m.turns, m.turnTime, m.rejections, m.outbound, m.sendTime, m.missing, m.unsaid,
+	m.reg.MustRegister(m.turns, m.turnTime, m.rejections, m.outbound, m.sendTime, m.missing, m.unsaid, m.limited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -52,6 +56,10 @@ func (m *metrics) observeTurn(ch channels.Channel, d time.Duration, outcome stri
 	if outcome == "ok" {
 		m.turnTime.WithLabelValues(string(ch)).Observe(d.Seconds())
 	}
+}
+
+func (m *metrics) observeLimited(ch channels.Channel, handling string) {
+	m.limited.WithLabelValues(string(ch), handling).Inc()
 }
 
 func (m *metrics) observeSend(r outbox.Result) {

@@ -7,14 +7,19 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/ratelimit"
 	"github.com/hotline-org/hotline/channels/telegram"
 	"github.com/hotline-org/hotline/channels/twilio"
 	"github.com/hotline-org/hotline/channels/voice"
@@ -27,11 +32,18 @@ import (
 // routes lists every route of the hotline, so that the whole surface reads at once.
 func (a *app) routes() http.Handler {
 	r := gin.New()
-	// The client's address (the console's login throttle counts by it) comes from
-	// X-Forwarded-For only behind the proxies the organisation names.
+	// The client's address (the per-address limits and the login throttle count by
+	// it) comes from X-Forwarded-For only behind the proxies the organisation names
+	// (checked at start), and never from X-Real-IP, which gin would otherwise read
+	// when a proxy sends no X-Forwarded-For: a client could set that one itself.
 	if err := r.SetTrustedProxies(a.cfg.TrustedProxies); err != nil {
 		a.log.Error("HOTLINE_TRUSTED_PROXIES is not a list of addresses or CIDRs; trusting none", "err", err)
 		_ = r.SetTrustedProxies(nil)
+	}
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	if len(a.cfg.TrustedProxies) == 0 {
+		a.log.Warn("no HOTLINE_TRUSTED_PROXIES: clients are counted by the address that connects; behind a " +
+			"reverse proxy or an ingress every client counts as the proxy and shares its login and simulator limits")
 	}
 	// gin's default recovery prints the request's headers (signatures, later cookies
 	// and the Telegram secret); log only where it happened.
@@ -39,6 +51,7 @@ func (a *app) routes() http.Handler {
 		a.log.Error("handler panicked", "path", c.FullPath(), "panic", fmt.Sprint(err))
 		c.AbortWithStatus(http.StatusInternalServerError)
 	}))
+	r.Use(warnUntrustedForwarding(a.cfg.TrustedProxies, a.log))
 	r.HandleMethodNotAllowed = true
 
 	r.GET("/", handleLanding(a))
@@ -70,12 +83,15 @@ func (a *app) routes() http.Handler {
 	}
 	switch a.cfg.Simulator {
 	case "on":
-		web.Mount(r, web.Config{Enqueuer: a.inbox, Redis: a.rdb, Prefix: a.cfg.RedisPrefix, Now: a.now, Log: a.log})
+		web.Mount(r, web.Config{Enqueuer: a.inbox, Redis: a.rdb, Prefix: a.cfg.RedisPrefix, Now: a.now, Log: a.log,
+			Limit: a.limits.simulator})
 	case "operators":
 		// A deployment where the organisation's people try the bot (training, checking
-		// content) and nobody else can.
+		// content) and nobody else can. Each operator has the limit, so that a class
+		// training from one office address does not share it.
 		web.Mount(r.Group("", a.console.Require(accounts.Operator)), web.Config{Enqueuer: a.inbox, Redis: a.rdb,
-			Prefix: a.cfg.RedisPrefix, Now: a.now, Log: a.log, CSRF: func(c *gin.Context) string { return console.SessionOf(c).CSRF }})
+			Prefix: a.cfg.RedisPrefix, Now: a.now, Log: a.log, CSRF: func(c *gin.Context) string { return console.SessionOf(c).CSRF },
+			Limit: a.limits.simulator, Client: func(c *gin.Context) string { return "operator:" + console.SessionOf(c).Operator }})
 	}
 	api := r.Group("/api", requireToken(a.cfg.APIToken))
 	api.GET("/queue", handleQueue(a))
@@ -95,6 +111,83 @@ func (a *app) routes() http.Handler {
 	api.POST("/voicemail/:key/done", handleVoicemailDone(a, namedInBody))
 	a.consoleRoutes(r)
 	return r
+}
+
+// warnUntrustedForwarding says once per process that a peer the hotline does not
+// trust sent X-Forwarded-For: most likely a reverse proxy missing from
+// HOTLINE_TRUSTED_PROXIES, behind which every client counts as the proxy, so that a
+// few dozen failed logins from anyone lock every operator out of the console.
+func warnUntrustedForwarding(trusted []string, log *slog.Logger) gin.HandlerFunc {
+	var ranges []netip.Prefix
+	for _, p := range trusted {
+		// Checked at start (checkProxies); what does not parse is trusted by no one.
+		if pfx, err := netip.ParsePrefix(p); err == nil {
+			ranges = append(ranges, pfx.Masked())
+		} else if addr, err := netip.ParseAddr(p); err == nil {
+			ranges = append(ranges, netip.PrefixFrom(addr, addr.BitLen()))
+		}
+	}
+	var warned atomic.Bool
+	return func(c *gin.Context) {
+		if warned.Load() || c.Request.Header.Get("X-Forwarded-For") == "" {
+			return
+		}
+		addr, err := netip.ParseAddrPort(c.Request.RemoteAddr)
+		if err != nil {
+			return
+		}
+		// An IPv4 peer matches its range written either way (10.0.0.0/8 or
+		// ::ffff:10.0.0.0/104).
+		peer, mapped := addr.Addr().Unmap(), netip.AddrFrom16(addr.Addr().As16())
+		if slices.ContainsFunc(ranges, func(p netip.Prefix) bool { return p.Contains(peer) || p.Contains(mapped) }) ||
+			warned.Swap(true) {
+			return
+		}
+		// A private address is the organisation's own machine (an ingress pod); a
+		// public one may be a person's, which is not logged.
+		shown := "public, not logged"
+		if peer.IsPrivate() || peer.IsLoopback() || peer.IsLinkLocalUnicast() {
+			shown = peer.String()
+		}
+		log.Warn("a request came with X-Forwarded-For from a peer that is not a trusted proxy; if it is your "+
+			"reverse proxy or ingress, set HOTLINE_TRUSTED_PROXIES to its addresses (the ingress controller's pod CIDR), "+
+			"or every client counts as it and shares its login and simulator limits; said once", "peer", shown)
+	}
+}
+
+// limiter is what the simulator and the console's login take (web.Limiter and
+// console.Limiter). A limit that is off is a nil limiter, never a nil
+// *ratelimit.Limiter: that one, in an interface, would pass their nil checks and
+// panic on use.
+type limiter interface {
+	Allow(ctx context.Context, client string) (ok bool, retryAfter time.Duration, err error)
+}
+
+// limits bound, per client, what a stranger can make the hotline do without a
+// provider's signature: start conversations in the simulator, try logins.
+type limits struct {
+	simulator, login limiter
+}
+
+// newLimits keeps the counts in Redis, shared by every replica, with clients named
+// by HMAC under the lookup key (as contacts are), never by their address.
+func newLimits(a *app) (limits, error) {
+	limit := func(name string, rate ratelimit.Rate) (limiter, error) {
+		l, err := ratelimit.New(a.rdb, a.cfg.RedisPrefix, ratelimit.Config{Name: name, Rate: rate, Key: a.cfg.LookupKey, Now: a.now})
+		if err != nil || rate.Off() {
+			return nil, err
+		}
+		return l, nil
+	}
+	sim, err := limit("simulator", a.cfg.SimulatorRate)
+	if err != nil {
+		return limits{}, err
+	}
+	login, err := limit("login", a.cfg.LoginRate)
+	if err != nil {
+		return limits{}, err
+	}
+	return limits{simulator: sim, login: login}, nil
 }
 
 func (a *app) rejected(ch channels.Channel) func(string) {

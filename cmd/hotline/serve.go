@@ -68,6 +68,7 @@ type app struct {
 	clips    *locales.Clips
 	voice    *voice.Handler
 	console  *console.Console
+	limits   limits
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -223,7 +224,8 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	if n := spool.Pending(); n > 0 {
 		log.Warn("spool holds messages from an earlier run; replaying", "count", n)
 	}
-	a.inbox = inbox.New(rdb, inbox.Config{Prefix: cfg.RedisPrefix, Shards: cfg.Shards, Spool: spool}, log)
+	a.inbox = inbox.New(rdb, inbox.Config{Prefix: cfg.RedisPrefix, Shards: cfg.Shards, Spool: spool,
+		ContactLimit: cfg.ContactLimit, ContactWindow: cfg.ContactWindow, Hash: a.hash, Now: a.now}, log)
 	if a.content, err = content.Open(cfg.ContentDir, bundle.Languages(), contentCheck(bundle), log); err != nil {
 		return fail(err)
 	}
@@ -244,8 +246,12 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 	offerVoices(machine, bundle, voices, a.clips, log)
 	a.bundle = bundle
 	a.bcast = newBroadcasts(a, bundle, a.content)
-	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix, Sealer: cfg.DataKeys}, a.hash, a.now, log, a.metrics.observeTurn)
+	a.runner = dialogs.NewRunner(rdb, a.inbox, machine, bundle, dialogs.RunnerConfig{Prefix: cfg.RedisPrefix, Sealer: cfg.DataKeys,
+		OnLimited: a.metrics.observeLimited}, a.hash, a.now, log, a.metrics.observeTurn)
 	a.queue = handoff.NewQueue(rdb, cfg.RedisPrefix, a.now).WithSealer(cfg.DataKeys)
+	if a.limits, err = newLimits(a); err != nil {
+		return fail(err)
+	}
 	if a.console, err = a.newConsole(); err != nil {
 		return fail(err)
 	}
