@@ -59,7 +59,9 @@ var childListening = regexp.MustCompile(`hotline listening on http://127\.0\.0\.
 func startChild(t *testing.T, env map[string]string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1")
+	// As in startAt, the per-contact limit is lifted unless env sets one (the last
+	// value of a name wins).
+	cmd.Env = append(os.Environ(), childEnv+"=1", "HOTLINE_CONTACT_RATE=0")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -69,6 +71,9 @@ func startChild(t *testing.T, env map[string]string) *child {
 	}
 	c := &child{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = c.logs
+	// A -timeout panic skips t.Cleanup; without this the child would live on, holding
+	// shard leases and CPU that later tests on the same Redis compete with.
+	setParentDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
