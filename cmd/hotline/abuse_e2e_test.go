@@ -244,3 +244,30 @@ func TestContactRateSetting(t *testing.T) {
 		t.Errorf("a bad setting: %v", err)
 	}
 }
+
+// TestPublicURLIsChecked: a public URL Twilio's signatures could never match stops
+// the start, instead of every webhook being refused later.
+func TestPublicURLIsChecked(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"https://hotline.example.org", true},
+		{"https://hotline.example.org/", true},
+		{"https://hotline.example.org/sub/path", true},
+		{"http://localhost:8080", true},
+		{"hotline.example.org", false},
+		{"ftp://hotline.example.org", false},
+		{"https://", false},
+		{"https://hotline.example.org/?x=1", false},
+		{"https://hotline.example.org/#top", false},
+		{"https://user:pw@hotline.example.org", false},
+		{"https://hotline example.org", false},
+	} {
+		env := map[string]string{"HOTLINE_DATA_DIR": t.TempDir(), "HOTLINE_PUBLIC_URL": tc.in}
+		_, err := loadConfig(func(k string) string { return env[k] })
+		if (err == nil) != tc.ok || err != nil && !strings.Contains(err.Error(), "HOTLINE_PUBLIC_URL") {
+			t.Errorf("%q: err %v, want ok=%v", tc.in, err, tc.ok)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -111,6 +112,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.DatabaseURL = env("DATABASE_URL", "sqlite:"+filepath.Join(c.DataDir, "hotline.db"))
 	c.Embedded = c.RedisURL == ""
+	if err := checkPublicURL(c.PublicURL); err != nil {
+		return c, fmt.Errorf("HOTLINE_PUBLIC_URL: %w", err)
+	}
 	if c.TwilioWhatsApp != "" && !strings.HasPrefix(c.TwilioWhatsApp, "whatsapp:+") {
 		return c, fmt.Errorf("TWILIO_WHATSAPP_FROM must look like whatsapp:+15551234567")
 	}
@@ -325,6 +329,27 @@ func (h hours) Open(t time.Time) bool {
 	inDays := h.from <= h.to && d >= h.from && d <= h.to || h.from > h.to && (d >= h.from || d <= h.to)
 	m := t.Hour()*60 + t.Minute()
 	return inDays && m >= h.start && m < h.end
+}
+
+// checkPublicURL refuses a public URL that Twilio's signatures could never match, so
+// that a typo stops the start instead of answering every webhook 403: the hotline
+// signs and checks "public URL + path", so it must be an absolute http(s) address
+// with a host and nothing after its path.
+func checkPublicURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("not a URL: %w", err)
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("%q must start with https:// (http:// for a local test)", s)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("%q has no host", s)
+	case u.RawQuery != "" || u.Fragment != "" || strings.Contains(s, "?") || strings.Contains(s, "#"):
+		return fmt.Errorf("%q must not carry a query or a fragment", s)
+	case u.User != nil:
+		return fmt.Errorf("%q must not carry a user or password", s)
+	}
+	return nil
 }
 
 // parseContactRate reads HOTLINE_CONTACT_RATE as the other rates read ("30/1m": 30
