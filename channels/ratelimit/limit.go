@@ -95,14 +95,15 @@ func (l *Limiter) Allow(ctx context.Context, client string) (ok bool, retryAfter
 // name is how client appears in Redis: an HMAC of the client as counted.
 func (l *Limiter) name(client string) string {
 	m := hmac.New(sha256.New, l.cfg.Key)
-	m.Write([]byte("ratelimit:" + counted(client)))
+	m.Write([]byte("ratelimit:" + Counted(client)))
 	return hex.EncodeToString(m.Sum(nil))[:32]
 }
 
-// counted is a client as counted: an IPv6 client usually holds a whole /64, so the /64
+// Counted is a client as counted: an IPv6 client usually holds a whole /64, so the /64
 // is one client; IPv4 and its IPv6-mapped form are one. Anything that is not an
-// address (an operator's name) is itself.
-func counted(s string) string {
+// address (an operator's name) is itself. The login throttle counts addresses the
+// same way.
+func Counted(s string) string {
 	a, err := netip.ParseAddr(strings.TrimSpace(s))
 	if err != nil {
 		return s

@@ -7,12 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline-org/hotline/channels/ratelimit"
 )
 
 // ThrottleConfig says how many failed logins are let through in a sliding window.
@@ -78,12 +79,12 @@ func NewThrottle(rdb redis.UniversalClient, prefix string, cfg ThrottleConfig, n
 // answer does not tell which exist) and must neither grow the key nor land in Redis as
 // typed.
 func (t *Throttle) accountKey(account, addr string) string {
-	return t.prefix + "login:account:" + t.hash(strings.ToLower(strings.TrimSpace(account))+"|"+normAddr(addr))
+	return t.prefix + "login:account:" + t.hash(strings.ToLower(strings.TrimSpace(account))+"|"+ratelimit.Counted(addr))
 }
 
 // addressKey names a client address's failures.
 func (t *Throttle) addressKey(addr string) string {
-	return t.prefix + "login:addr:" + t.hash(normAddr(addr))
+	return t.prefix + "login:addr:" + t.hash(ratelimit.Counted(addr))
 }
 
 // hash is how a name or an address appears in a key: 128 bits of its HMAC under
@@ -96,20 +97,6 @@ func (t *Throttle) hash(s string) string {
 	m := hmac.New(sha256.New, t.cfg.Key)
 	m.Write([]byte("login:" + s))
 	return hex.EncodeToString(m.Sum(nil)[:16])
-}
-
-// normAddr is an address as counted: an IPv6 client usually holds a whole /64, so the
-// /64 is what is counted; IPv4 and its IPv6-mapped form are one.
-func normAddr(addr string) string {
-	a, err := netip.ParseAddr(strings.TrimSpace(addr))
-	if err != nil {
-		return addr
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is6() {
-		a = netip.PrefixFrom(a, 64).Masked().Addr()
-	}
-	return a.String()
 }
 
 // allKey names an account's tries from every address.
