@@ -23,19 +23,8 @@ func TestATurnCommittedIsNotTakenAgain(t *testing.T) {
 		g := newRig(t, rdb, prefix, 4)
 		contact := "+15005550006"
 		shard := channels.ShardOf(channels.SMS, contact, 4)
-		if _, err := g.in.Enqueue(ctx, channels.Inbound{ID: "SM1", Channel: channels.SMS, Contact: contact, Text: "hello"}); err != nil {
-			t.Fatal(err)
-		}
 		tok := g.lease(t, shard, "a")
-		rd := g.in.Reader(shard, LeaseKey(prefix, shard), tok, 10, 10*time.Millisecond)
-		if err := rd.Prepare(ctx); err != nil {
-			t.Fatal(err)
-		}
-		batch, err := rd.Next(ctx)
-		if err != nil || len(batch) != 1 {
-			t.Fatalf("took %d, err %v", len(batch), err)
-		}
-		e := g.in.Decode(batch[0])
+		e := g.readEntry(t, shard, tok, contact)
 		for range 2 {
 			if err := g.runner.Handle(ctx, shard, tok, e); err != nil {
 				t.Fatal(err)

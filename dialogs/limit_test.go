@@ -36,6 +36,18 @@ func (h *handlings) list() []string {
 	return slices.Clone(h.got)
 }
 
+// wait is the list once it holds n handlings (or after 10 s): the runner reports a
+// handling after its commit, so a shard seen empty may not have reported the last.
+func (h *handlings) wait(n int) []string {
+	for deadline := time.Now().Add(10 * time.Second); len(h.list()) < n && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return h.list()
+}
+
+// count is how many handlings a list written like "[notice dropped]" holds.
+func count(list string) int { return len(strings.Fields(strings.Trim(list, "[]"))) }
+
 // newLimitedRig is a rig whose inbox lets a contact send limit messages a minute.
 func newLimitedRig(t *testing.T, rdb redis.UniversalClient, prefix string, limit int) (*rig, *handlings) {
 	t.Helper()
@@ -114,7 +126,7 @@ func TestOverLimitGetsOneNoticeThenNoTurn(t *testing.T) {
 		if after := g.session(t, c); after.Version != before.Version || after.At != before.At {
 			t.Errorf("session changed under messages over the limit: %+v → %+v", before.At, after.At)
 		}
-		if got := h.list(); fmt.Sprint(got) != "[notice dropped dropped dropped]" {
+		if got := h.wait(4); fmt.Sprint(got) != "[notice dropped dropped dropped]" {
 			t.Errorf("handled %v", got)
 		}
 
@@ -135,7 +147,7 @@ func TestOverLimitGetsOneNoticeThenNoTurn(t *testing.T) {
 		if s := g.session(t, c); s.At != (Position{FlowDistress, "children"}) && s.At != (Position{FlowDistress, "people"}) {
 			t.Errorf("after the position: at %+v", s.At)
 		}
-		if got := h.list(); fmt.Sprint(got[4:]) != "[answered answered]" {
+		if got := h.wait(6); fmt.Sprint(got[4:]) != "[answered answered]" {
 			t.Errorf("handled %v", got)
 		}
 
@@ -181,7 +193,7 @@ func TestOverLimitReachesThePersonWhoHoldsIt(t *testing.T) {
 		if n := len(g.repliesTo(t, c, phone)); n != replies {
 			t.Errorf("%d replies, want %d: no notice to a conversation a person has", n, replies)
 		}
-		if got := h.list(); fmt.Sprint(got) != "[forwarded forwarded forwarded]" {
+		if got := h.wait(3); fmt.Sprint(got) != "[forwarded forwarded forwarded]" {
 			t.Errorf("handled %v", got)
 		}
 	})
@@ -230,7 +242,7 @@ func TestOverLimitNoticeLanguageAndOptOut(t *testing.T) {
 					t.Errorf("replies %q lack %q", text, want)
 				}
 			}
-			if handled := fmt.Sprint(h.list()); handled != tc.handled {
+			if handled := fmt.Sprint(h.wait(count(tc.handled))); handled != tc.handled {
 				t.Errorf("handled %s, want %s", handled, tc.handled)
 			}
 		})
@@ -316,7 +328,7 @@ func TestOverLimitStillReachesHelp(t *testing.T) {
 				send(fmt.Sprint("SMover", j), text)
 			}
 			g.settle(t, c)
-			if handled := fmt.Sprint(h.list()); handled != tc.handled {
+			if handled := fmt.Sprint(h.wait(count(tc.handled))); handled != tc.handled {
 				t.Errorf("handled %s, want %s", handled, tc.handled)
 			}
 			if s := g.session(t, c); !tc.check(s) {
@@ -365,7 +377,7 @@ func TestOverLimitKeepsAReportsAnswers(t *testing.T) {
 				t.Errorf("%s = %q, want %q", field, s.Answers[field], want)
 			}
 		}
-		if got := fmt.Sprint(h.list()); got != fmt.Sprint(slices.Repeat([]string{LimitedAnswered}, len(answers))) {
+		if got := fmt.Sprint(h.wait(len(answers))); got != fmt.Sprint(slices.Repeat([]string{LimitedAnswered}, len(answers))) {
 			t.Errorf("handled %s", got)
 		}
 	})
@@ -449,7 +461,7 @@ func TestOverLimitNoticeOnceAWindow(t *testing.T) {
 		send("SMd", "d")
 		send("SMe", "e")
 		g.settle(t, c)
-		if got := fmt.Sprint(h.list()); got != "[notice dropped notice dropped]" {
+		if got := fmt.Sprint(h.wait(4)); got != "[notice dropped notice dropped]" {
 			t.Errorf("handled %s", got)
 		}
 		if n := notices(); n != 2 {

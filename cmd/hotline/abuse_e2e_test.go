@@ -3,10 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,7 +14,6 @@ import (
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/redistest"
 	"github.com/hotline-org/hotline/channels/twilio/twiliotest"
-	"github.com/hotline-org/hotline/handoff/notify"
 )
 
 // TestFloodFromOneNumberDoesNotDrownOthers: one number sends 199 messages as fast as
@@ -28,21 +24,7 @@ import (
 // still gets the distress flow and alerts the duty operators.
 func TestFloodFromOneNumberDoesNotDrownOthers(t *testing.T) {
 	const secret = "duty-webhook-secret-0123456789"
-	var mu sync.Mutex
-	var alerts []notify.Alert
-	duty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := notify.Verify(secret, r, 5*time.Minute, time.Now())
-		if err != nil {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
-			return
-		}
-		var a notify.Alert
-		json.Unmarshal(body, &a)
-		mu.Lock()
-		alerts = append(alerts, a)
-		mu.Unlock()
-	}))
-	defer duty.Close()
+	duty, alerts := dutyWebhook(t, secret)
 
 	// The hotline's clock stands still at the start of a window (under a minute ahead
 	// of the real clock: signed alerts carry the real time), so that the whole flood
@@ -141,16 +123,10 @@ func TestFloodFromOneNumberDoesNotDrownOthers(t *testing.T) {
 		}
 		return false
 	})
-	waitUntil(t, 30*time.Second, "the duty alert", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(alerts) > 0
-	})
-	mu.Lock()
-	if len(alerts) != 1 || alerts[0].Channel != "sms" || alerts[0].CaseRef == "" {
-		t.Errorf("duty webhook got %+v", alerts)
+	waitUntil(t, 30*time.Second, "the duty alert", func() bool { return len(alerts()) > 0 })
+	if got := alerts(); len(got) != 1 || got[0].Channel != "sms" || got[0].CaseRef == "" {
+		t.Errorf("duty webhook got %+v", got)
 	}
-	mu.Unlock()
 	if m := get(t, h.base+"/metrics"); limitedCount(m, "answered") != 1 {
 		t.Errorf("SOS not counted as answered over the limit:\n%s", grep(m, "hotline_contact_limited_total"))
 	}

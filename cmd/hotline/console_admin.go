@@ -914,50 +914,55 @@ return 1
 
 // Replay puts a dead letter back on its queue, once.
 func (s adminService) Replay(ctx context.Context, kind, id string) error {
-	l, err := s.find(ctx, kind, id)
-	if errors.Is(err, console.ErrNoDeadLetter) {
-		return s.gone(ctx, kind, id)
-	}
-	if err != nil {
-		return err
-	}
-	if !l.show.Replayable {
-		return console.ErrNotReplayable
-	}
 	a := s.a
-	var done bool
-	switch kind {
-	case deadInbox:
-		done, err = a.inbox.ReplayDead(ctx, l.shard, l.raw)
-	case deadOutbox:
-		if done, err = a.outbox.ReplayDead(ctx, l.shard, l.raw); errors.Is(err, outbox.ErrTooOld) {
-			return console.ErrNotReplayable
+	return s.resolve(ctx, kind, id, "replayed", func(l letter) (bool, error) {
+		if !l.show.Replayable {
+			return false, console.ErrNotReplayable
 		}
-	case deadEffect:
-		var e effectLetter
-		if err := json.Unmarshal([]byte(l.raw), &e); err != nil {
-			return console.ErrNotReplayable
+		switch kind {
+		case deadInbox:
+			return a.inbox.ReplayDead(ctx, l.shard, l.raw)
+		case deadOutbox:
+			done, err := a.outbox.ReplayDead(ctx, l.shard, l.raw)
+			if errors.Is(err, outbox.ErrTooOld) {
+				return false, console.ErrNotReplayable
+			}
+			return done, err
+		case deadEffect:
+			var e effectLetter
+			if err := json.Unmarshal([]byte(l.raw), &e); err != nil {
+				return false, console.ErrNotReplayable
+			}
+			return s.settleEffect(ctx, l, e.Job)
+		case deadCase:
+			return a.cases.replayDead(ctx, l.raw, l.show.At)
 		}
-		var n int
-		n, err = effectSettleScript.Run(ctx, a.rdb, []string{effectsDeadKey(a.cfg.RedisPrefix, l.shard),
-			dialogs.EffectsKey(a.cfg.RedisPrefix, l.shard)}, l.raw, e.Job).Int()
-		done = n == 1
-	case deadCase:
-		done, err = a.cases.replayDead(ctx, l.raw, l.show.At)
-	}
-	if err != nil {
-		return err
-	}
-	if !done {
-		return s.gone(ctx, kind, id)
-	}
-	s.settle(ctx, kind, id, "replayed")
-	a.log.Info("dead letter replayed", "kind", kind, "id", id)
-	return nil
+		return false, nil
+	})
 }
 
 // Discard drops a dead letter for good.
 func (s adminService) Discard(ctx context.Context, kind, id string) error {
+	a := s.a
+	return s.resolve(ctx, kind, id, "discarded", func(l letter) (bool, error) {
+		switch kind {
+		case deadInbox:
+			return a.inbox.DiscardDead(ctx, l.shard, l.raw)
+		case deadOutbox:
+			return a.outbox.DiscardDead(ctx, l.shard, l.raw)
+		case deadEffect:
+			return s.settleEffect(ctx, l, "")
+		case deadCase:
+			return a.cases.discardDead(ctx, l.raw)
+		}
+		return false, nil
+	})
+}
+
+// resolve finds a dead letter and settles it with act (replay or discard, named by
+// how): a letter that is gone, or that act finds gone (another admin was first), is
+// told as gone; one settled is remembered and logged.
+func (s adminService) resolve(ctx context.Context, kind, id, how string, act func(letter) (bool, error)) error {
 	l, err := s.find(ctx, kind, id)
 	if errors.Is(err, console.ErrNoDeadLetter) {
 		return s.gone(ctx, kind, id)
@@ -965,28 +970,22 @@ func (s adminService) Discard(ctx context.Context, kind, id string) error {
 	if err != nil {
 		return err
 	}
-	a := s.a
-	var done bool
-	switch kind {
-	case deadInbox:
-		done, err = a.inbox.DiscardDead(ctx, l.shard, l.raw)
-	case deadOutbox:
-		done, err = a.outbox.DiscardDead(ctx, l.shard, l.raw)
-	case deadEffect:
-		var n int
-		n, err = effectSettleScript.Run(ctx, a.rdb, []string{effectsDeadKey(a.cfg.RedisPrefix, l.shard),
-			dialogs.EffectsKey(a.cfg.RedisPrefix, l.shard)}, l.raw, "").Int()
-		done = n == 1
-	case deadCase:
-		done, err = a.cases.discardDead(ctx, l.raw)
-	}
+	done, err := act(l)
 	if err != nil {
 		return err
 	}
 	if !done {
 		return s.gone(ctx, kind, id)
 	}
-	s.settle(ctx, kind, id, "discarded")
-	a.log.Info("dead letter discarded", "kind", kind, "id", id)
+	s.settle(ctx, kind, id, how)
+	s.a.log.Info("dead letter "+how, "kind", kind, "id", id)
 	return nil
+}
+
+// settleEffect takes a dead effect off its list and, when job is not empty, queues
+// the job again.
+func (s adminService) settleEffect(ctx context.Context, l letter, job string) (bool, error) {
+	n, err := effectSettleScript.Run(ctx, s.a.rdb, []string{effectsDeadKey(s.a.cfg.RedisPrefix, l.shard),
+		dialogs.EffectsKey(s.a.cfg.RedisPrefix, l.shard)}, l.raw, job).Int()
+	return n == 1, err
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,21 +21,7 @@ import (
 // CLI prints; the alert is listed until acknowledged through the API.
 func TestDistressEndToEnd(t *testing.T) {
 	const secret = "duty-webhook-secret-0123456789"
-	var mu sync.Mutex
-	var got []notify.Alert
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := notify.Verify(secret, r, 5*time.Minute, time.Now())
-		if err != nil {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
-			return
-		}
-		var a notify.Alert
-		json.Unmarshal(body, &a)
-		mu.Lock()
-		got = append(got, a)
-		mu.Unlock()
-	}))
-	defer recv.Close()
+	recv, alerts := dutyWebhook(t, secret)
 	h := startHotline(t, map[string]string{"HOTLINE_NOTIFY_WEBHOOK_URL": recv.URL, "HOTLINE_NOTIFY_WEBHOOK_SECRET": secret})
 	const phone = "+15005550044"
 	c := &talk{t: t, h: h, base: 3000}
@@ -46,22 +33,12 @@ func TestDistressEndToEnd(t *testing.T) {
 	if !strings.HasPrefix(first, "(1/") || !strings.Contains(first, "call 112 now") {
 		t.Fatalf("first reply: %q", first)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		mu.Lock()
-		k := len(got)
-		mu.Unlock()
-		if k > 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	mu.Lock()
+	waitUntil(t, 10*time.Second, "the duty alert", func() bool { return len(alerts()) > 0 })
+	got := alerts()
 	if len(got) != 1 || got[0].Level != 0 || got[0].Channel != "sms" || got[0].CaseRef == "" {
 		t.Fatalf("duty webhook got %+v", got)
 	}
 	caseRef, alertID := got[0].CaseRef, got[0].ID
-	mu.Unlock()
 
 	for _, answer := range []string{"35°12.50'N 012°30.10'E", "40"} {
 		c.n++
@@ -103,5 +80,32 @@ func TestDistressEndToEnd(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+// dutyWebhook is the duty operators' webhook: it checks each alert's signature under
+// secret and keeps the alerts, which the returned func gives in the order they came.
+func dutyWebhook(t *testing.T, secret string) (*httptest.Server, func() []notify.Alert) {
+	var mu sync.Mutex
+	var got []notify.Alert
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := notify.Verify(secret, r, 5*time.Minute, time.Now())
+		if err != nil {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var a notify.Alert
+		if err := json.Unmarshal(body, &a); err != nil {
+			t.Errorf("duty webhook body not an alert: %s", body)
+		}
+		mu.Lock()
+		got = append(got, a)
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []notify.Alert {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
 	}
 }
