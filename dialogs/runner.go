@@ -90,6 +90,7 @@ func (r *Runner) RunShard(ctx context.Context, shard int, token string) error {
 	if err := rd.Prepare(ctx); err != nil {
 		return err
 	}
+	cache := newSessionCache()
 	for ctx.Err() == nil {
 		batch, err := rd.Next(ctx)
 		if errors.Is(err, ErrLeaseLost) {
@@ -112,7 +113,7 @@ func (r *Runner) RunShard(ctx context.Context, shard int, token string) error {
 			// A turn in hand is finished even when shutdown begins: it is a few
 			// milliseconds of Redis work, and leaving it would only replay it.
 			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			err := r.handleWithRetry(tctx, shard, token, e)
+			err := r.handleWithRetry(tctx, shard, token, e, cache)
 			cancel()
 			if errors.Is(err, ErrLeaseLost) {
 				r.log.Warn("lease lost, leaving shard", "shard", shard)
@@ -140,10 +141,10 @@ func (r *Runner) RunShard(ctx context.Context, shard int, token string) error {
 	return nil
 }
 
-func (r *Runner) handleWithRetry(ctx context.Context, shard int, token string, e inbox.Entry) error {
+func (r *Runner) handleWithRetry(ctx context.Context, shard int, token string, e inbox.Entry, cache *sessionCache) error {
 	var err error
 	for range 3 {
-		if err = r.Handle(ctx, shard, token, e); !errors.Is(err, ErrVersion) {
+		if err = r.handle(ctx, shard, token, e, cache); !errors.Is(err, ErrVersion) {
 			return err
 		}
 	}
@@ -152,6 +153,13 @@ func (r *Runner) handleWithRetry(ctx context.Context, shard int, token string, e
 
 // Handle runs one turn for an inbox entry: two round trips (load, commit).
 func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.Entry) error {
+	return r.handle(ctx, shard, token, e, nil)
+}
+
+// handle is Handle with the shard's session cache (nil for none): a session this
+// runner saved is not read back (one round trip, commit). A turn that fails in any
+// way forgets the contact's entry, so that its retry reads Redis.
+func (r *Runner) handle(ctx context.Context, shard int, token string, e inbox.Entry, cache *sessionCache) (err error) {
 	start := r.now()
 	in := e.Msg
 	if in.Contact == "" {
@@ -159,7 +167,15 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 	}
 	hash := r.hash(in.Channel, in.Contact)
 	keys := KeysFor(r.cfg.Prefix, shard, in.Channel, hash)
-	s, err := LoadSession(ctx, r.rdb, keys, r.cfg.Sealer)
+	if !cacheable(in.Channel) {
+		cache = nil
+	}
+	defer func() {
+		if err != nil {
+			cache.drop(keys.Session)
+		}
+	}()
+	s, err := r.loadSession(ctx, keys, cache)
 	if errors.Is(err, ErrUndecodable) {
 		r.log.Error("session unreadable, starting afresh", "shard", shard, "contact", ShortHash(hash))
 	} else if err != nil {
@@ -213,20 +229,27 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 		return err
 	}
 	ttl, langTTL := r.ttls(in.Channel, next)
-	_, err = Commit{
+	v, stored, err := Commit{
 		Keys: keys, LeaseKey: LeaseKey(r.cfg.Prefix, shard), Token: token, Session: next, TTL: ttl,
 		LangTTL: langTTL, Outbound: outs, Effects: jobs, StreamID: e.StreamID,
 		InboxKey: r.in.StreamKey(shard), InboxGrp: inbox.Group, Attempts: keys.Tag + "attempts",
 		OutboxKey: OutboxKey(r.cfg.Prefix, shard), EffectKey: EffectsKey(r.cfg.Prefix, shard),
 		Seen: seen(in), Sealer: r.cfg.Sealer, StopAlerts: stopAlerts,
-	}.Save(ctx, r.rdb)
+	}.save(ctx, r.rdb)
 	if errors.Is(err, ErrCommitted) {
-		// An earlier try went through but its answer was lost: the turn is done.
+		// An earlier try went through but its answer was lost: the turn is done, and
+		// what it stored is not known here.
+		cache.drop(keys.Session)
 		r.log.Info("turn committed already", "shard", shard, "entry", e.StreamID)
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	if next.Erase {
+		cache.drop(keys.Session)
+	} else {
+		cache.put(keys.Session, v, stored, r.now())
 	}
 	d := r.now().Sub(start)
 	r.observe(in.Channel, d, "ok")
@@ -239,6 +262,17 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 	r.log.Debug("turn", "shard", shard, "contact", ShortHash(hash), "msg_id", in.ID, "at", next.At.Flow+"."+next.At.Step,
 		"owner", next.Owner, "replies", len(outs), "effects", len(jobs), "ms", d.Milliseconds())
 	return nil
+}
+
+// loadSession reads a contact's session, from the shard's cache when it holds it.
+func (r *Runner) loadSession(ctx context.Context, keys Keys, cache *sessionCache) (Session, error) {
+	if vals, ok := cache.get(keys.Session, r.now()); ok {
+		if s, err := decodeSession(vals, "", r.cfg.Sealer, []byte(keys.Session)); err == nil {
+			return s, nil
+		}
+		cache.drop(keys.Session)
+	}
+	return LoadSession(ctx, r.rdb, keys, r.cfg.Sealer)
 }
 
 // seen is when a WhatsApp contact wrote, for their window; zero for anything else.

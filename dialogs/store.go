@@ -213,13 +213,20 @@ type Commit struct {
 // Save runs the commit script and returns the session's new version. It returns
 // ErrCommitted, and writes nothing, when StreamID's turn was committed already.
 func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
+	v, _, err := c.save(ctx, rdb)
+	return v, err
+}
+
+// save is Save that also returns the session as it was stored (sealed), for the
+// runner's cache.
+func (c Commit) save(ctx context.Context, rdb redis.UniversalClient) (int64, []byte, error) {
 	data, err := json.Marshal(c.Session)
 	if err != nil {
-		return 0, fmt.Errorf("encode session: %w", err)
+		return 0, nil, fmt.Errorf("encode session: %w", err)
 	}
 	if c.Sealer != nil {
 		if data, err = c.Sealer.Seal(data, []byte(c.Keys.Session)); err != nil {
-			return 0, fmt.Errorf("seal session: %w", err)
+			return 0, nil, fmt.Errorf("seal session: %w", err)
 		}
 	}
 	ttl, lang := c.TTL, c.Session.Lang
@@ -236,7 +243,7 @@ func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, err
 	for _, o := range c.Outbound {
 		b, err := json.Marshal(o)
 		if err != nil {
-			return 0, fmt.Errorf("encode outbound %s: %w", o.ID, err)
+			return 0, nil, fmt.Errorf("encode outbound %s: %w", o.ID, err)
 		}
 		args = append(args, b)
 	}
@@ -244,7 +251,7 @@ func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, err
 	for _, e := range c.Effects {
 		b, err := json.Marshal(e)
 		if err != nil {
-			return 0, fmt.Errorf("encode effect %s: %w", e.ID, err)
+			return 0, nil, fmt.Errorf("encode effect %s: %w", e.ID, err)
 		}
 		args = append(args, b)
 	}
@@ -271,14 +278,14 @@ func (c Commit) Save(ctx context.Context, rdb redis.UniversalClient) (int64, err
 		// Redis prefixes script errors with "ERR "; the embedded server does not.
 		switch strings.TrimPrefix(err.Error(), "ERR ") {
 		case "LEASE":
-			return 0, ErrLeaseLost
+			return 0, nil, ErrLeaseLost
 		case "VERSION":
-			return 0, ErrVersion
+			return 0, nil, ErrVersion
 		}
-		return 0, fmt.Errorf("commit turn: %w", err)
+		return 0, nil, fmt.Errorf("commit turn: %w", err)
 	}
 	if v < 0 {
-		return 0, ErrCommitted
+		return 0, nil, ErrCommitted
 	}
-	return v, nil
+	return v, data, nil
 }

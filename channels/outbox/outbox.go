@@ -142,6 +142,9 @@ type queued struct {
 	// (Unix ms; 0 when not known), which orders it among its contact's retries.
 	promoted bool
 	due      int64
+	// raw is the message as it was queued, while out is unchanged: its sent-marks
+	// hold it without encoding it again.
+	raw string
 	// again is set for a message read again after a crash or a pause: some of its
 	// pieces may have gone out already. A first read cannot have sent-marks, since
 	// every outbound ID is queued once (turns commit once; effect results are
@@ -333,8 +336,8 @@ func (r *shardRun) leave() (bool, error) {
 func (r *shardRun) decode(ctx context.Context, entries []stream.Entry) ([]queued, error) {
 	var batch []queued
 	for _, e := range entries {
-		q := queued{stream: e.Stream, id: e.ID, again: e.Redelivered}
-		if err := json.Unmarshal([]byte(e.Values["m"]), &q.out); err != nil || q.out.ID == "" {
+		q := queued{stream: e.Stream, id: e.ID, again: e.Redelivered, raw: e.Values["m"]}
+		if err := json.Unmarshal([]byte(q.raw), &q.out); err != nil || q.out.ID == "" {
 			r.o.log.Error("undecodable outbound dropped", "shard", r.shard, "entry", e.ID)
 			if err := r.o.ack(ctx, e.Stream, e.ID); err != nil {
 				return nil, err
@@ -514,7 +517,7 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 			if open.IsZero() {
 				return true, nil
 			}
-			q.out.Until = open
+			q.out.Until, q.raw = open, ""
 		}
 		if wait := r.paused(); wait > 0 {
 			return r.leave()
@@ -554,12 +557,12 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 					keys = append(keys, channels.AlertKey(o.cfg.Prefix, r.shard, q.out.Alert))
 				}
 				if err := markAckScript.Run(ctx, o.rdb, keys,
-					int(o.markTTL(q.out)/time.Second), Group, q.id, markValue(q.out)).Err(); err != nil {
+					int(o.markTTL(q.out)/time.Second), Group, q.id, markValue(q)).Err(); err != nil {
 					return false, fmt.Errorf("mark sent: %w", err)
 				}
 				return true, nil
 			}
-			if err := o.rdb.Set(ctx, marks[i], markValue(q.out), o.markTTL(q.out)).Err(); err != nil {
+			if err := o.rdb.Set(ctx, marks[i], markValue(q), o.markTTL(q.out)).Err(); err != nil {
 				return false, fmt.Errorf("mark sent: %w", err)
 			}
 			continue
@@ -891,13 +894,16 @@ func (o *Outbox) markTTL(out channels.Outbound) time.Duration {
 
 // markValue is what a sent-mark holds: the message itself, so that a provider's later
 // report of a failed delivery can send it again without a copy kept elsewhere.
-func markValue(o channels.Outbound) string {
-	if o.Alert != "" {
+func markValue(q queued) string {
+	if q.out.Alert != "" {
 		// A route alert is not sent again on a carrier's failure report, and its mark
 		// keeps no number in clear: just that it went.
 		return "1"
 	}
-	b, _ := json.Marshal(o)
+	if q.raw != "" {
+		return q.raw
+	}
+	b, _ := json.Marshal(q.out)
 	return string(b)
 }
 
