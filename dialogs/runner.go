@@ -157,8 +157,8 @@ func (r *Runner) Handle(ctx context.Context, shard int, token string, e inbox.En
 }
 
 // handle is Handle with the shard's session cache (nil for none): a session this
-// runner saved is not read back (one round trip, commit). A turn that fails in any
-// way forgets the contact's entry, so that its retry reads Redis.
+// runner saved is not read back (one round trip, the commit). A turn that fails in any
+// way drops the contact's kept session, so that its retry reads Redis.
 func (r *Runner) handle(ctx context.Context, shard int, token string, e inbox.Entry, cache *sessionCache) (err error) {
 	start := r.now()
 	in := e.Msg
