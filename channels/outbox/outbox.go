@@ -84,6 +84,12 @@ type Config struct {
 	Live func(ctx context.Context, alert string) (bool, error)
 	// Sleep waits (a test's clock moves faster); nil is the real sleep.
 	Sleep func(ctx context.Context, d time.Duration)
+	// LeaseTTL is how long a shard's lease outlives its holder's last renewal. A
+	// message read longer ago than a quarter of it is sent only after the lease is
+	// checked again: a process that stalled (a pause, a starved CPU) while another
+	// took the shard over and sent the message must not send it a second time. 0
+	// checks nothing.
+	LeaseTTL time.Duration
 }
 
 // Outbox sends the outbound messages of the shards this process holds.
@@ -145,6 +151,8 @@ type queued struct {
 	// raw is the message as it was queued, while out is unchanged: its sent-marks
 	// hold it without encoding it again.
 	raw string
+	// read is when the message was read from its lane.
+	read time.Time
 	// again is set for a message read again after a crash or a pause: some of its
 	// pieces may have gone out already. A first read cannot have sent-marks, since
 	// every outbound ID is queued once (turns commit once; effect results are
@@ -169,6 +177,9 @@ type shardRun struct {
 	// run is the loop's own context: an alert not yet started is left for the next
 	// holder when it ends, rather than sent late by a process that lost the shard.
 	run context.Context
+	// lease and token are the shard's lease and this holder's token, checked before
+	// sending a message read long ago.
+	lease, token string
 	// busy counts the reply batches in hand; the bulk loop starts no send meanwhile.
 	busy atomic.Int32
 	// ready is closed once the reply loop has read what was left pending: alerts wait
@@ -203,8 +214,10 @@ func (o *Outbox) RunShard(ctx context.Context, shard int, leaseKey, token string
 	reply, bulk, retry, dead, tag := o.keys(shard)
 	p := &pause{}
 	r := &shardRun{o: o, shard: shard, lane: channels.LaneReply, stream: reply, retry: retry, dead: dead, tag: tag,
+		lease: leaseKey, token: token,
 		blocked: map[string]time.Time{}, head: map[string]int64{}, away: map[string]map[string]struct{}{}, ready: make(chan struct{}), pause: p}
 	b := &shardRun{o: o, shard: shard, lane: channels.LaneBulk, stream: bulk, retry: bulk + ":retry", dead: dead, tag: tag,
+		lease: leaseKey, token: token,
 		blocked: map[string]time.Time{}, head: map[string]int64{}, away: map[string]map[string]struct{}{}, peer: r, pause: p}
 	consumer := "s" + strconv.Itoa(shard)
 	rr := stream.NewReader(o.rdb, leaseKey, token, Group, consumer, []string{reply}, 64, o.cfg.Block)
@@ -336,7 +349,7 @@ func (r *shardRun) leave() (bool, error) {
 func (r *shardRun) decode(ctx context.Context, entries []stream.Entry) ([]queued, error) {
 	var batch []queued
 	for _, e := range entries {
-		q := queued{stream: e.Stream, id: e.ID, again: e.Redelivered, raw: e.Values["m"]}
+		q := queued{stream: e.Stream, id: e.ID, again: e.Redelivered, raw: e.Values["m"], read: r.o.now()}
 		if err := json.Unmarshal([]byte(q.raw), &q.out); err != nil || q.out.ID == "" {
 			r.o.log.Error("undecodable outbound dropped", "shard", r.shard, "entry", e.ID)
 			if err := r.o.ack(ctx, e.Stream, e.ID); err != nil {
@@ -542,6 +555,16 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 			}
 			return false, err
 		}
+		// Checked after the pacing wait, which can be long: as near the send as can be.
+		if held, err := r.stillHeld(ctx, q); err != nil || !held {
+			if err != nil {
+				return false, err
+			}
+			// Another process holds the shard now and has read this message again:
+			// it is theirs to send. Left pending; the next read finds the lease gone.
+			o.log.Warn("shard lost while a message waited; left to its new holder", "shard", r.shard, "msg_id", q.out.ID)
+			return r.leave()
+		}
 		start := o.now()
 		err := sender.Send(ctx, q.out, p)
 		if err := r.stamp(ctx, q.out, place, r.lane); err != nil {
@@ -571,6 +594,26 @@ func (r *shardRun) sendOne(ctx context.Context, q queued) (done bool, err error)
 	}
 	// Every piece was sent before (a message read again after a crash).
 	return true, o.ack(ctx, q.stream, q.id)
+}
+
+// stillHeld reports whether this loop may send q: at once when q was read recently,
+// else only once the shard's lease is found still to be this holder's. A token is
+// never given out twice, so while it holds the lease nobody else has held the shard
+// since q was read, and nobody else can have sent it. (A stall between this check and
+// the send is not covered: the check narrows that window to the send itself.)
+func (r *shardRun) stillHeld(ctx context.Context, q queued) (bool, error) {
+	ttl := r.o.cfg.LeaseTTL
+	if ttl <= 0 || r.token == "" || r.o.now().Sub(q.read) < ttl/4 {
+		return true, nil
+	}
+	tok, err := r.o.rdb.Get(ctx, r.lease).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check lease before a late send: %w", err)
+	}
+	return tok == r.token, nil
 }
 
 // failed decides what a failed send means: set aside for good, or deferred.

@@ -510,3 +510,73 @@ func TestUndeliveredIsSentAgain(t *testing.T) {
 		}
 	})
 }
+
+// gated holds the first send of message hold until open is closed; later sends of
+// it, and every other, go at once.
+type gated struct {
+	channels.Sender
+	hold    string
+	once    sync.Once
+	entered chan struct{}
+	open    chan struct{}
+}
+
+func (g *gated) Send(ctx context.Context, o channels.Outbound, p channels.Piece) error {
+	if o.ID == g.hold {
+		first := false
+		g.once.Do(func() { first = true })
+		if first {
+			close(g.entered)
+			<-g.open
+		}
+	}
+	return g.Sender.Send(ctx, o, p)
+}
+
+// TestAHolderThatStalledLeavesItsMessagesToTheNext: a process read two replies for a
+// contact and stalled in the first send (a pause, a starved CPU) for longer than its
+// lease lasts; another process took the shard, read both again and sent them. When the
+// stalled one wakes, the send it was in goes (a duplicate the design allows: it was
+// under way), but the second reply, read long ago, is not sent again.
+func TestAHolderThatStalledLeavesItsMessagesToTheNext(t *testing.T) {
+	rigs(t, func(t *testing.T, g *rig) {
+		gate := &gated{hold: "a", entered: make(chan struct{}), open: make(chan struct{})}
+		gate.Sender = twilio.NewSender(twilio.SenderConfig{AccountSID: sid, AuthToken: token, APIURL: g.api.URL(), From: "+15005550001"})
+		const ttl = 200 * time.Millisecond
+		g.ob = outbox.New(g.rdb, map[channels.Channel]channels.Sender{channels.SMS: gate},
+			outbox.Config{Prefix: g.prefix, Block: 50 * time.Millisecond, LeaseTTL: ttl}, time.Now, quiet, nil)
+		g.queue(t, "", reply("a", "+15005550100", "first"))
+		g.queue(t, "", reply("b", "+15005550100", "second"))
+		stop := g.run(t)
+		defer stop()
+		<-gate.entered
+		lease := channels.Tag(g.prefix, 0) + "lease"
+		if err := g.rdb.Set(context.Background(), lease, "next", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); g.ob.RunShard(ctx, 0, lease, "next") }()
+		defer func() { cancel(); <-done }()
+		count := func(body string) int {
+			n := 0
+			for _, m := range g.api.Messages() {
+				if m.Body == body {
+					n++
+				}
+			}
+			return n
+		}
+		waitFor(t, "the new holder's sends", func() bool { return count("first") == 1 && count("second") == 1 })
+		// The second reply is old in the stalled holder's hands: more than a quarter
+		// of the lease since it was read.
+		time.Sleep(ttl / 2)
+		close(gate.open)
+		waitFor(t, "the stalled send", func() bool { return count("first") == 2 })
+		// Time for a second send of the second reply, were it to come.
+		time.Sleep(2 * ttl)
+		if n := count("second"); n != 1 {
+			t.Errorf("the second reply was sent %d times, want once", n)
+		}
+	})
+}

@@ -311,7 +311,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 		a.telegram = tg
 	}
 	a.outbox = outbox.New(rdb, a.senders, outbox.Config{Prefix: cfg.RedisPrefix, Hash: a.hash, Events: a.inbox, Shards: cfg.Shards,
-		WhatsAppTemplate: len(cfg.WhatsAppTemplates) > 0, Live: a.bcast.Live,
+		WhatsAppTemplate: len(cfg.WhatsAppTemplates) > 0, Live: a.bcast.Live, LeaseTTL: cfg.LeaseTTL,
 		Limits: map[channels.Channel]outbox.Limit{
 			// Telegram's limits for bots: about one message a second per chat, thirty a
 			// second overall; over them it answers 429.
