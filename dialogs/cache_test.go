@@ -31,12 +31,7 @@ func TestShardRunnerKeepsTheSessionsItSaved(t *testing.T) {
 			}
 		}
 		control := Conv{Channel: channels.SMS, Shard: c.Shard, Contact: plainHash(channels.SMS, other)}
-		sendControl := func(id, text string) {
-			if _, err := g.in.Enqueue(ctx, channels.Inbound{ID: id, Channel: channels.SMS, Contact: other,
-				To: "+15005550000", Text: text, Received: fixedNow()}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		sendControl := g.sender(t, other)
 		sendControl("SMcontrol0", "hello")
 		sendControl("SMcontrol1", "1")
 		g.settle(t, c)

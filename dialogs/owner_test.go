@@ -24,18 +24,23 @@ func (g *rig) conversation(t *testing.T, contact string, texts ...string) (Conv,
 	done := make(chan error, 1)
 	go func() { done <- g.runner.RunShard(ctx, shard, tok) }()
 	t.Cleanup(func() { cancel(); <-done })
-	send := func(id, text string) {
-		if _, err := g.in.Enqueue(context.Background(), channels.Inbound{ID: id, Channel: channels.SMS, Contact: contact,
-			To: "+15005550000", Text: text, Received: fixedNow()}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := g.sender(t, contact)
 	c := Conv{Channel: channels.SMS, Shard: shard, Contact: plainHash(channels.SMS, contact)}
 	for i, text := range texts {
 		send(fmt.Sprintf("SMsetup%d", i), text)
 	}
 	g.settle(t, c)
 	return c, send
+}
+
+// sender returns a function that queues an SMS from contact, as its provider would.
+func (g *rig) sender(t *testing.T, contact string) func(id, text string) {
+	return func(id, text string) {
+		if _, err := g.in.Enqueue(context.Background(), channels.Inbound{ID: id, Channel: channels.SMS, Contact: contact,
+			To: "+15005550000", Text: text, Received: fixedNow()}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // settle waits until the shard has taken every inbound message.
