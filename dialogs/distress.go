@@ -50,11 +50,29 @@ var distressLang = map[string]string{
 	"نجده": "ar", "النجده": "ar", "خطر": "ar", "استغاثه": "ar", "انقذونا": "ar",
 }
 
+// distressPatterns are distressPhrases as they are looked for in a message's words,
+// worked out once because every text turn asks: a Latin phrase must stand as whole
+// words ("sinking" is not "we are sinking"), an Arabic one may be joined to the
+// letters around it (a prefix such as و, "and").
+var distressPatterns = distressMatchers(distressPhrases)
+
+func distressMatchers(phrases []string) []string {
+	out := make([]string, len(phrases))
+	for i, p := range phrases {
+		if isLatin(p) {
+			out[i] = " " + words(p) + " "
+		} else {
+			out[i] = words(p)
+		}
+	}
+	return out
+}
+
 // distressPhrase reports whether a message holds a phrase of distress.
 func distressPhrase(text string) bool {
 	n := " " + words(text) + " "
-	for _, p := range distressPhrases {
-		if strings.Contains(n, " "+words(p)+" ") || strings.Contains(n, words(p)) && !isLatin(p) {
+	for _, p := range distressPatterns {
+		if strings.Contains(n, p) {
 			return true
 		}
 	}

@@ -15,6 +15,7 @@ func TestDistressPhrase(t *testing.T) {
 		{"mi hijo me dijo que nos hundimos, hace un mes", true},
 		{"القارب يغرق الآن", true},
 		{"نحن نغرق", true},
+		{"ساعدونا ونحن في خطر", true}, // joined to "and": Arabic phrases need not stand alone
 		{"my brother's boat sank last year", false},
 		{"I am thinking about it", false},
 		{"hello", false},
