@@ -33,6 +33,10 @@ type config struct {
 	Shards      int
 	LogLevel    string
 
+	// RedisFlights is how many round trips of scripts and simple commands may be
+	// under way at once; what is issued meanwhile goes together. 0: no limit.
+	RedisFlights int
+
 	TwilioAccountSID string
 	TwilioAuthToken  string
 	TwilioSMSFrom    string
@@ -135,6 +139,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.RedisPool, err = strconv.Atoi(env("HOTLINE_REDIS_POOL", "0")); err != nil || c.RedisPool < 0 {
 		return c, fmt.Errorf("HOTLINE_REDIS_POOL must be a whole number")
+	}
+	if c.RedisFlights, err = strconv.Atoi(env("HOTLINE_REDIS_FLIGHTS", "1")); err != nil || c.RedisFlights < 0 || c.RedisFlights > 1024 {
+		return c, fmt.Errorf("HOTLINE_REDIS_FLIGHTS must be a whole number from 0 to 1024")
 	}
 	if c.LeaseTTL, err = time.ParseDuration(env("HOTLINE_LEASE_TTL", "10s")); err != nil || c.LeaseTTL < time.Second {
 		return c, fmt.Errorf("HOTLINE_LEASE_TTL must be a duration of at least 1s")

@@ -1,0 +1,10 @@
+package coalesce
+
+import (
+	"os"
+	"testing"
+
+	"github.com/hotline-org/hotline/channels/redistest"
+)
+
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
