@@ -268,3 +268,33 @@ func TestNilRepliesReachTheirCaller(t *testing.T) {
 		}
 	})
 }
+
+// TestNowNeverWaitsInLine: a webhook's command goes at once even while every flight
+// is taken, where another caller's waits.
+func TestNowNeverWaitsInLine(t *testing.T) {
+	redistest.Backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		h := Add(rdb, 1)
+		tag := prefix + "{c}:"
+		h.mu.Lock()
+		h.flying = 1 // every flight taken, as by a long pipeline
+		h.mu.Unlock()
+
+		if err := rdb.Set(Now(ctx), tag+"now", "1", time.Minute).Err(); err != nil {
+			t.Fatalf("a command that must not wait: %v", err)
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- rdb.Set(ctx, tag+"queued", "1", time.Minute).Err() }()
+		queued(t, h, 1)
+
+		h.land() // the flight lands: the queued caller leads
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.flying != 0 || len(h.queue) != 0 {
+			t.Errorf("after the work: %d flights, %d queued; want none", h.flying, len(h.queue))
+		}
+	})
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/coalesce"
 	"github.com/hotline-org/hotline/channels/stream"
 )
 
@@ -150,7 +151,9 @@ func (b *Inbox) Enqueue(ctx context.Context, in channels.Inbound) (bool, error) 
 	}
 	// Twilio gives up after 15 s; a Redis that hangs rather than refuses must not take
 	// that long to send the message to the spool.
-	actx, cancel := context.WithTimeout(ctx, enqueueTimeout)
+	// It goes at once, never in line behind the shards' work (channels/coalesce): the
+	// provider is waiting for the answer.
+	actx, cancel := context.WithTimeout(coalesce.Now(ctx), enqueueTimeout)
 	isNew, err := b.add(actx, in, in.Effect == nil && in.Channel != channels.Voice)
 	cancel()
 	if err == nil || b.cfg.Spool == nil {
