@@ -20,6 +20,11 @@ import (
 // gets the context's error and its command is never sent; once taken into a
 // pipeline, the command is waited for, and the pipeline waits no longer than the
 // earliest deadline among its commands.
+//
+// go-redis copies a client's hooks into its transactions (Watch) and its dedicated
+// connections (Conn): a command of theirs that waits in line is sent on the client's
+// pipeline connection, not theirs. The hotline uses neither; code that does should
+// give it a client without this hook.
 type Hook struct {
 	pipe    func(ctx context.Context, cmds []redis.Cmder) error
 	flights int
