@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,7 +45,8 @@ func needRedis(t *testing.T) {
 func TestRunSmall(t *testing.T) {
 	needRedis(t)
 	var out, progress bytes.Buffer
-	args := []string{"bench", "-contacts", "2", "-duration", "1s", "-warmup", "0s", "-starts", "1"}
+	args := []string{"bench", "-contacts", "2", "-rounds", "2", "-duration", "1s", "-warmup", "0s", "-starts", "1",
+		"-set", "HOTLINE_REDIS_FLIGHTS=2"}
 	if err := run(t.Context(), args, &out, &progress); err != nil {
 		t.Fatalf("run: %v\nprogress:\n%s", err, progress.String())
 	}
@@ -51,7 +54,10 @@ func TestRunSmall(t *testing.T) {
 	for _, want := range []string{"turns/s", "| hotline |", "| REST floor |", "| TwiML floor |", "idle session",
 		"| hotline turns/s ≥ 0.5 × REST floor |", "| hotline turns/s against the TwiML floor |",
 		"| embedded default (no REDIS_URL, empty HOTLINE_DATA_DIR) | 1 |", "| real Redis (REDIS_URL, the settings of the measured hotline) | 1 |",
-		"TwiML floor: \"hi\" 1, \"LANGUAGE\" 1, \"1\" 1", "go run ./cmd/bench -contacts 2 -duration 1s -warmup 0s -starts 1",
+		"TwiML floor: \"hi\" 1, \"LANGUAGE\" 1, \"1\" 1",
+		"go run ./cmd/bench -contacts 2 -rounds 2 -duration 1s -warmup 0s -set HOTLINE_REDIS_FLIGHTS=2 -starts 1",
+		"SQLite; default shards; HOTLINE_REDIS_FLIGHTS=2; one process",
+		"| 1 | hotline |", "| 2 | hotline |", "| 2 | TwiML floor |", "| maximum, round 2 | REST floor |", ", the median of 2 rounds (",
 		"### A flood from one number", "| while the flooder was silent |", "| while it wrote ", "| others' end-to-end p99 while one number floods"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
@@ -140,7 +146,10 @@ func TestFlagsRefused(t *testing.T) {
 		{"-broadcast", "-1"}, {"-broadcast", "2000000"}, {"-broadcast", "10", "-contacts", "5"},
 		{"-voice", "0"}, {"-voice", "2001"}, {"-voice", "-3"}, {"-voice", "10", "-contacts", "5"}, {"-voice", "10", "-rate", "5"},
 		{"-voice", "10", "-api-latency", "5ms"}, {"-voice", "10", "-reply-timeout", "1s"}, {"-voice", "10", "-broadcast", "100"},
-		{"-voice", "10", "-flood=false"}, {"-broadcast", "10", "-flood=false"}} {
+		{"-voice", "10", "-flood=false"}, {"-broadcast", "10", "-flood=false"},
+		{"-rounds", "0"}, {"-rounds", "21"}, {"-voice", "10", "-rounds", "2"}, {"-broadcast", "10", "-set", "HOTLINE_REDIS_FLIGHTS=2"},
+		{"-set", "REDIS_URL=redis://elsewhere"}, {"-set", "HOTLINE_REDIS_FLIGHTS"}, {"-set", "HOTLINE_=1"},
+		{"-set", "hotline_redis_flights=2"}, {"-set", "HOTLINE_SHARDS=4"}} {
 		var out, errs bytes.Buffer
 		if err := run(t.Context(), append([]string{"bench"}, args...), &out, &errs); err == nil {
 			t.Errorf("%v accepted", args)
@@ -151,6 +160,37 @@ func TestFlagsRefused(t *testing.T) {
 		!strings.Contains(errs.String(), "-broadcast") || !strings.Contains(errs.String(), "-voice") ||
 		!strings.Contains(errs.String(), "-flood") {
 		t.Errorf("-h: %v\n%s", err, errs.String())
+	}
+}
+
+// TestSettingsReachTheHotline: a -set setting is in the hotline's environment; one the
+// bench sets itself is refused, and the environment's own HOTLINE_ settings never leak
+// in (they would change what is measured without the report saying so).
+func TestSettingsReachTheHotline(t *testing.T) {
+	env := map[string]string{"HOTLINE_ADDR": "127.0.0.1:0", "HOTLINE_RATE_SMS": "0"}
+	if err := applySettings(env, []string{"HOTLINE_REDIS_FLIGHTS=2", "HOTLINE_EXAMPLE=a=b"}); err != nil {
+		t.Fatal(err)
+	}
+	got := hotlineEnv([]string{"PATH=/bin", "HOTLINE_REDIS_FLIGHTS=9", "HOTLINE_SHARDS=1"}, env)
+	want := []string{"PATH=/bin", "HOTLINE_ADDR=127.0.0.1:0", "HOTLINE_EXAMPLE=a=b", "HOTLINE_RATE_SMS=0", "HOTLINE_REDIS_FLIGHTS=2"}
+	if !slices.Equal(got, want) {
+		t.Errorf("hotline environment %q, want %q", got, want)
+	}
+	for _, own := range []string{"HOTLINE_ADDR=0.0.0.0:80", "HOTLINE_RATE_SMS=10"} {
+		if err := applySettings(env, []string{own}); err == nil {
+			t.Errorf("-set %s accepted", own)
+		}
+	}
+}
+
+func TestMedianOf(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want float64
+	}{{nil, 0}, {[]float64{0.4}, 0.4}, {[]float64{0.6, 0.4}, 0.5}, {[]float64{0.55, 0.4, 0.5}, 0.5}} {
+		if got := medianOf(c.in); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("medianOf(%v) = %v, want %v", c.in, got, c.want)
+		}
 	}
 }
 

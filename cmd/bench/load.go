@@ -287,6 +287,7 @@ func (l *load) calibrate(ctx context.Context, t *target, p int) (map[string]int,
 // phase is what one load phase measured on one server.
 type phase struct {
 	server        string
+	round         int // closed loop: which round, from 1
 	duration      time.Duration
 	offered       float64 // open loop: messages per second asked for
 	samples       []sample

@@ -33,9 +33,11 @@ the per-contact limit lifted and replying through a local fake Twilio API, and t
 measured in the same run. Both check the signature and make two Redis round trips;
 the REST floor answers empty TwiML and replies through the same API, the TwiML floor
 answers the reply inline (its turn ends when that answer arrives). First a closed
-loop finds each server's maximum turns per second, then an open loop at half the
-hotline's maximum measures the webhook answer time there. Before the load it times
--starts starts of the hotline binary (exec to /readyz answering 200), with the
+loop finds each server's maximum turns per second, in -rounds rounds of the three
+servers back to back (a ratio is the median of the rounds' ratios), then an open loop
+at half the hotline's median maximum measures the webhook answer time there. -set
+passes a hotline setting (NAME=VALUE, repeatable) to every hotline the run starts.
+Before the load it times -starts starts of the hotline binary (exec to /readyz answering 200), with the
 embedded Redis and with the real one. Last, unless -flood=false, a second hotline with
 the per-contact limit as shipped (30 messages a minute) takes the same open-loop rate
 from enough contacts that each stays under half of it, while one more number writes
@@ -89,6 +91,8 @@ type options struct {
 	voice        int // simultaneous callers of the voice benchmark; 0: off
 	starts       int // timed starts of the hotline in each setting
 	flood        bool
+	rounds       int      // closed-loop rounds, each the hotline and both floors back to back
+	set          []string // hotline settings NAME=VALUE given with -set, in order
 }
 
 // run is the whole command, so that the test runs what people run.
@@ -116,6 +120,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.broadcast, "broadcast", 0, "measure one route alert to this many SMS subscribers instead of turns (0: off)")
 	fs.IntVar(&o.starts, "starts", 5, "times the hotline binary is started and timed in each setting (embedded Redis, real Redis)")
 	fs.BoolVar(&o.flood, "flood", true, "also measure one number flooding the hotline with the per-contact limit on, as shipped (adds a phase: twice -warmup, and -duration)")
+	fs.IntVar(&o.rounds, "rounds", 3, "closed-loop rounds, each measuring the hotline and both floors back to back; a ratio is the median of the rounds' ratios")
+	fs.Func("set", "a hotline setting `NAME=VALUE` for every hotline the turn benchmark starts (repeatable), e.g. -set HOTLINE_REDIS_FLIGHTS=2", func(v string) error {
+		if err := checkSetting(v); err != nil {
+			return err
+		}
+		o.set = append(o.set, v)
+		return nil
+	})
 	fs.IntVar(&o.voice, "voice", 0, fmt.Sprintf("measure report calls to the voice IVR with this many simultaneous callers, 1 to %d, instead of turns", maxVoiceCallers))
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -142,6 +154,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("-api-latency must be from 0 to 10s")
 	case o.starts < 1 || o.starts > 100:
 		return errors.New("-starts must be from 1 to 100")
+	case o.rounds < 1 || o.rounds > maxRounds:
+		return fmt.Errorf("-rounds must be from 1 to %d", maxRounds)
 	case o.broadcast < 0 || o.broadcast > maxSubscribers:
 		return fmt.Errorf("-broadcast must be from 0 to %d", maxSubscribers)
 	}
@@ -156,7 +170,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
 			case "broadcast":
-			case "contacts", "duration", "warmup", "rate", "reply-timeout", "starts", "flood":
+			case "contacts", "duration", "warmup", "rate", "reply-timeout", "starts", "flood", "rounds", "set":
 				ignored = append(ignored, "-"+f.Name)
 			case "redis":
 				set = append(set, "-redis "+redactURL(f.Value.String()))
@@ -176,17 +190,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var set []string
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "contacts", "duration", "warmup", "broadcast":
+		case "contacts", "duration", "warmup", "broadcast", "rounds":
 		case "flood":
 			// A boolean flag takes its value after "=" only.
 			set = append(set, "-flood="+f.Value.String())
+		case "set":
+			// Given once per setting; the flag itself has no value to print.
+			for _, v := range o.set {
+				set = append(set, "-set "+v)
+			}
 		case "redis":
 			set = append(set, "-redis "+redactURL(f.Value.String()))
 		default:
 			set = append(set, "-"+f.Name+" "+f.Value.String())
 		}
 	})
-	command := fmt.Sprintf("go run ./cmd/bench -contacts %d -duration %s -warmup %s", o.contacts, o.duration, o.warmup)
+	command := fmt.Sprintf("go run ./cmd/bench -contacts %d -rounds %d -duration %s -warmup %s", o.contacts, o.rounds, o.duration, o.warmup)
 	if len(set) > 0 {
 		command += " " + strings.Join(set, " ")
 	}
@@ -204,6 +223,9 @@ func bench(ctx context.Context, o options, command string, progress func(string,
 	// limit, which a simulated contact passes in seconds (the flood phases keep it).
 	r.env["HOTLINE_RATE_SMS"] = "0"
 	r.env["HOTLINE_CONTACT_RATE"] = "0"
+	if err := applySettings(r.env, o.set); err != nil {
+		return err
+	}
 	rdb, prefix, runID, authToken, accountSID, apiURL, facts := r.rdb, r.prefix, r.runID, r.authToken, r.accountSID, r.apiURL, r.facts
 	rt := newRouter()
 	r.fake.OnMessage(rt.deliver)
@@ -257,33 +279,42 @@ func bench(ctx context.Context, o options, command string, progress func(string,
 		}
 	}
 
-	// Each phase has contact numbers of its own: calibrate, closed loop, open loop.
+	// Each phase has contact numbers of its own: calibrate, the closed loop's rounds,
+	// open loop, flood.
 	rep := &report{opts: o, command: command, facts: facts, servers: servers, starts: starts}
-	for i, t := range servers {
-		progress("%s: closed loop, %d contacts, %s warm-up + %s", t.name, o.contacts, o.warmup, o.duration)
-		p := l.closedLoop(ctx, t, len(servers)+i, o.contacts, o.warmup, o.duration, cpuProbe(rdb, t.pid))
-		if ctx.Err() != nil {
-			return ctx.Err()
+	phaseNo := len(servers)
+	for round := range o.rounds {
+		// The servers of a round run back to back, so that a ratio compares runs minutes
+		// apart at most; a machine that slows down between rounds moves all three.
+		for _, t := range servers {
+			progress("%s: closed loop %d of %d, %d contacts, %s warm-up + %s", t.name, round+1, o.rounds, o.contacts, o.warmup, o.duration)
+			p := l.closedLoop(ctx, t, phaseNo, o.contacts, o.warmup, o.duration, cpuProbe(rdb, t.pid))
+			phaseNo++
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if len(p.samples) == 0 {
+				return fmt.Errorf("%s completed no turns in %s (webhook errors %d, no reply %d; hotline logs: %s)",
+					t.name, o.duration, p.webhookErrors, p.noReply, h.logs.String())
+			}
+			p.round = round + 1
+			rep.closed = append(rep.closed, p)
 		}
-		if len(p.samples) == 0 {
-			return fmt.Errorf("%s completed no turns in %s (webhook errors %d, no reply %d; hotline logs: %s)",
-				t.name, o.duration, p.webhookErrors, p.noReply, h.logs.String())
-		}
-		rep.closed = append(rep.closed, p)
 	}
 	rate := o.rate
 	if rate == 0 {
-		rate = rep.closed[0].turnsPerSecond() / 2
+		rate = rep.median(0) / 2
 	}
 	rep.rate = rate
 	for i, t := range servers {
 		progress("%s: open loop at %.0f messages/s, %s warm-up + %s", t.name, rate, o.warmup, o.duration)
-		p := l.openLoop(ctx, t, 2*len(servers)+i, o.contacts, rate, o.warmup, o.duration, cpuProbe(rdb, t.pid))
+		p := l.openLoop(ctx, t, phaseNo+i, o.contacts, rate, o.warmup, o.duration, cpuProbe(rdb, t.pid))
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		rep.open = append(rep.open, p)
 	}
+	phaseNo += len(servers)
 	rep.stray = rt.stray.Load()
 	rep.floorSendErrors = rest.sendErrors.Load()
 	rep.hotlineLogLines = h.logs.lines()
@@ -299,7 +330,7 @@ func bench(ctx context.Context, o options, command string, progress func(string,
 		if serr := h.stop(); serr != nil {
 			progress("hotline shutdown: %v", serr)
 		}
-		if rep.flood, err = l.measureFlood(ctx, r, o, rate, servers[0].parts, 3*len(servers), progress); err != nil {
+		if rep.flood, err = l.measureFlood(ctx, r, o, rate, servers[0].parts, phaseNo, progress); err != nil {
 			return fmt.Errorf("flood: %w", err)
 		}
 	}
@@ -340,7 +371,7 @@ func runVoice(ctx context.Context, fs *flag.FlagSet, o options, progress func(st
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "voice", "duration", "warmup":
-		case "contacts", "rate", "reply-timeout", "api-latency", "broadcast", "starts", "flood":
+		case "contacts", "rate", "reply-timeout", "api-latency", "broadcast", "starts", "flood", "rounds", "set":
 			// A call sends nothing through the API, and has its own callers and pace;
 			// -starts times the turn benchmark's hotline.
 			ignored = append(ignored, "-"+f.Name)
@@ -358,4 +389,40 @@ func runVoice(ctx context.Context, fs *flag.FlagSet, o options, progress func(st
 		command += " " + strings.Join(set, " ")
 	}
 	return benchVoice(ctx, o, command, progress, stdout)
+}
+
+// maxRounds keeps every phase's contact numbers apart: a phase's number takes two
+// digits of each contact's phone number (see newContact).
+const maxRounds = 20
+
+// applySettings adds the -set settings to the hotline's environment, refusing any the
+// bench sets itself: the run would not measure what its report says.
+func applySettings(env map[string]string, set []string) error {
+	for _, v := range set {
+		name, value, _ := strings.Cut(v, "=")
+		if _, own := env[name]; own {
+			return fmt.Errorf("-set %s: the bench sets %s itself", v, name)
+		}
+		env[name] = value
+	}
+	return nil
+}
+
+// checkSetting accepts a -set value: NAME=VALUE, NAME a hotline setting. The bench's
+// own settings (where the hotline listens and keeps its data, the lifted limits,
+// -shards) are refused where they are set, in bench.
+func checkSetting(v string) error {
+	name, _, ok := strings.Cut(v, "=")
+	if !ok || !strings.HasPrefix(name, "HOTLINE_") || len(name) == len("HOTLINE_") {
+		return fmt.Errorf("%q is not NAME=VALUE with NAME a hotline setting (HOTLINE_…)", v)
+	}
+	for _, c := range name {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {
+			return fmt.Errorf("%q: a setting's name is upper case letters, digits and _", v)
+		}
+	}
+	if name == "HOTLINE_SHARDS" {
+		return errors.New("HOTLINE_SHARDS: use -shards")
+	}
+	return nil
 }

@@ -98,6 +98,9 @@ func (r *report) write(w io.Writer) {
 	if r.opts.shards > 0 {
 		shards = fmt.Sprint(r.opts.shards, " shards (HOTLINE_SHARDS)")
 	}
+	if len(r.opts.set) > 0 {
+		shards += "; " + strings.Join(r.opts.set, ", ")
+	}
 	p("| hotline | %s; SQLite; %s; one process; SMS rate limit lifted (HOTLINE_RATE_SMS=0), per-contact limit lifted (HOTLINE_CONTACT_RATE=0) |", hot, shards)
 	p("| load | %d contacts, %s warm-up + %s measured per phase, one message in flight per contact |",
 		r.opts.contacts, r.opts.warmup, r.opts.duration)
@@ -121,11 +124,13 @@ func (r *report) write(w io.Writer) {
 
 	p("### Maximum: closed loop (each contact sends its next message when the reply arrived)")
 	p("")
-	p("| server | turns/s | webhook p50 | webhook p99 | webhook max | end-to-end p50 | end-to-end p99 | end-to-end max | webhook errors | no reply |")
-	p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	p("%d round(s), each the three servers back to back.", r.opts.rounds)
+	p("")
+	p("| round | server | turns/s | webhook p50 | webhook p99 | webhook max | end-to-end p50 | end-to-end p99 | end-to-end max | webhook errors | no reply |")
+	p("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, ph := range r.closed {
 		wh, e2e := ph.webhook(), ph.endToEnd()
-		p("| %s | %.0f | %s | %s | %s | %s | %s | %s | %d | %d |", ph.server, ph.turnsPerSecond(),
+		p("| %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %d | %d |", ph.round, ph.server, ph.turnsPerSecond(),
 			ms(wh.p50), ms(wh.p99), ms(wh.max), ms(e2e.p50), ms(e2e.p99), ms(e2e.max), ph.webhookErrors, ph.noReply)
 	}
 	p("")
@@ -167,9 +172,10 @@ func (r *report) write(w io.Writer) {
 	p("")
 	p("| target | measured | met |")
 	p("|---|---|---|")
-	hotTPS, restTPS, twimlTPS := r.closed[0].turnsPerSecond(), r.closed[1].turnsPerSecond(), r.closed[2].turnsPerSecond()
-	p("| hotline turns/s ≥ 0.5 × REST floor | %.2f (%.0f / %.0f) | %s |", hotTPS/restTPS, hotTPS, restTPS, yesNo(hotTPS/restTPS >= 0.5))
-	p("| hotline turns/s against the TwiML floor | %.2f (%.0f / %.0f) | no target |", hotTPS/twimlTPS, hotTPS, twimlTPS)
+	rest, restEach := r.ratio(1)
+	twiml, twimlEach := r.ratio(2)
+	p("| hotline turns/s ≥ 0.5 × REST floor | %s | %s |", r.ratioText(rest, restEach, 1), yesNo(rest >= 0.5))
+	p("| hotline turns/s against the TwiML floor | %s | no target |", r.ratioText(twiml, twimlEach, 2))
 	wh := r.open[0].webhook()
 	what := "half its maximum"
 	if r.opts.rate > 0 {
@@ -244,17 +250,27 @@ func (r *report) writeCPU(p func(string, ...any)) {
 			cores(c.steal), perTurn)
 	}
 	for _, ph := range r.closed {
-		row("maximum", ph)
+		row(fmt.Sprintf("maximum, round %d", ph.round), ph)
 	}
 	for _, ph := range r.open {
 		row(fmt.Sprintf("%.0f/s", ph.offered), ph)
 	}
 	p("")
-	p("Redis commands per turn at the maximum (commands run by Lua scripts count as well; so does anything else using this Redis meanwhile):")
+	p("Redis commands per turn at the maximum, over all rounds (commands run by Lua scripts count as well; so does anything else using this Redis meanwhile):")
 	p("")
-	for _, ph := range r.closed {
-		n := ph.turnsPerSecond() * ph.cpu.wall.Seconds()
-		if !ph.cpu.ok || n <= 0 {
+	for i, t := range r.servers {
+		var n float64
+		calls := map[string]int64{}
+		for _, ph := range r.closedOf(i) {
+			if !ph.cpu.ok || ph.cpu.wall <= 0 {
+				continue
+			}
+			n += ph.turnsPerSecond() * ph.cpu.wall.Seconds()
+			for name, c := range ph.cpu.calls {
+				calls[name] += c
+			}
+		}
+		if n <= 0 {
 			continue
 		}
 		type cmd struct {
@@ -263,7 +279,7 @@ func (r *report) writeCPU(p func(string, ...any)) {
 		}
 		var cmds []cmd
 		var total int64
-		for name, c := range ph.cpu.calls {
+		for name, c := range calls {
 			if name == "info" {
 				continue // the probe's own
 			}
@@ -282,7 +298,7 @@ func (r *report) writeCPU(p func(string, ...any)) {
 		for _, c := range cmds {
 			parts = append(parts, fmt.Sprintf("%s %.2f", strings.ToUpper(c.name), float64(c.calls)/n))
 		}
-		p("- %s: %.1f in all — %s", ph.server, float64(total)/n, strings.Join(parts, ", "))
+		p("- %s: %.1f in all — %s", t.name, float64(total)/n, strings.Join(parts, ", "))
 	}
 	p("")
 }
@@ -304,4 +320,65 @@ func (f facts) build(bin string) string {
 		return "built from " + f.commit
 	}
 	return "built from this checkout"
+}
+
+// closedOf is server i's closed-loop phases, one a round.
+func (r *report) closedOf(i int) []phase {
+	var out []phase
+	for _, ph := range r.closed {
+		if ph.server == r.servers[i].name {
+			out = append(out, ph)
+		}
+	}
+	return out
+}
+
+// median is server i's median turns per second over the closed loop's rounds.
+func (r *report) median(i int) float64 {
+	var tps []float64
+	for _, ph := range r.closedOf(i) {
+		tps = append(tps, ph.turnsPerSecond())
+	}
+	return medianOf(tps)
+}
+
+// ratio is the hotline's turns per second against server i's: the median of each
+// round's ratio, and those ratios. A round's servers ran minutes apart at most, so a
+// machine that speeds up or slows down between rounds cancels out of its ratio.
+func (r *report) ratio(i int) (float64, []float64) {
+	hot, other := r.closedOf(0), r.closedOf(i)
+	var each []float64
+	for k := range min(len(hot), len(other)) {
+		if tps := other[k].turnsPerSecond(); tps > 0 {
+			each = append(each, hot[k].turnsPerSecond()/tps)
+		}
+	}
+	return medianOf(each), each
+}
+
+// ratioText writes a ratio with what it comes from.
+func (r *report) ratioText(ratio float64, each []float64, i int) string {
+	if len(each) == 1 {
+		return fmt.Sprintf("%.2f (%.0f / %.0f)", ratio, r.median(0), r.median(i))
+	}
+	rounds := make([]string, len(each))
+	for k, v := range each {
+		rounds[k] = fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.2f, the median of %d rounds (%s); median turns/s %.0f / %.0f", ratio, len(each),
+		strings.Join(rounds, ", "), r.median(0), r.median(i))
+}
+
+// medianOf is the middle value (the mean of the two middle ones for an even count).
+func medianOf(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	vs = slices.Clone(vs)
+	slices.Sort(vs)
+	m := len(vs) / 2
+	if len(vs)%2 == 0 {
+		return (vs[m-1] + vs[m]) / 2
+	}
+	return vs[m]
 }
