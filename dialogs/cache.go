@@ -2,6 +2,7 @@ package dialogs
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hotline-org/hotline/channels"
@@ -18,6 +19,9 @@ import (
 // anything meanwhile. Voice sessions (written by call turns, which hold no lease)
 // and WhatsApp ones (whose held replies are counted at load) are never kept.
 type sessionCache struct {
+	// A shard's contacts take their turns side by side, each its own entry: the
+	// lock guards the map, never a turn.
+	mu      sync.Mutex
 	max     int
 	maxAge  time.Duration
 	entries map[string]cachedSession
@@ -50,6 +54,8 @@ func (c *sessionCache) get(key string, now time.Time) ([]any, bool) {
 	if c == nil {
 		return nil, false
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	e, ok := c.entries[key]
 	if !ok {
 		return nil, false
@@ -65,6 +71,8 @@ func (c *sessionCache) put(key string, version int64, data []byte, now time.Time
 	if c == nil {
 		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.max {
 		// Any one goes (map order is random): the cache only saves a read.
 		for k := range c.entries {
@@ -77,6 +85,8 @@ func (c *sessionCache) put(key string, version int64, data []byte, now time.Time
 
 func (c *sessionCache) drop(key string) {
 	if c != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
 		delete(c.entries, key)
 	}
 }

@@ -9,12 +9,14 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/channels/inbox"
+	"github.com/hotline-org/hotline/channels/stream"
 	"github.com/hotline-org/hotline/locales"
 )
 
@@ -84,7 +86,7 @@ func OutboxKey(prefix string, shard int) string { return channels.Tag(prefix, sh
 
 // RunShard works one shard while this process holds its lease (token). It first takes
 // back what a previous holder left pending, then waits for new entries. It returns when
-// ctx ends (after finishing the turn in hand) or when the lease is lost.
+// ctx ends (after finishing the turns in hand) or when the lease is lost.
 func (r *Runner) RunShard(ctx context.Context, shard int, token string) error {
 	rd := r.in.Reader(shard, LeaseKey(r.cfg.Prefix, shard), token, int(r.cfg.Batch), r.cfg.Block)
 	if err := rd.Prepare(ctx); err != nil {
@@ -105,40 +107,94 @@ func (r *Runner) RunShard(ctx context.Context, shard int, token string) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		for _, se := range batch {
-			e := r.in.Decode(se)
+		failed, err := r.turns(ctx, shard, token, batch, cache)
+		if errors.Is(err, ErrLeaseLost) {
+			r.log.Warn("lease lost, leaving shard", "shard", shard)
+			return err
+		}
+		if failed {
+			// Re-read from the pending list, so that a failed entry is tried again
+			// before anything of its contact behind it.
+			rd.Again()
+			sleep(ctx, 200*time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// turns works a batch as the outbox sends one: a goroutine per contact (at most the
+// batch's size), each contact's entries in order. Contacts wait on Redis side by side
+// rather than in a line, and their commits can share a round trip. A contact whose
+// turn fails takes no more turns in this batch: its entry is recorded as failed, and
+// it and what follows it are read again from the pending list (failed is true). err is
+// ErrLeaseLost when the shard was lost.
+func (r *Runner) turns(ctx context.Context, shard int, token string, batch []stream.Entry, cache *sessionCache) (failed bool, err error) {
+	var order []string
+	groups := map[string][]inbox.Entry{}
+	for _, se := range batch {
+		e := r.in.Decode(se)
+		k := string(e.Msg.Channel) + "\x00" + e.Msg.Contact
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], e)
+	}
+	type failure struct {
+		e   inbox.Entry
+		err error
+	}
+	var (
+		mu    sync.Mutex
+		fails []failure
+		lost  bool
+	)
+	work := func(es []inbox.Entry) {
+		for _, e := range es {
 			if ctx.Err() != nil {
-				return nil
+				return
 			}
 			// A turn in hand is finished even when shutdown begins: it is a few
 			// milliseconds of Redis work, and leaving it would only replay it.
 			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			err := r.handleWithRetry(tctx, shard, token, e, cache)
 			cancel()
+			if err == nil {
+				continue
+			}
+			mu.Lock()
 			if errors.Is(err, ErrLeaseLost) {
-				r.log.Warn("lease lost, leaving shard", "shard", shard)
-				return err
+				lost = true
+			} else {
+				fails = append(fails, failure{e, err})
 			}
-			if err != nil {
-				dead, ferr := r.in.Fail(ctx, shard, LeaseKey(r.cfg.Prefix, shard), token, e, err)
-				r.log.Error("turn failed", "shard", shard, "entry", e.StreamID, "dead_letter", dead, "err", err)
-				if errors.Is(ferr, ErrLeaseLost) {
-					r.log.Warn("lease lost, leaving shard", "shard", shard)
-					return ferr
-				}
-				if ferr != nil {
-					r.log.Error("record turn failure", "shard", shard, "err", ferr)
-				}
-				r.observe(e.Msg.Channel, 0, "failed")
-				// Re-read from the pending list so that the failed entry is tried again
-				// before anything behind it: a contact's messages keep their order.
-				rd.Again()
-				sleep(ctx, 200*time.Millisecond)
-				break
-			}
+			mu.Unlock()
+			return
 		}
 	}
-	return nil
+	if len(order) == 1 {
+		work(groups[order[0]])
+	} else {
+		var wg sync.WaitGroup
+		for _, k := range order {
+			wg.Go(func() { work(groups[k]) })
+		}
+		wg.Wait()
+	}
+	if lost {
+		return true, ErrLeaseLost
+	}
+	for _, f := range fails {
+		dead, ferr := r.in.Fail(ctx, shard, LeaseKey(r.cfg.Prefix, shard), token, f.e, f.err)
+		r.log.Error("turn failed", "shard", shard, "entry", f.e.StreamID, "dead_letter", dead, "err", f.err)
+		if errors.Is(ferr, ErrLeaseLost) {
+			return true, ferr
+		}
+		if ferr != nil {
+			r.log.Error("record turn failure", "shard", shard, "err", ferr)
+		}
+		r.observe(f.e.Msg.Channel, 0, "failed")
+	}
+	return len(fails) > 0, nil
 }
 
 func (r *Runner) handleWithRetry(ctx context.Context, shard int, token string, e inbox.Entry, cache *sessionCache) error {
