@@ -78,3 +78,26 @@ func (b *Inbox) settle(ctx context.Context, shard int, raw, m string) (bool, err
 	}
 	return n == 1, nil
 }
+
+// PurgeDead drops a contact's dead letters from their shard, for an erasure (DELETE):
+// a letter keeps what they wrote, in the clear, for days. It returns how many went.
+func (b *Inbox) PurgeDead(ctx context.Context, shard int, ch channels.Channel, contact string) (int, error) {
+	letters, err := b.DeadLetters(ctx, shard)
+	if err != nil {
+		return 0, fmt.Errorf("purge inbox dead letters: %w", err)
+	}
+	n := 0
+	for _, raw := range letters {
+		if d, err := ParseDeadLetter(raw); err != nil || d.Msg.Channel != ch || d.Msg.Contact != contact {
+			continue
+		}
+		gone, err := b.DiscardDead(ctx, shard, raw)
+		if err != nil {
+			return n, fmt.Errorf("purge inbox dead letters: %w", err)
+		}
+		if gone {
+			n++
+		}
+	}
+	return n, nil
+}

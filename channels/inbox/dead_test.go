@@ -65,3 +65,38 @@ func TestDeadLetterReplayedOnceOrDiscarded(t *testing.T) {
 		}
 	})
 }
+
+// TestErasurePurgesTheContactsDeadLetters: a contact's DELETE drops the messages of
+// theirs set aside; another contact's stay.
+func TestErasurePurgesTheContactsDeadLetters(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		b := New(rdb, Config{Prefix: prefix, Shards: 1, MaxAttempts: 1}, quiet)
+		rd := holder(t, rdb, b, prefix, 0, "tok")
+		for _, m := range []channels.Inbound{msg("SM00000000000000000000000000000021", "+15005550006", "my son Ali"),
+			msg("SM00000000000000000000000000000022", "+15005550006", "born 2001"),
+			msg("SM00000000000000000000000000000023", "+15005550007", "junk")} {
+			if _, err := b.Enqueue(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, e := range next(t, b, rd) {
+			if dead, err := b.Fail(ctx, 0, channels.Tag(prefix, 0)+"lease", "tok", e, errors.New("boom")); err != nil || !dead {
+				t.Fatalf("fail: %v %v", dead, err)
+			}
+		}
+		if n, err := b.PurgeDead(ctx, 0, channels.SMS, "+15005550006"); err != nil || n != 2 {
+			t.Fatalf("purged %d, %v; want 2", n, err)
+		}
+		letters, _ := b.DeadLetters(ctx, 0)
+		if len(letters) != 1 {
+			t.Fatalf("%d letters left, want 1", len(letters))
+		}
+		if d, _ := ParseDeadLetter(letters[0]); d.Msg.Contact != "+15005550007" {
+			t.Errorf("the letter left is from %s", d.Msg.Contact)
+		}
+		if n, err := b.PurgeDead(ctx, 0, channels.Telegram, "+15005550007"); err != nil || n != 0 {
+			t.Errorf("another channel's address: purged %d, %v; want 0", n, err)
+		}
+	})
+}

@@ -135,3 +135,27 @@ func (o *Outbox) settle(ctx context.Context, keys []string, raw, out string, ref
 	}
 	return n == 1, nil
 }
+
+// PurgeDead drops a contact's dead letters from their shard, for an erasure (DELETE):
+// a letter keeps their address and what they were sent for a week. It returns how
+// many went.
+func (o *Outbox) PurgeDead(ctx context.Context, shard int, ch channels.Channel, contact string) (int, error) {
+	letters, err := o.DeadLetters(ctx, shard)
+	if err != nil {
+		return 0, fmt.Errorf("purge outbox dead letters: %w", err)
+	}
+	n := 0
+	for _, raw := range letters {
+		if d, err := ParseDeadLetter(raw); err != nil || d.Out.Channel != ch || d.Out.Contact != contact {
+			continue
+		}
+		gone, err := o.DiscardDead(ctx, shard, raw)
+		if err != nil {
+			return n, fmt.Errorf("purge outbox dead letters: %w", err)
+		}
+		if gone {
+			n++
+		}
+	}
+	return n, nil
+}

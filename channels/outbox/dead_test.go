@@ -122,6 +122,42 @@ func TestRefusalsAreCountedApartAndDiscarded(t *testing.T) {
 	})
 }
 
+// TestErasurePurgesTheContactsDeadLetters: a contact's DELETE drops every letter set
+// aside for them (a refusal's count with it); another contact's stay.
+func TestErasurePurgesTheContactsDeadLetters(t *testing.T) {
+	rigs(t, func(t *testing.T, g *rig) {
+		ctx := context.Background()
+		for range 3 {
+			g.api.FailNext(twiliotest.Failure{Status: 400, Code: 21610, Message: "Attempt to send to unsubscribed recipient"})
+		}
+		g.queue(t, "", reply("SM9:0", "+15005550006", "hello"))
+		g.queue(t, "", reply("SM9:1", "+15005550006", "again"))
+		g.queue(t, "", reply("SM10:0", "+15005550007", "hello"))
+		stop := g.run(t)
+		defer stop()
+		waitFor(t, "dead letters", func() bool {
+			letters, _ := g.ob.DeadLetters(ctx, 0)
+			return len(letters) == 3
+		})
+		if n, err := g.ob.PurgeDead(ctx, 0, channels.SMS, "+15005550006"); err != nil || n != 2 {
+			t.Fatalf("purged %d, %v; want 2", n, err)
+		}
+		letters, _ := g.ob.DeadLetters(ctx, 0)
+		if len(letters) != 1 {
+			t.Fatalf("%d letters left, want 1", len(letters))
+		}
+		if d, _ := outbox.ParseDeadLetter(letters[0]); d.Out.Contact != "+15005550007" {
+			t.Errorf("the letter left is to %s", d.Out.Contact)
+		}
+		if n, _ := g.rdb.Get(ctx, outbox.RefusedKey(g.prefix, 0)).Int(); n != 1 {
+			t.Errorf("refusals counted %d after the purge, want 1", n)
+		}
+		if n, err := g.ob.PurgeDead(ctx, 0, channels.WhatsApp, "+15005550007"); err != nil || n != 0 {
+			t.Errorf("another channel's address: purged %d, %v; want 0", n, err)
+		}
+	})
+}
+
 func TestParseHealth(t *testing.T) {
 	h := outbox.ParseHealth(map[string]string{"sms:ok": "1000", "sms:n": "3", "sms:since": "2000", "sms:last": "3000",
 		"telegram:ok": "5000", "junk": "1", "sms:other": "9", "whatsapp:n": "x"})

@@ -48,6 +48,8 @@ type caseEffects struct {
 	// hash is the contact hasher: an SMS DELETE also drops the unfinished report kept
 	// for calls from that number.
 	hash func(channels.Channel, string) string
+	// purgeDead drops a contact's dead letters, inbound and outbound (an erasure).
+	purgeDead func(ctx context.Context, shard int, ch channels.Channel, contact string) error
 }
 
 // pendingWrite is a write waiting for the database.
@@ -224,6 +226,13 @@ func (c *caseEffects) erase(ctx context.Context, job dialogs.EffectJob) (*channe
 	if c.unsubscribe != nil {
 		// Route alerts keep their address: it goes with the rest.
 		if err := c.unsubscribe(ctx, job.Channel, job.Contact); err != nil {
+			return nil, err
+		}
+	}
+	if c.purgeDead != nil {
+		// What they wrote and were sent that was set aside after failing keeps texts
+		// and their address for days: it goes with the rest.
+		if err := c.purgeDead(ctx, job.Shard, job.Channel, job.Contact); err != nil {
 			return nil, err
 		}
 	}

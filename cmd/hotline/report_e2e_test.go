@@ -2,15 +2,21 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hotline-org/hotline/cases"
 	"github.com/hotline-org/hotline/cases/keyring"
 	"github.com/hotline-org/hotline/cases/ref"
+	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/inbox"
+	"github.com/hotline-org/hotline/channels/outbox"
 )
 
 var refPattern = regexp.MustCompile(`[2-9A-Z]{3}-[2-9A-Z]{3}-[2-9A-Z]{4}`)
@@ -108,8 +114,35 @@ func TestMissingPersonReportEndToEnd(t *testing.T) {
 		t.Errorf("notes %+v", c.Notes)
 	}
 
+	// A message of theirs and a reply to them were set aside after failing (dead
+	// letters, kept a week with their texts); another family's too.
+	opt, err := redis.ParseURL(redisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	prefix, shard := h.env["HOTLINE_REDIS_PREFIX"], channels.ShardOf(channels.SMS, phone, 4)
+	const other = "+15005550099"
+	if channels.ShardOf(channels.SMS, other, 4) != shard {
+		t.Fatalf("pick another number in shard %d", shard)
+	}
+	for _, c := range []string{phone, other} {
+		in, _ := json.Marshal(inbox.DeadLetter{StreamID: "1-1", Msg: channels.Inbound{ID: "SMdead" + c[1:], Channel: channels.SMS,
+			Contact: c, Text: "he has a scar"}, Error: "boom"})
+		out, _ := json.Marshal(outbox.DeadLetter{Out: channels.Outbound{ID: "SMdead" + c[1:] + ":0", Channel: channels.SMS,
+			Contact: c, Parts: []string{"Your case"}}, Error: "boom", Outcome: "dead", At: time.Now()})
+		if err := rdb.LPush(context.Background(), inbox.DeadKey(prefix, shard), in).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.LPush(context.Background(), outbox.DeadKey(prefix, shard), out).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// The family asks to be forgotten, by SMS where they reported: after a "yes", the
-	// case keeps no personal data and the conversation starts afresh.
+	// case keeps no personal data, their dead letters are gone, and the conversation
+	// starts afresh.
 	if got := say("DELETE", 1); !strings.Contains(got, "It cannot be undone") {
 		t.Fatalf("delete: %q", got)
 	}
@@ -119,6 +152,12 @@ func TestMissingPersonReportEndToEnd(t *testing.T) {
 	c, err = reg.Read(context.Background(), r.Compact(), "test:e2e", "check the erasure")
 	if err != nil || c.Reduced.IsZero() || c.Details != (cases.Details{}) || c.Notes[0].Text != "" {
 		t.Errorf("after erasure: %+v, %v", c, err)
+	}
+	for _, key := range []string{inbox.DeadKey(prefix, shard), outbox.DeadKey(prefix, shard)} {
+		letters, err := rdb.LRange(context.Background(), key, 0, -1).Result()
+		if err != nil || len(letters) != 1 || strings.Contains(letters[0], phone) || !strings.Contains(letters[0], other) {
+			t.Errorf("dead letters in %s after the erasure: %q (%v); want only the other family's", key, letters, err)
+		}
 	}
 	if got := say("hello", 1); !strings.Contains(got, "Choose your language") {
 		t.Errorf("after erasure the language is asked again: %q", got)

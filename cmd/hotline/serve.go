@@ -279,6 +279,14 @@ func wire(ctx context.Context, cfg config, log *slog.Logger, now func() time.Tim
 		_, err := a.bcast.Unsubscribe(ctx, ch, contact, "")
 		return err
 	}
+	a.cases.purgeDead = func(ctx context.Context, shard int, ch channels.Channel, contact string) error {
+		if _, err := a.inbox.PurgeDead(ctx, shard, ch, contact); err != nil {
+			return err
+		}
+		// a.outbox is made below, before any effect runs.
+		_, err := a.outbox.PurgeDead(ctx, shard, ch, contact)
+		return err
+	}
 	a.effects = dialogs.NewEffects(rdb, cfg.RedisPrefix, handlers, a.inbox, a.now, log)
 	a.effects.Sealer = cfg.DataKeys
 
