@@ -37,8 +37,9 @@ loop finds each server's maximum turns per second, in -rounds rounds of the thre
 servers back to back (a ratio is the median of the rounds' ratios), then an open loop
 at half the hotline's median maximum measures the webhook answer time there. -set
 passes a hotline setting (NAME=VALUE, repeatable) to every hotline the run starts.
-Before the load it times -starts starts of the hotline binary (exec to /readyz answering 200), with the
-embedded Redis and with the real one. Last, unless -flood=false, a second hotline with
+Before the load it times -starts starts of the hotline binary (exec to /readyz
+answering 200), with the embedded Redis and with the real one. Last, unless
+-flood=false, a second hotline with
 the per-contact limit as shipped (30 messages a minute) takes the same open-loop rate
 from enough contacts that each stays under half of it, while one more number writes
 20 times as often as a contact in every other slice of the run: the others'
