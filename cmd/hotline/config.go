@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -96,9 +97,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		return def
 	}
+	addr := env("HOTLINE_ADDR", ":8080")
 	c := config{
-		Addr:             env("HOTLINE_ADDR", ":8080"),
-		PublicURL:        strings.TrimRight(env("HOTLINE_PUBLIC_URL", "http://localhost:8080"), "/"),
+		Addr:             addr,
+		PublicURL:        strings.TrimRight(env("HOTLINE_PUBLIC_URL", localURL(addr)), "/"),
 		RedisURL:         env("REDIS_URL", ""),
 		RedisPrefix:      env("HOTLINE_REDIS_PREFIX", ""),
 		Cluster:          env("REDIS_CLUSTER", "") == "1",
@@ -336,6 +338,16 @@ func (h hours) Open(t time.Time) bool {
 	inDays := h.from <= h.to && d >= h.from && d <= h.to || h.from > h.to && (d >= h.from || d <= h.to)
 	m := t.Hour()*60 + t.Minute()
 	return inDays && m >= h.start && m < h.end
+}
+
+// localURL is the public URL of a hotline tried on this machine: localhost at the
+// port it listens on (8080 when that port is chosen by the system).
+func localURL(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "0" {
+		port = "8080"
+	}
+	return "http://localhost:" + port
 }
 
 // checkPublicURL refuses a public URL that Twilio's signatures could never match, so
