@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotline-org/hotline/channels"
+	"github.com/hotline-org/hotline/channels/stream"
 )
 
 // TestDeadLetterReplayedOnceOrDiscarded: a message set aside after its turns failed is
@@ -18,17 +19,8 @@ func TestDeadLetterReplayedOnceOrDiscarded(t *testing.T) {
 		ctx := context.Background()
 		b := New(rdb, Config{Prefix: prefix, Shards: 1, MaxAttempts: 1}, quiet)
 		rd := holder(t, rdb, b, prefix, 0, "tok")
-		for _, m := range []channels.Inbound{msg("SM00000000000000000000000000000011", "+15005550006", "poison"),
-			msg("SM00000000000000000000000000000012", "+15005550007", "junk")} {
-			if _, err := b.Enqueue(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, e := range next(t, b, rd) {
-			if dead, err := b.Fail(ctx, 0, channels.Tag(prefix, 0)+"lease", "tok", e, errors.New("boom")); err != nil || !dead {
-				t.Fatalf("fail: %v %v", dead, err)
-			}
-		}
+		bury(t, b, rd, prefix, msg("SM00000000000000000000000000000011", "+15005550006", "poison"),
+			msg("SM00000000000000000000000000000012", "+15005550007", "junk"))
 		letters, err := b.DeadLetters(ctx, 0)
 		if err != nil || len(letters) != 2 {
 			t.Fatalf("dead letters: %d, %v", len(letters), err)
@@ -73,18 +65,9 @@ func TestErasurePurgesTheContactsDeadLetters(t *testing.T) {
 		ctx := context.Background()
 		b := New(rdb, Config{Prefix: prefix, Shards: 1, MaxAttempts: 1}, quiet)
 		rd := holder(t, rdb, b, prefix, 0, "tok")
-		for _, m := range []channels.Inbound{msg("SM00000000000000000000000000000021", "+15005550006", "my son Ali"),
+		bury(t, b, rd, prefix, msg("SM00000000000000000000000000000021", "+15005550006", "my son Ali"),
 			msg("SM00000000000000000000000000000022", "+15005550006", "born 2001"),
-			msg("SM00000000000000000000000000000023", "+15005550007", "junk")} {
-			if _, err := b.Enqueue(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, e := range next(t, b, rd) {
-			if dead, err := b.Fail(ctx, 0, channels.Tag(prefix, 0)+"lease", "tok", e, errors.New("boom")); err != nil || !dead {
-				t.Fatalf("fail: %v %v", dead, err)
-			}
-		}
+			msg("SM00000000000000000000000000000023", "+15005550007", "junk"))
 		if n, err := b.PurgeDead(ctx, 0, channels.SMS, "+15005550006"); err != nil || n != 2 {
 			t.Fatalf("purged %d, %v; want 2", n, err)
 		}
@@ -99,4 +82,21 @@ func TestErasurePurgesTheContactsDeadLetters(t *testing.T) {
 			t.Errorf("another channel's address: purged %d, %v; want 0", n, err)
 		}
 	})
+}
+
+// bury queues msgs in shard 0 of b (MaxAttempts 1), reads them as rd's holder ("tok")
+// and fails each turn once, which makes each a dead letter.
+func bury(t *testing.T, b *Inbox, rd *stream.Reader, prefix string, msgs ...channels.Inbound) {
+	t.Helper()
+	ctx := context.Background()
+	for _, m := range msgs {
+		if _, err := b.Enqueue(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, e := range next(t, b, rd) {
+		if dead, err := b.Fail(ctx, 0, channels.Tag(prefix, 0)+"lease", "tok", e, errors.New("boom")); err != nil || !dead {
+			t.Fatalf("fail: %v %v", dead, err)
+		}
+	}
 }
