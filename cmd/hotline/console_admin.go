@@ -923,6 +923,9 @@ func (s adminService) Replay(ctx context.Context, kind, id string) error {
 		case deadInbox:
 			return a.inbox.ReplayDead(ctx, l.shard, l.raw)
 		case deadOutbox:
+			if err := s.stillWanted(ctx, l); err != nil {
+				return false, err
+			}
 			done, err := a.outbox.ReplayDead(ctx, l.shard, l.raw)
 			if errors.Is(err, outbox.ErrTooOld) {
 				return false, console.ErrNotReplayable
@@ -939,6 +942,30 @@ func (s adminService) Replay(ctx context.Context, kind, id string) error {
 		}
 		return false, nil
 	})
+}
+
+// stillWanted refuses to replay a reply to a contact who has said STOP to the
+// hotline (or blocked the bot) since it was set aside: nothing may reach them until
+// they write again, and a message arriving after STOP can give away, to whoever holds
+// the phone, that they asked for help. (A refusal by the provider is never
+// replayable; a route alert is checked against the contact's subscription when it
+// is sent.)
+func (s adminService) stillWanted(ctx context.Context, l letter) error {
+	d, err := outbox.ParseDeadLetter(l.raw)
+	if err != nil || d.Out.Alert != "" || d.Out.Contact == "" {
+		return nil
+	}
+	a := s.a
+	keys := dialogs.KeysFor(a.cfg.RedisPrefix, l.shard, d.Out.Channel, a.hash(d.Out.Channel, d.Out.Contact))
+	sess, err := dialogs.LoadSession(ctx, a.rdb, keys, a.cfg.DataKeys)
+	if err != nil && !errors.Is(err, dialogs.ErrUndecodable) {
+		return fmt.Errorf("check the contact still takes messages: %w", err)
+	}
+	if sess.OptedOut || sess.Blocked {
+		return fmt.Errorf("%w: the contact has said STOP, or blocked the bot, since; nothing goes to them until they write again",
+			console.ErrNotReplayable)
+	}
+	return nil
 }
 
 // Discard drops a dead letter for good.

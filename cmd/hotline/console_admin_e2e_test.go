@@ -578,3 +578,71 @@ func TestEveryKindOfDeadLetterIsListedOpenedAndReplayed(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayNeverWritesToAContactWhoSaidStop: a reply set aside after failing is not
+// replayed once its contact has said STOP to the hotline: the admin is told why, the
+// letter stays to be discarded, and nothing reaches the contact. Once they write
+// START, it may go.
+func TestReplayNeverWritesToAContactWhoSaidStop(t *testing.T) {
+	clock := &testClock{}
+	rdb, prefix := redistest.Single(t)
+	tw := twiliotest.New(t, accountSID, authToken)
+	lk := make([]byte, 32)
+	rand.Read(lk)
+	h := startAt(t, prefix, tw, base64.StdEncoding.EncodeToString(lk), nil, clock.now)
+	addAccount(t, h, "ada", accounts.Admin)
+
+	const phone = "+15005550071"
+	var fails []twiliotest.Failure
+	for range 10 {
+		fails = append(fails, twiliotest.Failure{Status: 503, Code: 20503, Message: "Service Unavailable"})
+	}
+	tw.FailNext(fails...)
+	h.sms(t, sid(6200), phone, "hello", true)
+	deadline := time.Now().Add(40 * time.Second)
+	for deadLetters(rdb, prefix) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the reply was not set aside; Twilio got %d messages", len(tw.Messages()))
+		}
+		clock.advance(3 * time.Minute)
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	h.sms(t, sid(6201), phone, "STOP", true)
+	if msgs := h.waitReplies(t, 1); !strings.Contains(msgs[0].Body, "START") {
+		t.Fatalf("STOP answered %q", msgs[0].Body)
+	}
+
+	ada := &browser{t: t, h: h}
+	if code := ada.login("ada", "ada-long-password-1"); code != http.StatusSeeOther {
+		t.Fatalf("admin login: %d", code)
+	}
+	_, page, _ := ada.do("GET", "/console/admin", "", false)
+	id := regexp.MustCompile(`href="/console/admin/dead/outbox/([0-9]+-[0-9a-f]{16})"`).FindStringSubmatch(page)
+	if id == nil {
+		t.Fatalf("no outbox dead letter listed:\n%s", page)
+	}
+	replay := "/console/api/admin/dead/outbox/" + id[1] + "/replay"
+	code, body, _ := ada.do("POST", replay, "{}", true)
+	if code != http.StatusConflict || !strings.Contains(body, "STOP") {
+		t.Fatalf("replay to a contact who said STOP: %d %s", code, body)
+	}
+	h.settle()
+	if n := len(tw.Messages()); n != 1 {
+		t.Fatalf("Twilio got %d messages, want only STOP's confirmation", n)
+	}
+	if n := deadLetters(rdb, prefix); n != 1 {
+		t.Fatalf("%d dead letters after a refused replay, want the one, to discard", n)
+	}
+
+	// They write START: the reply may go now.
+	h.sms(t, sid(6202), phone, "START", true)
+	h.waitReplies(t, 2)
+	if code, body, _ := ada.do("POST", replay, "{}", true); code != 200 || !strings.Contains(body, `"replayed":true`) {
+		t.Fatalf("replay after START: %d %s", code, body)
+	}
+	msgs := h.waitReplies(t, 3)
+	if last := msgs[len(msgs)-1]; last.To != phone || !strings.Contains(last.Body, "Choose your language") {
+		t.Fatalf("the replayed reply: %+v", last)
+	}
+}
