@@ -100,6 +100,7 @@ func (q *Queue) Add(ctx context.Context, e Entry) (int, error) {
 	b, _ := json.Marshal(e)
 	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, q.entries(), e.Key, b)
+		p.Del(ctx, q.removedKey(e.Key))
 		p.ZRem(ctx, q.held(), e.Key) // handed back to the queue by whoever held it
 		// LT: a conversation already waiting moves up when it becomes a distress call, never down.
 		p.ZAddLT(ctx, q.order(), redis.Z{Score: score(e.Priority, e.Since), Member: e.Key})
@@ -198,40 +199,91 @@ func (q *Queue) sealed(key string, m Message) ([]byte, error) {
 }
 
 // Append adds an operator's reply or note to a conversation's transcript; a reply
-// also moves the conversation's response timers.
+// also moves the conversation's response timers. A conversation closed or erased
+// meanwhile (Remove) gets back neither its entry nor its transcript: what an operator
+// wrote to a contact who asked to be forgotten must not stay behind for a month.
 func (q *Queue) Append(ctx context.Context, key string, m Message) error {
 	b, err := q.sealed(key, m)
 	if err != nil {
 		return err
 	}
-	var eb []byte
-	if strings.HasPrefix(m.From, "operator:") {
-		e, err := q.get(ctx, key)
-		if err != nil {
-			return err
-		}
-		if e != nil {
-			if e.FirstReplyAt.IsZero() || e.FirstReplyAt.Before(e.ClaimedAt) {
-				e.FirstReplyAt = m.At
-			}
-			e.LastReplyAt = m.At
-			eb, _ = json.Marshal(e)
-		}
-	}
+	list := q.messagesKey(key)
+	// The line first, then the entry, which says whether the conversation is still
+	// there. Remove marks the conversation removed before it drops the entry and the
+	// transcript, so whichever way the two interleave, a line pushed after the
+	// transcript went is found and dropped here. (The keys are in different slots on a
+	// Cluster: no one script holds them all.)
 	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if eb != nil {
-			p.HSet(ctx, q.entries(), key, eb)
-		}
-		p.RPush(ctx, q.messagesKey(key), b)
-		p.LTrim(ctx, q.messagesKey(key), -maxKept, -1)
-		p.Expire(ctx, q.messagesKey(key), 30*24*time.Hour)
+		p.RPush(ctx, list, b)
+		p.LTrim(ctx, list, -maxKept, -1)
+		p.Expire(ctx, list, 30*24*time.Hour)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("add to the transcript of %s: %w", key, err)
 	}
+	for range 5 {
+		raw, err := q.rdb.HGet(ctx, q.entries(), key).Result()
+		if errors.Is(err, redis.Nil) {
+			return q.dropIfRemoved(ctx, key)
+		}
+		if err != nil {
+			return fmt.Errorf("read queue entry %s: %w", key, err)
+		}
+		if !strings.HasPrefix(m.From, "operator:") {
+			return nil
+		}
+		var e Entry
+		if err := json.Unmarshal([]byte(raw), &e); err != nil {
+			return fmt.Errorf("decode queue entry %s: %w", key, err)
+		}
+		if e.FirstReplyAt.IsZero() || e.FirstReplyAt.Before(e.ClaimedAt) {
+			e.FirstReplyAt = m.At
+		}
+		e.LastReplyAt = m.At
+		eb, _ := json.Marshal(e)
+		n, err := swapEntryScript.Run(ctx, q.rdb, []string{q.entries()}, key, raw, eb).Int()
+		switch {
+		case err != nil:
+			return fmt.Errorf("move the reply timers of %s: %w", key, err)
+		case n == 0:
+			return q.dropIfRemoved(ctx, key)
+		case n == 1:
+			return nil
+		}
+		// Changed since it was read (a message kept, a claim): read it again.
+	}
+	return fmt.Errorf("move the reply timers of %s: the entry kept changing", key)
+}
+
+// swapEntryScript replaces a queue entry (field ARGV[1]) by ARGV[3] only if it is still
+// ARGV[2]: 1 done, -1 changed meanwhile, 0 gone (never written back: a removed
+// conversation stays removed).
+var swapEntryScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+if cur ~= ARGV[2] then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`)
+
+// dropIfRemoved deletes the transcript of a conversation found without an entry when
+// Remove took it out lately. One never indexed yet (an operator took a conversation
+// over, and the effect that indexes it has not run) keeps it.
+func (q *Queue) dropIfRemoved(ctx context.Context, key string) error {
+	n, err := q.rdb.Exists(ctx, q.removedKey(key)).Result()
+	if err == nil && n == 1 {
+		err = q.rdb.Del(ctx, q.messagesKey(key)).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("drop the transcript of removed %s: %w", key, err)
+	}
 	return nil
 }
+
+// removedKey marks, for an hour, a conversation Remove took out of the queue; Add and
+// Claimed bring it back.
+func (q *Queue) removedKey(key string) string { return q.prefix + "handoff:removed:" + key }
 
 // Messages returns what a waiting contact wrote since joining the queue, oldest first.
 func (q *Queue) Messages(ctx context.Context, key string) ([]Message, error) {
@@ -275,6 +327,7 @@ func (q *Queue) Claimed(ctx context.Context, key, op string, missing Entry) erro
 	b, _ := json.Marshal(e)
 	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, q.entries(), key, b)
+		p.Del(ctx, q.removedKey(key))
 		p.ZRem(ctx, q.order(), key)
 		p.ZAdd(ctx, q.held(), redis.Z{Score: score(e.Priority, e.Since), Member: key})
 		return nil
@@ -296,6 +349,11 @@ func (q *Queue) Held(ctx context.Context) ([]Entry, error) {
 
 // Remove takes a conversation out of the queue; removing one that is not there is fine.
 func (q *Queue) Remove(ctx context.Context, key string) error {
+	// The mark goes first, on its own: a Cluster sends a pipeline's commands to their
+	// nodes side by side, and Append must find it once the transcript is gone.
+	if err := q.rdb.Set(ctx, q.removedKey(key), "1", time.Hour).Err(); err != nil {
+		return fmt.Errorf("leave queue %s: %w", key, err)
+	}
 	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZRem(ctx, q.held(), key)
 		p.ZRem(ctx, q.order(), key)

@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -215,6 +216,68 @@ func TestTranscriptKeepsTheBotsAnswerAndTheTimers(t *testing.T) {
 		}
 		if e, _ = q.Entry(ctx, "sms:c1"); !e.Unanswered() || !e.FirstReplyAt.Equal(reply) {
 			t.Errorf("a message after the reply: %+v", e)
+		}
+	})
+}
+
+// TestAppendNeverBringsARemovedConversationBack: an operator's reply or note that lands
+// after the conversation was closed or erased (Remove) leaves neither a transcript nor
+// an entry, while one not indexed yet keeps it; a reply moves the timers without
+// undoing a change made between the read and the write (a message kept meanwhile).
+func TestAppendNeverBringsARemovedConversationBack(t *testing.T) {
+	redistest.Backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 11, 28, 5, 0, 0, 0, time.UTC)
+		q := NewQueue(rdb, prefix, func() time.Time { return t0 })
+		e := Entry{Key: "sms:r1", Channel: channels.SMS, Contact: "r1", Since: t0, LastAt: t0, Operator: "ana", ClaimedAt: t0}
+		if err := q.Claimed(ctx, e.Key, "ana", e); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Remove(ctx, e.Key); err != nil {
+			t.Fatal(err)
+		}
+		for _, from := range []string{"operator:ana", "note:ana"} {
+			if err := q.Append(ctx, e.Key, Message{At: t0.Add(time.Minute), From: from, Text: "Your cousin is safe"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := rdb.Exists(ctx, q.messagesKey(e.Key)).Val(); n != 0 {
+			t.Error("a removed conversation got its transcript back")
+		}
+		if got, _ := q.Entry(ctx, e.Key); got != nil {
+			t.Errorf("a removed conversation got its entry back: %+v", got)
+		}
+
+		// Not indexed yet (taken over straight from the bot, the effect that indexes it
+		// still to run): the reply is kept.
+		if err := q.Append(ctx, "sms:r2", Message{At: t0, From: "operator:ana", Text: "I am here"}); err != nil {
+			t.Fatal(err)
+		}
+		if msgs, _ := q.Messages(ctx, "sms:r2"); len(msgs) != 1 {
+			t.Errorf("a conversation not indexed yet lost its reply: %+v", msgs)
+		}
+
+		// Still there: a message kept between the reply's read and its write counts.
+		if err := q.Claimed(ctx, e.Key, "ana", e); err != nil {
+			t.Fatal(err)
+		}
+		stale, _ := rdb.HGet(ctx, q.entries(), e.Key).Result()
+		e.Messages = 1
+		b, _ := json.Marshal(e)
+		rdb.HSet(ctx, q.entries(), e.Key, b)
+		if n, err := swapEntryScript.Run(ctx, rdb, []string{q.entries()}, e.Key, stale, "x").Int(); err != nil || n != -1 {
+			t.Fatalf("swap over a changed entry: %d, %v; want -1", n, err)
+		}
+		reply := t0.Add(2 * time.Minute)
+		if err := q.Append(ctx, e.Key, Message{At: reply, From: "operator:ana", Text: "Hello"}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := q.Entry(ctx, e.Key)
+		if got == nil || got.Messages != 1 || !got.LastReplyAt.Equal(reply) {
+			t.Fatalf("after the reply: %+v", got)
+		}
+		if msgs, _ := q.Messages(ctx, e.Key); len(msgs) != 1 || msgs[0].Text != "Hello" {
+			t.Errorf("transcript %+v", msgs)
 		}
 	})
 }
