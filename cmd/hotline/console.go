@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotline-org/hotline/cases"
+	"github.com/hotline-org/hotline/cases/ref"
 	"github.com/hotline-org/hotline/channels"
 	"github.com/hotline-org/hotline/handoff"
 	"github.com/hotline-org/hotline/handoff/accounts"
@@ -55,6 +56,17 @@ func (a *app) newConsole() (*console.Console, error) {
 			dbctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 			defer cancel()
 			if err := a.store.Audit(dbctx, cases.Entry{Actor: actor, Action: action, Reason: reason}); err != nil {
+				a.log.Error("console step not audited", "action", action, "err", err)
+			}
+		},
+		AuditCase: func(ctx context.Context, actor, action, caseRef, reason string) {
+			if r, err := ref.Parse(caseRef); err == nil {
+				// The log names cases as the register does, in the compact form.
+				caseRef = r.Compact()
+			}
+			dbctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
+			defer cancel()
+			if err := a.store.Audit(dbctx, cases.Entry{Actor: actor, Action: action, CaseRef: caseRef, Reason: reason}); err != nil {
 				a.log.Error("console step not audited", "action", action, "err", err)
 			}
 		},

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -313,6 +314,18 @@ func TestConsoleDistressPanel(t *testing.T) {
 	ofCase, err := store.AuditLog(ctx, strings.TrimPrefix(id, "A"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The console's steps on the alert are in the case's own log, where a review of
+	// who saw and did what to it looks.
+	var caseLog []string
+	for _, e := range ofCase {
+		caseLog = append(caseLog, e.Actor+" "+e.Action)
+	}
+	for _, want := range []string{"operator:ana distress.view", "operator:ana distress.ack", "operator:sam distress.ack",
+		"operator:ana distress.contact"} {
+		if !slices.Contains(caseLog, want) {
+			t.Errorf("the case's audit log lacks %q: %v", want, caseLog)
+		}
 	}
 	entries = append(entries, ofCase...)
 	var log []string

@@ -467,7 +467,7 @@ func (c *Console) distressNumber(g *gin.Context, d DistressSource, dc *DistressC
 	if n == "" {
 		return ""
 	}
-	c.cfg.Audit(ctx, actor, "distress.contact", fmt.Sprintf("alert %s case %s, %s: %s", dc.Alert.ID, dc.Alert.CaseRef, dc.Alert.Channel, why))
+	c.cfg.AuditCase(ctx, actor, "distress.contact", dc.Alert.CaseRef, fmt.Sprintf("alert %s case %s, %s: %s", dc.Alert.ID, dc.Alert.CaseRef, dc.Alert.Channel, why))
 	return strings.TrimPrefix(n, "whatsapp:")
 }
 
@@ -490,7 +490,7 @@ func (c *Console) DistressPanel(d DistressSource) gin.HandlerFunc {
 		}
 		// A page that loads itself again on every new fact is one view, not dozens.
 		if c.firstView(sess.Operator, "distress:"+id) {
-			c.cfg.Audit(ctx, "operator:"+sess.Operator, "distress.view", "alert "+id+" case "+dc.Alert.CaseRef)
+			c.cfg.AuditCase(ctx, "operator:"+sess.Operator, "distress.view", dc.Alert.CaseRef, "alert "+id+" case "+dc.Alert.CaseRef)
 		}
 		data := struct {
 			D      distressView
@@ -686,7 +686,7 @@ func (c *Console) DistressAck(d DistressSource) gin.HandlerFunc {
 		if already {
 			reason += " (already acknowledged)"
 		}
-		c.cfg.Audit(ctx, actor, "distress.ack", reason)
+		c.cfg.AuditCase(ctx, actor, "distress.ack", a.CaseRef, reason)
 		g.JSON(http.StatusOK, gin.H{"acknowledged": id, "by": a.AckedBy, "at": a.AckedAt, "already": already})
 	}
 }

@@ -56,6 +56,10 @@ type Config struct {
 	Secure bool
 	// Audit records a login, a refused one, a logout.
 	Audit func(ctx context.Context, actor, action, reason string)
+	// AuditCase records a step on one case (a distress alert seen, its number opened,
+	// acknowledged), so that the case's own audit log shows it; nil writes it with
+	// Audit, without the reference.
+	AuditCase func(ctx context.Context, actor, action, caseRef, reason string)
 	// Words are the console's words in the hotline's languages (locales.LoadConsole).
 	Words Words
 	// Health says what is wrong with the service now, for every page's banner; nil
@@ -111,6 +115,10 @@ func New(cfg Config) (*Console, error) {
 	}
 	if cfg.Audit == nil {
 		cfg.Audit = func(context.Context, string, string, string) {}
+	}
+	if cfg.AuditCase == nil {
+		audit := cfg.Audit
+		cfg.AuditCase = func(ctx context.Context, actor, action, _, reason string) { audit(ctx, actor, action, reason) }
 	}
 	dummy, err := accounts.Hash(accounts.GeneratePassword(), accounts.DefaultParams())
 	if err != nil {
