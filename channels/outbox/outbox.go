@@ -406,6 +406,11 @@ func (r *shardRun) send(ctx context.Context, batch []queued) error {
 		slices.SortStableFunc(qs, func(a, b queued) int { return rank(a) - rank(b) })
 	}
 	r.mu.Unlock()
+	if len(order) == 1 {
+		// One contact (most reads of a shard): no goroutine to start, nor a stack to
+		// grow from scratch.
+		return r.sendGroup(ctx, groups[order[0]])
+	}
 	sem := make(chan struct{}, r.o.cfg.Concurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
