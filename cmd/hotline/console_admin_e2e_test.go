@@ -94,6 +94,27 @@ func deadLetters(rdb *redis.Client, prefix string) int64 {
 	return n
 }
 
+// burySMSReply sends "hello" from phone while the fake Twilio API refuses every try
+// of the reply (the outbox tries ten times, backing off: the clock moves on, so that
+// nobody waits), until the reply is set aside as a dead letter.
+func burySMSReply(t *testing.T, h *hotline, tw *twiliotest.Server, rdb *redis.Client, prefix string, clock *testClock, msgSID, phone string) {
+	t.Helper()
+	var fails []twiliotest.Failure
+	for range 10 {
+		fails = append(fails, twiliotest.Failure{Status: 503, Code: 20503, Message: "Service Unavailable"})
+	}
+	tw.FailNext(fails...)
+	h.sms(t, msgSID, phone, "hello", true)
+	deadline := time.Now().Add(40 * time.Second)
+	for deadLetters(rdb, prefix) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the reply was not set aside; Twilio got %d messages", len(tw.Messages()))
+		}
+		clock.advance(3 * time.Minute)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestServiceHealthAndDeadLetters: the fake Twilio API refuses every try of a reply
 // until it is set aside; every console page says that SMS sends keep failing and that
 // something is set aside, and admins are told once, without personal data. An operator
@@ -122,23 +143,9 @@ func TestServiceHealthAndDeadLetters(t *testing.T) {
 	addAccount(t, h, "ada", accounts.Admin)
 	addAccount(t, h, "olu", accounts.Operator)
 
-	// Twilio fails every try of the first reply (the outbox tries ten times, backing
-	// off: the clock moves on, so that nobody waits).
+	// Twilio fails every try of the first reply.
 	const phone = "+15005550061"
-	var fails []twiliotest.Failure
-	for range 10 {
-		fails = append(fails, twiliotest.Failure{Status: 503, Code: 20503, Message: "Service Unavailable"})
-	}
-	tw.FailNext(fails...)
-	h.sms(t, sid(6100), phone, "hello", true)
-	deadline := time.Now().Add(40 * time.Second)
-	for deadLetters(rdb, prefix) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the reply was not set aside; Twilio got %d messages", len(tw.Messages()))
-		}
-		clock.advance(3 * time.Minute)
-		time.Sleep(100 * time.Millisecond)
-	}
+	burySMSReply(t, h, tw, rdb, prefix, clock, sid(6100), phone)
 	if n := len(tw.Messages()); n != 0 {
 		t.Fatalf("%d messages accepted while Twilio refused them all", n)
 	}
@@ -258,7 +265,7 @@ func TestServiceHealthAndDeadLetters(t *testing.T) {
 	// aside at once, and discarded, with a reason.
 	tw.FailNext(twiliotest.Failure{Status: 400, Code: 21211, Message: "The 'To' number is not a valid phone number."})
 	h.sms(t, sid(6101), "+15005550062", "hello", true)
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for deadLetters(rdb, prefix) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the refused reply was not set aside")
@@ -593,20 +600,7 @@ func TestReplayNeverWritesToAContactWhoSaidStop(t *testing.T) {
 	addAccount(t, h, "ada", accounts.Admin)
 
 	const phone = "+15005550071"
-	var fails []twiliotest.Failure
-	for range 10 {
-		fails = append(fails, twiliotest.Failure{Status: 503, Code: 20503, Message: "Service Unavailable"})
-	}
-	tw.FailNext(fails...)
-	h.sms(t, sid(6200), phone, "hello", true)
-	deadline := time.Now().Add(40 * time.Second)
-	for deadLetters(rdb, prefix) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the reply was not set aside; Twilio got %d messages", len(tw.Messages()))
-		}
-		clock.advance(3 * time.Minute)
-		time.Sleep(100 * time.Millisecond)
-	}
+	burySMSReply(t, h, tw, rdb, prefix, clock, sid(6200), phone)
 
 	h.sms(t, sid(6201), phone, "STOP", true)
 	if msgs := h.waitReplies(t, 1); !strings.Contains(msgs[0].Body, "START") {
