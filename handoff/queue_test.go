@@ -257,7 +257,8 @@ func TestAppendNeverBringsARemovedConversationBack(t *testing.T) {
 			t.Errorf("a conversation not indexed yet lost its reply: %+v", msgs)
 		}
 
-		// Still there: a message kept between the reply's read and its write counts.
+		// Still there: the swap refuses an entry changed since it was read (a message
+		// kept meanwhile), and the reply moves the timers over what changed.
 		if err := q.Claimed(ctx, e.Key, "ana", e); err != nil {
 			t.Fatal(err)
 		}

@@ -53,25 +53,24 @@ func (a *app) newConsole() (*console.Console, error) {
 		},
 		Secure: strings.HasPrefix(a.cfg.PublicURL, "https://"),
 		Audit: func(ctx context.Context, actor, action, reason string) {
-			dbctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
-			defer cancel()
-			if err := a.store.Audit(dbctx, cases.Entry{Actor: actor, Action: action, Reason: reason}); err != nil {
-				a.log.Error("console step not audited", "action", action, "err", err)
-			}
+			a.auditConsole(ctx, actor, action, "", reason)
 		},
-		AuditCase: func(ctx context.Context, actor, action, caseRef, reason string) {
-			if r, err := ref.Parse(caseRef); err == nil {
-				// The log names cases as the register does, in the compact form.
-				caseRef = r.Compact()
-			}
-			dbctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
-			defer cancel()
-			if err := a.store.Audit(dbctx, cases.Entry{Actor: actor, Action: action, CaseRef: caseRef, Reason: reason}); err != nil {
-				a.log.Error("console step not audited", "action", action, "err", err)
-			}
-		},
-		Log: a.log, Now: a.now,
+		AuditCase: a.auditConsole,
+		Log:       a.log, Now: a.now,
 	})
+}
+
+// auditConsole writes a console step to the audit log, under caseRef when it concerns
+// one case; the log names cases as the register does, in the compact form.
+func (a *app) auditConsole(ctx context.Context, actor, action, caseRef, reason string) {
+	if r, err := ref.Parse(caseRef); err == nil {
+		caseRef = r.Compact()
+	}
+	dbctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
+	defer cancel()
+	if err := a.store.Audit(dbctx, cases.Entry{Actor: actor, Action: action, CaseRef: caseRef, Reason: reason}); err != nil {
+		a.log.Error("console step not audited", "action", action, "err", err)
+	}
 }
 
 // consoleRoutes mounts the console: its login, its page, and its API, where the
