@@ -477,10 +477,21 @@ func (r *shardRun) sendGroup(ctx context.Context, qs []queued) error {
 			return nil
 		}
 		// q failed for now and was deferred; what follows for the contact waits too.
+		// Those back from the retry set with it (first in qs, see send) go back at their
+		// own due times: a promotion can take some of the contact's messages and leave
+		// later ones, and put behind q's new due time they would come after those.
+		// Due before q, they come back without it and wait behind it then (early).
+		rest := qs[i+1:]
+		for len(rest) > 0 && rest[0].promoted {
+			if err := r.deferAll(ctx, rest[:1], time.UnixMilli(rest[0].due), false); err != nil {
+				return err
+			}
+			rest = rest[1:]
+		}
 		r.mu.Lock()
 		due = r.blocked[contact]
 		r.mu.Unlock()
-		if err := r.deferAll(ctx, qs[i+1:], due.Add(time.Millisecond), false); err != nil {
+		if err := r.deferAll(ctx, rest, due.Add(time.Millisecond), false); err != nil {
 			return err
 		}
 		return nil

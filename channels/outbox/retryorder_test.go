@@ -269,3 +269,30 @@ func TestARetryReadTwiceIsStillWaitedFor(t *testing.T) {
 		g.sent(t, "hold", "other", "first", "second", "third")
 	})
 }
+
+// TestAMessageBackWithTheFailedOneKeepsItsPlace: the first message fails; three wait
+// behind it. The promotion that brings the first back takes only the second with it
+// (the others are due a millisecond or two later), and the first fails again. The
+// second must not be put behind the first's new due time, after the third and fourth,
+// which stayed where they were: the contact reads all four in order.
+func TestAMessageBackWithTheFailedOneKeepsItsPlace(t *testing.T) {
+	redistest.Backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		g := newOrderRig(t, rdb, prefix)
+		g.api.FailNext(twiliotest.Failure{Status: 503, Code: 20503, Message: "unavailable"},
+			twiliotest.Failure{Status: 503, Code: 20503, Message: "unavailable"})
+		g.queue(t, "SMr0:0", "first")
+		g.run(t)
+		g.waiting(t, 1) // due at start+1s
+		g.queue(t, "SMr1:0", "second")
+		g.queue(t, "SMr2:0", "third")
+		g.queue(t, "SMr3:0", "fourth")
+		g.waiting(t, 4) // due 1, 2 and 3 ms after the first
+		g.clock.set(g.start.Add(time.Second + time.Millisecond))
+		waitFor(t, "the second failure", func() bool { return g.retries() == 2 })
+		g.waiting(t, 4)
+		g.clock.set(g.start.Add(3 * time.Second)) // all four are due
+		g.sent(t, "first")
+		g.clock.set(g.start.Add(5 * time.Second))
+		g.sent(t, "first", "second", "third", "fourth")
+	})
+}
