@@ -31,7 +31,7 @@ func TestAContactIsForgottenOnceNothingIsAway(t *testing.T) {
 			r := &shardRun{o: &Outbox{now: func() time.Time { return now }},
 				blocked: map[string]time.Time{c: start.Add(2 * time.Second)},
 				head:    map[string]int64{c: start.Add(2 * time.Second).UnixMilli()},
-				away:    map[string]map[string]struct{}{c: {"a": {}, "b": {}}}}
+				away:    map[string]map[string]awayMsg{c: {"a": {}, "b": {}}}}
 			for i, s := range tc.steps {
 				now = start.Add(s.at)
 				if s.finish == "" {
@@ -49,5 +49,24 @@ func TestAContactIsForgottenOnceNothingIsAway(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOriginBefore: stream IDs compare as numbers, the time first.
+func TestOriginBefore(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"1764262531123-0", "1764262531123-1", true},
+		{"1764262531123-1", "1764262531123-0", false},
+		{"1764262531123-9", "1764262531123-10", true}, // by number, not as text
+		{"999-5", "1000-0", true},
+		{"1000-0", "1000-0", false},
+		{"1000-0", "999-0", false},
+	} {
+		if got := originBefore(c.a, c.b); got != c.want {
+			t.Errorf("originBefore(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
 	}
 }

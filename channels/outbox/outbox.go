@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,13 +26,20 @@ const Group = "sender"
 const sentTTL = 72 * time.Hour
 
 // promoteScript moves retries that are due back into their lane, in the order they
-// were deferred, keeping how many attempts each has had and when each was due.
+// were deferred, keeping how many attempts each has had, when each was due, and where
+// each was first queued. A member is "attempts origin message"; one deferred by an
+// older version has no origin ("attempts message": a message is JSON, never a digit).
 var promoteScript = redis.NewScript(`
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, 64)
 for i = 1, #due, 2 do
   local m = due[i]
-  local a, out = string.match(m, '^(%d+) (.*)$')
-  redis.call('XADD', KEYS[2], '*', 'm', out, 'a', a, 'd', due[i + 1])
+  local a, o, out = string.match(m, '^(%d+) (%d+%-%d+) (.*)$')
+  if a then
+    redis.call('XADD', KEYS[2], '*', 'm', out, 'a', a, 'd', due[i + 1], 'o', o)
+  else
+    a, out = string.match(m, '^(%d+) (.*)$')
+    redis.call('XADD', KEYS[2], '*', 'm', out, 'a', a, 'd', due[i + 1])
+  end
   redis.call('ZREM', KEYS[1], m)
 end
 return #due / 2
@@ -148,6 +156,10 @@ type queued struct {
 	// (Unix ms; 0 when not known), which orders it among its contact's retries.
 	promoted bool
 	due      int64
+	// origin is the ID the message had when it was first queued in its lane: the
+	// contact's messages go in the order of their origins, however often each was
+	// deferred and brought back meanwhile.
+	origin string
 	// raw is the message as it was queued, while out is unchanged: its sent-marks
 	// hold it without encoding it again.
 	raw string
@@ -198,10 +210,10 @@ type shardRun struct {
 	// the retry set and has not finished with (sent, set aside, dropped or held): a new
 	// message waits behind them even once their time is due, since the retries come
 	// back only at the next promotion (or, on a clock that jumped, long after their due
-	// time). A set, not a count: a message read again (left pending by a pause) is
-	// still one message away. blocked, head and away keep a contact only while some of
-	// its messages are away or not yet due.
-	away        map[string]map[string]struct{}
+	// time). Keyed by ID, not counted: a message read again (left pending by a pause)
+	// is still one message away. blocked, head and away keep a contact only while some
+	// of its messages are away or not yet due.
+	away        map[string]map[string]awayMsg
 	nextPromote time.Time
 	stalled     bool // a message was left pending by a pause: re-read pending
 }
@@ -215,10 +227,10 @@ func (o *Outbox) RunShard(ctx context.Context, shard int, leaseKey, token string
 	p := &pause{}
 	r := &shardRun{o: o, shard: shard, lane: channels.LaneReply, stream: reply, retry: retry, dead: dead, tag: tag,
 		lease: leaseKey, token: token,
-		blocked: map[string]time.Time{}, head: map[string]int64{}, away: map[string]map[string]struct{}{}, ready: make(chan struct{}), pause: p}
+		blocked: map[string]time.Time{}, head: map[string]int64{}, away: map[string]map[string]awayMsg{}, ready: make(chan struct{}), pause: p}
 	b := &shardRun{o: o, shard: shard, lane: channels.LaneBulk, stream: bulk, retry: bulk + ":retry", dead: dead, tag: tag,
 		lease: leaseKey, token: token,
-		blocked: map[string]time.Time{}, head: map[string]int64{}, away: map[string]map[string]struct{}{}, peer: r, pause: p}
+		blocked: map[string]time.Time{}, head: map[string]int64{}, away: map[string]map[string]awayMsg{}, peer: r, pause: p}
 	consumer := "s" + strconv.Itoa(shard)
 	rr := stream.NewReader(o.rdb, leaseKey, token, Group, consumer, []string{reply}, 64, o.cfg.Block)
 	// Few alert messages at a time: a batch is sent before the next is read, and a
@@ -349,7 +361,7 @@ func (r *shardRun) leave() (bool, error) {
 func (r *shardRun) decode(ctx context.Context, entries []stream.Entry) ([]queued, error) {
 	var batch []queued
 	for _, e := range entries {
-		q := queued{stream: e.Stream, id: e.ID, again: e.Redelivered, raw: e.Values["m"], read: r.o.now()}
+		q := queued{stream: e.Stream, id: e.ID, origin: e.ID, again: e.Redelivered, raw: e.Values["m"], read: r.o.now()}
 		if err := json.Unmarshal([]byte(q.raw), &q.out); err != nil || q.out.ID == "" {
 			r.o.log.Error("undecodable outbound dropped", "shard", r.shard, "entry", e.ID)
 			if err := r.o.ack(ctx, e.Stream, e.ID); err != nil {
@@ -363,6 +375,9 @@ func (r *shardRun) decode(ctx context.Context, entries []stream.Entry) ([]queued
 			// A score as Redis writes it ("1764262531123", or another server's 1.7e+12).
 			d, _ := strconv.ParseFloat(e.Values["d"], 64)
 			q.due = int64(d)
+			if o := e.Values["o"]; o != "" {
+				q.origin = o
+			}
 		}
 		// A retried message may have had pieces accepted before the one that failed, a
 		// held one pieces sent before the window closed, and a dead letter put back
@@ -392,7 +407,9 @@ func (r *shardRun) send(ctx context.Context, batch []queued) error {
 		// in the stream only because it was put back later): it goes first. The one
 		// that failed goes before those deferred behind it, which can come back
 		// with it though due before it (it failed again, with a longer wait, while
-		// they were away).
+		// they were away). Those go in the order they were first queued: some may have
+		// come back with the one that failed, and been put behind it, while later ones
+		// stayed in the retry set.
 		h, failed := r.head[k]
 		rank := func(q queued) int {
 			switch {
@@ -403,7 +420,20 @@ func (r *shardRun) send(ctx context.Context, batch []queued) error {
 			}
 			return 2
 		}
-		slices.SortStableFunc(qs, func(a, b queued) int { return rank(a) - rank(b) })
+		slices.SortStableFunc(qs, func(a, b queued) int {
+			ra, rb := rank(a), rank(b)
+			switch {
+			case ra != rb:
+				return ra - rb
+			case ra != 1: // new ones are in the order they were queued already
+				return 0
+			case originBefore(a.origin, b.origin):
+				return -1
+			case originBefore(b.origin, a.origin):
+				return 1
+			}
+			return 0
+		})
 	}
 	r.mu.Unlock()
 	if len(order) == 1 {
@@ -454,6 +484,14 @@ func (r *shardRun) sendGroup(ctx context.Context, qs []queued) error {
 			// messages.
 			blocked = false
 		}
+		if !blocked && r.earlierAway(contact, q, r.o.now()) {
+			// Queued after one still away (they came back from the retry set in
+			// different promotions): it waits behind it.
+			blocked = true
+			if due.IsZero() {
+				due = r.o.now()
+			}
+		}
 		r.mu.Unlock()
 		if blocked {
 			// An earlier message to this contact waits for a retry: this one waits
@@ -477,21 +515,10 @@ func (r *shardRun) sendGroup(ctx context.Context, qs []queued) error {
 			return nil
 		}
 		// q failed for now and was deferred; what follows for the contact waits too.
-		// Those back from the retry set with it (first in qs, see send) go back at their
-		// own due times: a promotion can take some of the contact's messages and leave
-		// later ones, and put behind q's new due time they would come after those.
-		// Due before q, they come back without it and wait behind it then (early).
-		rest := qs[i+1:]
-		for len(rest) > 0 && rest[0].promoted {
-			if err := r.deferAll(ctx, rest[:1], time.UnixMilli(rest[0].due), false); err != nil {
-				return err
-			}
-			rest = rest[1:]
-		}
 		r.mu.Lock()
 		due = r.blocked[contact]
 		r.mu.Unlock()
-		if err := r.deferAll(ctx, rest, due.Add(time.Millisecond), false); err != nil {
+		if err := r.deferAll(ctx, qs[i+1:], due.Add(time.Millisecond), false); err != nil {
 			return err
 		}
 		return nil
@@ -702,7 +729,7 @@ func (r *shardRun) deferAll(ctx context.Context, qs []queued, due time.Time, cou
 		for i, q := range qs {
 			b, _ := json.Marshal(q.out)
 			at := due.Add(time.Duration(i) * time.Millisecond)
-			p.ZAdd(ctx, r.retry, redis.Z{Score: float64(at.UnixMilli()), Member: strconv.Itoa(q.attempt) + " " + string(b)})
+			p.ZAdd(ctx, r.retry, redis.Z{Score: float64(at.UnixMilli()), Member: strconv.Itoa(q.attempt) + " " + q.origin + " " + string(b)})
 			p.XAck(ctx, q.stream, Group, q.id)
 			p.XDel(ctx, q.stream, q.id)
 		}
@@ -722,15 +749,53 @@ func (r *shardRun) deferAll(ctx context.Context, qs []queued, due time.Time, cou
 	}
 	ids := r.away[contact]
 	if ids == nil {
-		ids = map[string]struct{}{}
+		ids = map[string]awayMsg{}
 		r.away[contact] = ids
 	}
-	for _, q := range qs {
+	for i, q := range qs {
 		// One already away (deferred once more) stays one.
-		ids[q.out.ID] = struct{}{}
+		ids[q.out.ID] = awayMsg{origin: q.origin, due: due.Add(time.Duration(i) * time.Millisecond)}
 	}
 	r.mu.Unlock()
 	return nil
+}
+
+// awayMsg is a message in the retry set: where it was first queued, and when it is due.
+type awayMsg struct {
+	origin string
+	due    time.Time
+}
+
+// lostAfter is how long past its due time a message away may stay away before the
+// contact's later messages stop waiting for it. A message comes back within a
+// promotion of its due time, or soon after a provider's pause ends; this is for one
+// that never does (its retry entry removed by hand), which must not hold a contact's
+// replies forever.
+const lostAfter = 10 * time.Minute
+
+// earlierAway reports whether a message of the contact queued before q is away: q
+// must not overtake it. The caller holds r.mu.
+func (r *shardRun) earlierAway(contact string, q queued, now time.Time) bool {
+	for id, m := range r.away[contact] {
+		if id != q.out.ID && originBefore(m.origin, q.origin) && now.Sub(m.due) < lostAfter {
+			return true
+		}
+	}
+	return false
+}
+
+// originBefore orders two stream IDs ("ms-seq") of one lane.
+func originBefore(a, b string) bool {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	ams, _ := strconv.ParseUint(am, 10, 64)
+	bms, _ := strconv.ParseUint(bm, 10, 64)
+	if ams != bms {
+		return ams < bms
+	}
+	aseq, _ := strconv.ParseUint(as, 10, 64)
+	bseq, _ := strconv.ParseUint(bs, 10, 64)
+	return aseq < bseq
 }
 
 // contactKey names a contact in a loop's blocked, head and away.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -294,5 +296,113 @@ func TestAMessageBackWithTheFailedOneKeepsItsPlace(t *testing.T) {
 		g.sent(t, "first")
 		g.clock.set(g.start.Add(5 * time.Second))
 		g.sent(t, "first", "second", "third", "fourth")
+	})
+}
+
+// TestANewMessageWaitsForThoseStillAway: as above, the first message fails again
+// with only the second back beside it; a fifth is read before the third and fourth
+// come back. It goes after them.
+func TestANewMessageWaitsForThoseStillAway(t *testing.T) {
+	redistest.Backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		g := newOrderRig(t, rdb, prefix)
+		g.api.FailNext(twiliotest.Failure{Status: 503, Code: 20503, Message: "unavailable"},
+			twiliotest.Failure{Status: 503, Code: 20503, Message: "unavailable"})
+		g.queue(t, "SMt0:0", "first")
+		g.run(t)
+		g.waiting(t, 1)
+		g.queue(t, "SMt1:0", "second")
+		g.queue(t, "SMt2:0", "third")
+		g.queue(t, "SMt3:0", "fourth")
+		g.waiting(t, 4)
+		g.clock.set(g.start.Add(time.Second + time.Millisecond))
+		waitFor(t, "the second failure", func() bool { return g.retries() == 2 })
+		g.waiting(t, 4)
+		g.queue(t, "SMt4:0", "fifth") // read before the next promotion
+		g.waiting(t, 5)
+		// The next promotion brings the third and fourth back, due long since, and
+		// they wait behind the first once more.
+		g.clock.set(g.start.Add(1300 * time.Millisecond))
+		waitFor(t, "the third and fourth to come back", func() bool {
+			return rdb.XLen(context.Background(), channels.Tag(g.prefix, 0)+"outbox").Val() == 0 &&
+				rdb.ZCount(context.Background(), channels.Tag(g.prefix, 0)+"outbox:retry", "-inf",
+					fmt.Sprint(g.start.Add(2*time.Second).UnixMilli())).Val() == 0
+		})
+		g.waiting(t, 5)
+		g.clock.set(g.start.Add(5 * time.Second))
+		g.sent(t, "first")
+		g.clock.set(g.start.Add(7 * time.Second))
+		g.sent(t, "first", "second", "third", "fourth", "fifth")
+	})
+}
+
+// TestAPromotionReadInTwoBatchesKeepsTheOrder: the promotion that brings the first
+// message back with the five behind it sits behind other traffic, so that a read (64
+// entries) takes the first and two of them, the next read the other three. The first
+// fails again: all five still go after it, in order.
+func TestAPromotionReadInTwoBatchesKeepsTheOrder(t *testing.T) {
+	redistest.Backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		g := newOrderRig(t, rdb, prefix)
+		retryKey, streamKey := channels.Tag(g.prefix, 0)+"outbox:retry", channels.Tag(g.prefix, 0)+"outbox"
+		g.api.FailNext(twiliotest.Failure{Status: 503, Code: 20503, Message: "unavailable"})
+		g.queue(t, "SMs0:0", "first")
+		g.run(t)
+		g.waiting(t, 1)
+		for i := 1; i <= 5; i++ {
+			g.queue(t, fmt.Sprintf("SMs%d:0", i), fmt.Sprintf("f%d", i))
+		}
+		g.waiting(t, 6)
+		g.api.FailNext(twiliotest.Failure{Status: 503, Code: 20503, Message: "unavailable"})
+		// The promotion by hand, as promoteScript does it, in one transaction behind 61
+		// messages for a channel the rig has no sender for (set aside at once, with no
+		// call to the API, whose next answer is the first's failure).
+		zs := rdb.ZRangeWithScores(ctx, retryKey, 0, -1).Val()
+		if len(zs) != 6 {
+			t.Fatalf("retry set %v", zs)
+		}
+		_, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for i := range 61 {
+				b, _ := json.Marshal(channels.Outbound{ID: fmt.Sprint("fill", i), Channel: channels.Telegram,
+					Contact: "42", Parts: []string{"x"}, Lane: channels.LaneReply})
+				p.XAdd(ctx, &redis.XAddArgs{Stream: streamKey, Values: []any{"m", b}})
+			}
+			for _, z := range zs {
+				m := z.Member.(string)
+				a, rest, _ := strings.Cut(m, " ")
+				origin, out, _ := strings.Cut(rest, " ")
+				p.XAdd(ctx, &redis.XAddArgs{Stream: streamKey,
+					Values: []any{"m", out, "a", a, "d", strconv.FormatInt(int64(z.Score), 10), "o", origin}})
+				p.ZRem(ctx, retryKey, m)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the second failure", func() bool { return g.retries() == 2 })
+		g.waiting(t, 6)
+		g.clock.set(g.start.Add(1250 * time.Millisecond)) // a promotion: nothing is due
+		g.clock.set(g.start.Add(3 * time.Second))
+		g.sent(t, "first", "f1", "f2", "f3", "f4", "f5")
+	})
+}
+
+// TestARetryDeferredByAnOlderVersionStillGoes: a retry set written before members
+// carried where each message was first queued ("attempts message") still gives its
+// messages back, in order, during an upgrade.
+func TestARetryDeferredByAnOlderVersionStillGoes(t *testing.T) {
+	redistest.Backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		g := newOrderRig(t, rdb, prefix)
+		retryKey := channels.Tag(g.prefix, 0) + "outbox:retry"
+		for i, text := range []string{"first", "second"} {
+			b, _ := json.Marshal(reply(fmt.Sprintf("SMu%d:0", i), "+15005550006", text))
+			at := g.start.Add(time.Second + time.Duration(i)*time.Millisecond)
+			if err := rdb.ZAdd(context.Background(), retryKey, redis.Z{Score: float64(at.UnixMilli()), Member: "1 " + string(b)}).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g.run(t)
+		g.clock.set(g.start.Add(2 * time.Second))
+		g.sent(t, "first", "second")
 	})
 }
