@@ -272,6 +272,26 @@ func TestARetryReadTwiceIsStillWaitedFor(t *testing.T) {
 	})
 }
 
+// failAgainWithTheSecond runs the rig through this: "first" (IDs from sid) fails;
+// "second", "third" and "fourth" wait behind it, due 1, 2 and 3 ms after it; the clock
+// moves to when the first two are due, and the first fails again, the second back
+// beside it.
+func (g *orderRig) failAgainWithTheSecond(t *testing.T, sid string) {
+	t.Helper()
+	g.api.FailNext(twiliotest.Failure{Status: 503, Code: 20503, Message: "unavailable"},
+		twiliotest.Failure{Status: 503, Code: 20503, Message: "unavailable"})
+	g.queue(t, sid+"0:0", "first")
+	g.run(t)
+	g.waiting(t, 1) // due at start+1s
+	for i, text := range []string{"second", "third", "fourth"} {
+		g.queue(t, fmt.Sprintf("%s%d:0", sid, i+1), text)
+	}
+	g.waiting(t, 4)
+	g.clock.set(g.start.Add(time.Second + time.Millisecond))
+	waitFor(t, "the second failure", func() bool { return g.retries() == 2 })
+	g.waiting(t, 4)
+}
+
 // TestAMessageBackWithTheFailedOneKeepsItsPlace: the first message fails; three wait
 // behind it. The promotion that brings the first back takes only the second with it
 // (the others are due a millisecond or two later), and the first fails again. The
@@ -280,18 +300,7 @@ func TestARetryReadTwiceIsStillWaitedFor(t *testing.T) {
 func TestAMessageBackWithTheFailedOneKeepsItsPlace(t *testing.T) {
 	redistest.Backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
 		g := newOrderRig(t, rdb, prefix)
-		g.api.FailNext(twiliotest.Failure{Status: 503, Code: 20503, Message: "unavailable"},
-			twiliotest.Failure{Status: 503, Code: 20503, Message: "unavailable"})
-		g.queue(t, "SMr0:0", "first")
-		g.run(t)
-		g.waiting(t, 1) // due at start+1s
-		g.queue(t, "SMr1:0", "second")
-		g.queue(t, "SMr2:0", "third")
-		g.queue(t, "SMr3:0", "fourth")
-		g.waiting(t, 4) // due 1, 2 and 3 ms after the first
-		g.clock.set(g.start.Add(time.Second + time.Millisecond))
-		waitFor(t, "the second failure", func() bool { return g.retries() == 2 })
-		g.waiting(t, 4)
+		g.failAgainWithTheSecond(t, "SMr")
 		g.clock.set(g.start.Add(3 * time.Second)) // all four are due
 		g.sent(t, "first")
 		g.clock.set(g.start.Add(5 * time.Second))
@@ -305,18 +314,7 @@ func TestAMessageBackWithTheFailedOneKeepsItsPlace(t *testing.T) {
 func TestANewMessageWaitsForThoseStillAway(t *testing.T) {
 	redistest.Backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
 		g := newOrderRig(t, rdb, prefix)
-		g.api.FailNext(twiliotest.Failure{Status: 503, Code: 20503, Message: "unavailable"},
-			twiliotest.Failure{Status: 503, Code: 20503, Message: "unavailable"})
-		g.queue(t, "SMt0:0", "first")
-		g.run(t)
-		g.waiting(t, 1)
-		g.queue(t, "SMt1:0", "second")
-		g.queue(t, "SMt2:0", "third")
-		g.queue(t, "SMt3:0", "fourth")
-		g.waiting(t, 4)
-		g.clock.set(g.start.Add(time.Second + time.Millisecond))
-		waitFor(t, "the second failure", func() bool { return g.retries() == 2 })
-		g.waiting(t, 4)
+		g.failAgainWithTheSecond(t, "SMt")
 		g.queue(t, "SMt4:0", "fifth") // read before the next promotion
 		g.waiting(t, 5)
 		// The next promotion brings the third and fourth back, due long since, and
