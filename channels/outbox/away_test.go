@@ -1,8 +1,13 @@
 package outbox
 
 import (
+	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotline-org/hotline/channels"
 )
 
 // TestAContactIsForgottenOnceNothingIsAway: a loop keeps a contact in blocked, head
@@ -68,5 +73,25 @@ func TestOriginBefore(t *testing.T) {
 		if got := originBefore(c.a, c.b); got != c.want {
 			t.Errorf("originBefore(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
 		}
+	}
+}
+
+// TestARetryMemberReadsAsAPlainMessage: a member of the retry set written now, once
+// promoted, decodes as the message it holds, as a process of an older version (a
+// rolling upgrade, a rollback) decodes it, with no trace of the origin.
+func TestARetryMemberReadsAsAPlainMessage(t *testing.T) {
+	out := channels.Outbound{ID: "SMa:0", Channel: channels.SMS, Contact: "+15005550006", Parts: []string{"hi"}}
+	m := retryMember(queued{out: out, attempt: 2, origin: "1764262531123-4"})
+	a, body, _ := strings.Cut(m, " ")
+	if a != "2" {
+		t.Fatalf("attempts %q in %q", a, m)
+	}
+	var got channels.Outbound
+	if err := json.Unmarshal([]byte(body), &got); err != nil || !reflect.DeepEqual(got, out) {
+		t.Fatalf("member %q decodes as %+v (%v), want %+v", m, got, err, out)
+	}
+	var back retried
+	if err := json.Unmarshal([]byte(body), &back); err != nil || back.Origin != "1764262531123-4" {
+		t.Fatalf("member %q keeps origin %q (%v)", m, back.Origin, err)
 	}
 }

@@ -26,24 +26,32 @@ const Group = "sender"
 const sentTTL = 72 * time.Hour
 
 // promoteScript moves retries that are due back into their lane, in the order they
-// were deferred, keeping how many attempts each has had, when each was due, and where
-// each was first queued. A member is "attempts origin message"; one deferred by an
-// older version has no origin ("attempts message": a message is JSON, never a digit).
+// were deferred, keeping how many attempts each has had and when each was due. A
+// member is "attempts message" (see retryMember).
 var promoteScript = redis.NewScript(`
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, 64)
 for i = 1, #due, 2 do
   local m = due[i]
-  local a, o, out = string.match(m, '^(%d+) (%d+%-%d+) (.*)$')
-  if a then
-    redis.call('XADD', KEYS[2], '*', 'm', out, 'a', a, 'd', due[i + 1], 'o', o)
-  else
-    a, out = string.match(m, '^(%d+) (.*)$')
-    redis.call('XADD', KEYS[2], '*', 'm', out, 'a', a, 'd', due[i + 1])
-  end
+  local a, out = string.match(m, '^(%d+) (.*)$')
+  redis.call('XADD', KEYS[2], '*', 'm', out, 'a', a, 'd', due[i + 1])
   redis.call('ZREM', KEYS[1], m)
 end
 return #due / 2
 `)
+
+// retried is a message as the retry set keeps it: with where it was first queued, in
+// a key of the message's own, which a process of an older version reading it (a
+// rolling upgrade, a rollback) ignores rather than failing to decode the message.
+type retried struct {
+	channels.Outbound
+	Origin string `json:"origin,omitempty"`
+}
+
+// retryMember is q's member in the retry set.
+func retryMember(q queued) string {
+	b, _ := json.Marshal(retried{Outbound: q.out, Origin: q.origin})
+	return strconv.Itoa(q.attempt) + " " + string(b)
+}
 
 // markAckScript records that a message's last piece was sent and acknowledges it in
 // one round trip: the sent-mark comes first, so a crash cannot ack an unmarked send.
@@ -362,7 +370,12 @@ func (r *shardRun) decode(ctx context.Context, entries []stream.Entry) ([]queued
 	var batch []queued
 	for _, e := range entries {
 		q := queued{stream: e.Stream, id: e.ID, origin: e.ID, again: e.Redelivered, raw: e.Values["m"], read: r.o.now()}
-		if err := json.Unmarshal([]byte(q.raw), &q.out); err != nil || q.out.ID == "" {
+		var m retried
+		err := json.Unmarshal([]byte(q.raw), &m)
+		if q.out = m.Outbound; m.Origin != "" {
+			q.origin = m.Origin
+		}
+		if err != nil || q.out.ID == "" {
 			r.o.log.Error("undecodable outbound dropped", "shard", r.shard, "entry", e.ID)
 			if err := r.o.ack(ctx, e.Stream, e.ID); err != nil {
 				return nil, err
@@ -375,9 +388,6 @@ func (r *shardRun) decode(ctx context.Context, entries []stream.Entry) ([]queued
 			// A score as Redis writes it ("1764262531123", or another server's 1.7e+12).
 			d, _ := strconv.ParseFloat(e.Values["d"], 64)
 			q.due = int64(d)
-			if o := e.Values["o"]; o != "" {
-				q.origin = o
-			}
 		}
 		// A retried message may have had pieces accepted before the one that failed, a
 		// held one pieces sent before the window closed, and a dead letter put back
@@ -487,10 +497,8 @@ func (r *shardRun) sendGroup(ctx context.Context, qs []queued) error {
 		if !blocked && r.earlierAway(contact, q, r.o.now()) {
 			// Queued after one still away (they came back from the retry set in
 			// different promotions): it waits behind it.
+			// (Something of theirs is away: blocked holds when the last of it is due.)
 			blocked = true
-			if due.IsZero() {
-				due = r.o.now()
-			}
 		}
 		r.mu.Unlock()
 		if blocked {
@@ -727,9 +735,8 @@ func (r *shardRun) deferAll(ctx context.Context, qs []queued, due time.Time, cou
 	}
 	_, err := r.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for i, q := range qs {
-			b, _ := json.Marshal(q.out)
 			at := due.Add(time.Duration(i) * time.Millisecond)
-			p.ZAdd(ctx, r.retry, redis.Z{Score: float64(at.UnixMilli()), Member: strconv.Itoa(q.attempt) + " " + q.origin + " " + string(b)})
+			p.ZAdd(ctx, r.retry, redis.Z{Score: float64(at.UnixMilli()), Member: retryMember(q)})
 			p.XAck(ctx, q.stream, Group, q.id)
 			p.XDel(ctx, q.stream, q.id)
 		}

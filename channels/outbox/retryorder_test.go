@@ -366,10 +366,9 @@ func TestAPromotionReadInTwoBatchesKeepsTheOrder(t *testing.T) {
 			}
 			for _, z := range zs {
 				m := z.Member.(string)
-				a, rest, _ := strings.Cut(m, " ")
-				origin, out, _ := strings.Cut(rest, " ")
+				a, out, _ := strings.Cut(m, " ")
 				p.XAdd(ctx, &redis.XAddArgs{Stream: streamKey,
-					Values: []any{"m", out, "a", a, "d", strconv.FormatInt(int64(z.Score), 10), "o", origin}})
+					Values: []any{"m", out, "a", a, "d", strconv.FormatInt(int64(z.Score), 10)}})
 				p.ZRem(ctx, retryKey, m)
 			}
 			return nil
@@ -385,9 +384,9 @@ func TestAPromotionReadInTwoBatchesKeepsTheOrder(t *testing.T) {
 	})
 }
 
-// TestARetryDeferredByAnOlderVersionStillGoes: a retry set written before members
-// carried where each message was first queued ("attempts message") still gives its
-// messages back, in order, during an upgrade.
+// TestARetryDeferredByAnOlderVersionStillGoes: a retry set written before its
+// messages carried where each was first queued still gives them back, in order,
+// during an upgrade.
 func TestARetryDeferredByAnOlderVersionStillGoes(t *testing.T) {
 	redistest.Backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
 		g := newOrderRig(t, rdb, prefix)
